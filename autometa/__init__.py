@@ -1,0 +1,45 @@
+"""autometa: meta-learning AutoML for tabular data.
+
+The public surface is small and re-exported here; the modules behind it are private. Heavy parts
+(scikit-learn models, torch) load on first use, so ``import autometa`` is cheap.
+
+    >>> import autometa
+    >>> ds = autometa.load_dataset("data.csv", target="label")
+    >>> recs = autometa.recommend(ds)            # ranked (family, config) with predicted scores
+    >>> study = autometa.tune(ds, n_trials=50)   # warm-started optuna.Study
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it; resolved lazily (PEP 562) to keep start-up fast.
+_LAZY: dict[str, str] = {
+    "Dataset": "autometa.data",
+    "FeatureKind": "autometa.data",
+    "load_dataset": "autometa.data",
+    "InputError": "autometa.errors",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from autometa.data import Dataset, FeatureKind, load_dataset  # noqa: F401
+    from autometa.errors import InputError  # noqa: F401
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'autometa' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_LAZY))
+
+
+__all__ = sorted(_LAZY) + ["__version__"]

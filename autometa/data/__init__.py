@@ -1,0 +1,104 @@
+"""Typed data loading: a file, a folder, a DataFrame or arrays in; one :class:`Dataset` out.
+
+    >>> ds = load_dataset("data.csv", target="label")   # CSV/TSV (.gz too), Parquet, PMLB folder
+    >>> ds = load_dataset(df, target="label")           # a pandas DataFrame
+    >>> ds = load_dataset(X, y=y)                        # numpy arrays or frame + series
+
+Without ``target``, a column named target/class/label/y is used, else the last column; the task
+(classification or regression) is inferred unless given. Each feature gets a :class:`FeatureKind`;
+ID-like and constant columns are dropped and datetimes expanded, each decision said in
+``Dataset.notes``. Bad input raises :class:`autometa.errors.InputError` with one clear sentence.
+
+This package folder also holds autometa's shipped artifacts (the knowledge base, the pretrained
+meta-optimizer) in sub-folders; see :func:`artifact_path`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from autometa.data._dataset import TASKS, Dataset, FeatureKind, Task
+from autometa.data._prepare import MIN_ROWS, TARGET_NAMES, infer_task, prepare
+from autometa.data._read import RawTable, read_table
+from autometa.errors import InputError
+
+__all__ = [
+    "Dataset",
+    "FeatureKind",
+    "MIN_ROWS",
+    "TARGET_NAMES",
+    "TASKS",
+    "Task",
+    "artifact_path",
+    "infer_task",
+    "load_dataset",
+    "read_table",
+]
+
+
+def load_dataset(
+    data: str | Path | pd.DataFrame | np.ndarray | Dataset,
+    target: str | None = None,
+    task: str | None = None,
+    *,
+    y: Any = None,
+    name: str | None = None,
+    categorical: list[str] | tuple[str, ...] | None = None,
+) -> Dataset:
+    """Load and type a supervised dataset.
+
+    Args:
+        data: a path (CSV, TSV, ``.gz`` of either, Parquet, or a PMLB dataset folder), a DataFrame,
+            a 2-D array, or an existing :class:`Dataset` (returned as is).
+        target: the target column's name. Not allowed together with ``y``.
+        task: ``"classification"`` or ``"regression"``; inferred from the target when omitted.
+        y: the target values when ``data`` holds only features.
+        name: a name for the dataset (default: the file stem, or ``"dataset"``).
+        categorical: columns to treat as categorical even if they hold numbers.
+
+    Raises:
+        InputError: the input cannot be used; the message says which file or column and why.
+    """
+    if isinstance(data, Dataset):
+        return data
+    if y is not None and target is not None:
+        raise InputError("Give either target= (a column of the data) or y= (the target values), not both.")
+    declared_target = declared_task = None
+    declared_categorical: tuple[str, ...] = ()
+    source = None
+    if isinstance(data, (str, Path)):
+        raw: RawTable = read_table(data)
+        frame, source = raw.frame, raw.source
+        name = name or raw.name
+        declared_target, declared_task, declared_categorical = raw.target, raw.task, raw.categorical
+    elif isinstance(data, pd.DataFrame):
+        frame = data
+    elif isinstance(data, np.ndarray) or hasattr(data, "__array__"):
+        array = np.asarray(data)
+        if array.ndim != 2:
+            raise InputError(f"Features must be a 2-D table; got an array of shape {array.shape}.")
+        frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+    else:
+        raise InputError(f"Cannot load a dataset from {type(data).__name__}; give a path, a DataFrame or an array.")
+
+    if y is not None:
+        y_series = pd.Series(np.asarray(y).ravel() if not isinstance(y, pd.Series) else y.to_numpy())
+        if len(y_series) != len(frame):
+            raise InputError(f"X has {len(frame)} rows but y has {len(y_series)}; they must be the same length.")
+        target = str(y.name) if isinstance(y, pd.Series) and y.name is not None else "target"
+        if target in map(str, frame.columns):
+            target = "__target__"
+        frame = frame.reset_index(drop=True).copy()
+        frame[target] = y_series.to_numpy()
+    categorical_all = tuple(declared_categorical) + tuple(categorical or ())
+    return prepare(frame, target=target, task=task, name=name or "dataset", source=source,
+                   declared_target=declared_target, declared_task=declared_task, categorical=categorical_all)
+
+
+def artifact_path(*parts: str) -> Path:
+    """The path of a shipped artifact under ``autometa/data/`` (e.g. ``artifact_path("kb")``)."""
+    return Path(__file__).resolve().parent.joinpath(*parts)

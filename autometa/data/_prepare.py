@@ -1,0 +1,272 @@
+"""From a raw frame to a typed :class:`Dataset`: choose the target, infer the task, type every column.
+
+Each decision that changes the data (a dropped column, an expanded date, dropped rows) is said in
+``Dataset.notes``; input that cannot be used raises :class:`~autometa.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from autometa.data._dataset import TASKS, Dataset, FeatureKind
+from autometa.errors import InputError
+
+#: Column names taken as the target, in this order, when none is given.
+TARGET_NAMES = ("target", "class", "label", "y")
+#: The fewest rows (after dropping rows with a missing target) that 3-fold CV can use.
+MIN_ROWS = 10
+#: An integer-valued target with at most this many distinct values is taken as class labels.
+MAX_CLASSES_FOR_INTEGER_TARGET = 20
+#: A categorical column with more levels than this is said in the notes (encoders cap it).
+HIGH_CARDINALITY = 1000
+_ID_NAME = re.compile(r"^(id|index|row|unnamed: ?\d+|.*[_ ]id)$", re.IGNORECASE)
+
+
+def prepare(
+    frame: pd.DataFrame,
+    *,
+    target: str | None = None,
+    task: str | None = None,
+    name: str = "dataset",
+    source: str | None = None,
+    declared_target: str | None = None,
+    declared_task: str | None = None,
+    categorical: tuple[str, ...] | list[str] = (),
+) -> Dataset:
+    """Type ``frame`` into a :class:`Dataset` (the target is one of its columns)."""
+    where = f"'{source}'" if source else f"dataset '{name}'"
+    notes: list[str] = []
+    columns = [str(c) for c in frame.columns]
+    duplicated = pd.Index(columns)[pd.Index(columns).duplicated()]
+    if len(duplicated):
+        raise InputError(f"{where} has two columns named '{duplicated[0]}'; give every column a unique name.")
+    frame = frame.copy()
+    frame.columns = columns
+
+    target = _choose_target(frame, target, declared_target, where, notes)
+    y = frame[target]
+    X = frame.drop(columns=[target])
+    if X.shape[1] == 0:
+        raise InputError(f"{where} has no feature columns besides the target '{target}'.")
+
+    missing_target = y.isna().to_numpy()
+    if missing_target.all():
+        raise InputError(f"Target column '{target}' in {where} is entirely missing; choose another column with --target.")
+    if missing_target.any():
+        notes.append(f"Dropped {int(missing_target.sum())} rows whose target '{target}' is missing.")
+        X, y = X.loc[~missing_target], y.loc[~missing_target]
+    X = X.reset_index(drop=True)
+    y = y.reset_index(drop=True)
+
+    task = _choose_task(y, task or None, declared_task, target, where, notes)
+    y = _clean_target(y, task, target, where)
+    if len(y) < MIN_ROWS:
+        raise InputError(
+            f"{where} has only {len(y)} rows with a target; at least {MIN_ROWS} are needed to cross-validate."
+        )
+
+    kinds: dict[str, FeatureKind] = {}
+    kept: dict[str, pd.Series] = {}
+    declared_categorical = set(categorical)
+    for column in X.columns:
+        kind, values = _type_column(X[column], column, column in declared_categorical, where, notes)
+        kinds[column] = kind
+        if kind is FeatureKind.DATETIME:
+            kept.update(values)
+        elif kind.is_kept:
+            kept[column] = values[column]
+    _say_dropped(kinds, FeatureKind.CONSTANT, "constant", "a single value", notes)
+    _say_dropped(kinds, FeatureKind.ID_LIKE, "ID-like", "a different value on every row", notes)
+    if not kept:
+        raise InputError(f"{where} has no usable feature: every column is constant, ID-like or empty.")
+    features = pd.DataFrame(kept, index=y.index)
+    return Dataset(X=features, y=y, task=task, name=name, target=target, feature_kinds=kinds,
+                   notes=tuple(notes), source=source)
+
+
+def _say_dropped(kinds: dict[str, FeatureKind], kind: FeatureKind, label: str, reason: str,
+                 notes: list[str]) -> None:
+    names = [c for c, k in kinds.items() if k is kind]
+    if not names:
+        return
+    shown = ", ".join(f"'{c}'" for c in names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+    plural = "s" if len(names) > 1 else ""
+    notes.append(f"Dropped {len(names)} {label} column{plural} ({reason}): {shown}.")
+
+
+def _choose_target(frame: pd.DataFrame, target: str | None, declared: str | None, where: str, notes: list[str]) -> str:
+    if target is not None:
+        if target in frame.columns:
+            return target
+        matches = [c for c in frame.columns if c.lower() == target.lower()]
+        if len(matches) == 1:
+            return matches[0]
+        shown = ", ".join(repr(c) for c in list(frame.columns)[:8]) + (", ..." if frame.shape[1] > 8 else "")
+        raise InputError(f"Target column '{target}' is not in {where}; its columns are {shown}.")
+    if declared is not None and declared in frame.columns:
+        return declared
+    lowered = {c.lower(): c for c in frame.columns}
+    found = [lowered[n] for n in TARGET_NAMES if n in lowered]
+    if len({c.lower() for c in frame.columns if c.lower() in TARGET_NAMES}) > 1:
+        raise InputError(
+            f"{where} has several columns that could be the target ({', '.join(repr(c) for c in found)}); "
+            "say which one with --target."
+        )
+    if found:
+        notes.append(f"Using column '{found[0]}' as the target (pass --target to choose another).")
+        return found[0]
+    last = frame.columns[-1]
+    notes.append(f"Using the last column '{last}' as the target (pass --target to choose another).")
+    return last
+
+
+def _choose_task(y: pd.Series, task: str | None, declared: str | None, target: str, where: str,
+                 notes: list[str]) -> str:
+    if task is not None:
+        if task not in TASKS:
+            raise InputError(f"Unknown task '{task}'; use 'classification' or 'regression'.")
+        return task
+    if declared in TASKS:
+        return declared
+    inferred = infer_task(y)
+    notes.append(f"Task inferred as {inferred} from target '{target}' (pass --task to override).")
+    return inferred
+
+
+def infer_task(y: pd.Series) -> str:
+    """``classification`` for text, boolean or categorical targets and for integer targets with few values."""
+    if isinstance(y.dtype, pd.CategoricalDtype) or y.dtype == bool or not pd.api.types.is_numeric_dtype(y):
+        return "classification"
+    values = y.dropna().to_numpy(dtype=float)
+    integral = np.all(np.isfinite(values)) and np.all(values == np.round(values))
+    if integral and pd.Series(values).nunique() <= MAX_CLASSES_FOR_INTEGER_TARGET:
+        return "classification"
+    return "regression"
+
+
+def _clean_target(y: pd.Series, task: str, target: str, where: str) -> pd.Series:
+    if task == "regression":
+        numeric = pd.to_numeric(y, errors="coerce")
+        bad = numeric.isna() & y.notna()
+        if bad.any():
+            example = y[bad].iloc[0]
+            raise InputError(
+                f"Target '{target}' in {where} is not numeric (e.g. {example!r}), so it cannot be regressed; "
+                "use --task classification."
+            )
+        numeric = numeric.astype(float)
+        if not np.isfinite(numeric.to_numpy()).all():
+            raise InputError(f"Target '{target}' in {where} has infinite values; replace them with finite numbers.")
+        if numeric.nunique() < 2:
+            raise InputError(f"Target '{target}' in {where} has a single value; there is nothing to predict.")
+        return numeric.rename(target)
+    if y.nunique() < 2:
+        raise InputError(
+            f"Target '{target}' in {where} has a single class ({y.iloc[0]!r}); classification needs at least two."
+        )
+    if isinstance(y.dtype, pd.CategoricalDtype):
+        y = y.astype(y.cat.categories.dtype)
+    return y.rename(target)
+
+
+def _type_column(col: pd.Series, name: str, declared_categorical: bool, where: str,
+                 notes: list[str]) -> tuple[FeatureKind, dict[str, pd.Series]]:
+    n = len(col)
+    present = col.dropna()
+    if present.empty:
+        raise InputError(
+            f"Column '{name}' in {where} is entirely missing; drop it from the table (or fill it) and retry."
+        )
+    if pd.api.types.is_datetime64_any_dtype(col) or (col.dtype == object and _looks_like_dates(present)):
+        return FeatureKind.DATETIME, _expand_datetime(col, name, notes)
+
+    if col.dtype == object and not declared_categorical:
+        col = _coerce_object(col, name, where)
+    if pd.api.types.is_bool_dtype(col):
+        col = col.astype("category")
+    is_numeric = pd.api.types.is_numeric_dtype(col) and not declared_categorical
+    if is_numeric:
+        values = col.to_numpy(dtype=float)
+        if np.isinf(values).any():
+            row = int(np.flatnonzero(np.isinf(values))[0])
+            raise InputError(
+                f"Column '{name}' in {where} has an infinite value (row {row + 1}); replace it with a finite number "
+                "or leave the cell empty."
+            )
+
+    n_unique = present.nunique()
+    if n_unique <= 1:
+        return FeatureKind.CONSTANT, {}
+    if n_unique == n and n >= MIN_ROWS and _is_identifier(col, name, is_numeric):
+        return FeatureKind.ID_LIKE, {}
+    if is_numeric:
+        return FeatureKind.NUMERIC, {name: col.astype(float)}
+    categories = col.astype("category") if not isinstance(col.dtype, pd.CategoricalDtype) else col
+    if declared_categorical or not isinstance(col.dtype, pd.CategoricalDtype):
+        categories = col.astype(str).where(col.notna()).astype("category")
+    if n_unique > HIGH_CARDINALITY:
+        notes.append(
+            f"Column '{name}' is categorical with {n_unique} levels; models encode it with a cap on levels."
+        )
+    return FeatureKind.CATEGORICAL, {name: categories}
+
+
+def _coerce_object(col: pd.Series, name: str, where: str) -> pd.Series:
+    """Text that is really numbers becomes numeric; a few numbers among text stays text; a mix is an error."""
+    present = col.dropna()
+    as_number = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
+    share = float(as_number.notna().mean())
+    if share == 1.0:
+        return pd.to_numeric(col.astype(str).str.strip().where(col.notna()), errors="coerce")
+    if share >= 0.9:
+        bad = present[as_number.isna()]
+        raise InputError(
+            f"Column '{name}' in {where} mixes numbers and text (e.g. {bad.iloc[0]!r} among numbers); "
+            "clean those cells or leave them empty."
+        )
+    return col
+
+
+def _is_identifier(col: pd.Series, name: str, is_numeric: bool) -> bool:
+    if not is_numeric:
+        return True  # text unique on every row: names, keys, hashes
+    values = col.to_numpy(dtype=float)
+    if not np.all(values == np.round(values)):
+        return False  # real-valued measurements are often unique per row
+    ordered = np.sort(values)
+    consecutive = np.all(np.diff(ordered) == 1)
+    return bool(consecutive or _ID_NAME.match(name))
+
+
+def _looks_like_dates(present: pd.Series) -> bool:
+    sample = present.astype(str).head(200)
+    if not sample.str.contains(r"\d{1,4}[-/.:]\d{1,2}", regex=True).mean() > 0.9:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return bool(parsed.notna().mean() > 0.95)
+
+
+def _expand_datetime(col: pd.Series, name: str, notes: list[str]) -> dict[str, pd.Series]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stamps = pd.to_datetime(col, errors="coerce", format="mixed") if col.dtype == object else col
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_convert(None)
+    parts = {
+        f"{name}_year": stamps.dt.year,
+        f"{name}_month": stamps.dt.month,
+        f"{name}_day": stamps.dt.day,
+        f"{name}_weekday": stamps.dt.weekday,
+        f"{name}_hour": stamps.dt.hour,
+    }
+    kept = {k: v.astype(float) for k, v in parts.items() if v.dropna().nunique() > 1}
+    notes.append(
+        f"Expanded datetime column '{name}' into {', '.join(kept) or 'nothing (it never changes)'}."
+    )
+    return kept

@@ -1,0 +1,160 @@
+"""Reading a table from disk: CSV/TSV (optionally gzip), Parquet, and PMLB dataset folders.
+
+Every failure becomes an :class:`~autometa.errors.InputError` that names the file and says what to do.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from autometa.errors import InputError
+
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+_TEXT_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".data", ".dat")
+# Feature types in PMLB's metadata.yaml that mean "categorical" (PMLB stores them integer coded).
+_PMLB_CATEGORICAL_TYPES = {"categorical", "nominal", "binary"}
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A table as read from disk, before typing: the frame plus what the file itself says."""
+
+    frame: pd.DataFrame
+    name: str
+    source: str
+    target: str | None = None  # a target declared by the format (PMLB: "target")
+    task: str | None = None  # a task declared by the format (PMLB metadata)
+    categorical: tuple[str, ...] = ()  # columns the format declares categorical
+
+
+def read_table(path: str | Path) -> RawTable:
+    """Read ``path``: a CSV/TSV file (``.gz`` allowed), a Parquet file, or a PMLB dataset folder."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise InputError(f"File '{path}' does not exist; check the path.")
+    if path.is_dir():
+        return _read_pmlb_folder(path)
+    if path.stat().st_size == 0:
+        raise InputError(f"File '{path}' is empty; give a CSV, TSV or Parquet file with a header row and data.")
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in _PARQUET_SUFFIXES:
+        frame = _read_parquet(path)
+    else:
+        frame = _read_text(path, compressed=bool(suffixes) and suffixes[-1] in (".gz", ".gzip"))
+    return RawTable(frame=frame, name=_stem(path), source=str(path))
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in (".gz", ".gzip", *_PARQUET_SUFFIXES, *_TEXT_SUFFIXES):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+    return name or path.name
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise InputError(f"File '{path}' is not a readable Parquet file ({_first_line(exc)}).") from None
+    names = table.column_names
+    _check_duplicate_names(names, path)
+    return table.to_pandas()
+
+
+def _read_text(path: Path, compressed: bool) -> pd.DataFrame:
+    opener = gzip.open if compressed else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as handle:
+            head = handle.read(64 * 1024)
+    except (OSError, EOFError) as exc:
+        raise InputError(f"File '{path}' cannot be read ({_first_line(exc)}).") from None
+    if "\x00" in head:
+        raise InputError(f"File '{path}' is not a text table (it contains binary data); give a CSV, TSV or Parquet file.")
+    if not head.strip():
+        raise InputError(f"File '{path}' is empty; give a CSV, TSV or Parquet file with a header row and data.")
+    sep = _sniff_separator(path, head)
+    header = next(csv.reader(io.StringIO(head.splitlines()[0]), delimiter=sep))
+    _check_duplicate_names([h.strip() for h in header], path)
+    try:
+        frame = pd.read_csv(path, sep=sep, compression="gzip" if compressed else None, skipinitialspace=True,
+                            na_values=["?", "NA", "N/A", "na", "nan", "NaN", "null", "NULL", ""], keep_default_na=True,
+                            low_memory=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"File '{path}' is not a well-formed table ({_first_line(exc)}).") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.shape[1] < 2:
+        raise InputError(
+            f"File '{path}' has {frame.shape[1]} column; a table needs at least one feature and a target "
+            "(is the separator a comma or a tab?)."
+        )
+    if frame.shape[0] == 0:
+        raise InputError(f"File '{path}' has a header but no data rows.")
+    return frame
+
+
+def _sniff_separator(path: Path, head: str) -> str:
+    lower = path.name.lower()
+    if ".tsv" in lower or ".tab" in lower:
+        return "\t"
+    first = head.splitlines()[0]
+    if ".csv" in lower and "," in first:
+        return ","
+    counts = {sep: first.count(sep) for sep in (",", "\t", ";", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > 0 else ","
+
+
+def _check_duplicate_names(names: list[str], path: Path) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise InputError(f"File '{path}' has two columns named '{name}'; give every column a unique name.")
+        seen.add(name)
+
+
+def _read_pmlb_folder(folder: Path) -> RawTable:
+    """A PMLB dataset folder: ``<name>/<name>.tsv.gz`` (label column ``target``) + ``metadata.yaml``."""
+    name = folder.name
+    candidates = [folder / f"{name}.tsv.gz", folder / f"{name}.tsv", folder / f"{name}.csv"]
+    data_file = next((c for c in candidates if c.exists()), None)
+    if data_file is None:
+        raise InputError(
+            f"Folder '{folder}' is not a dataset folder: expected '{name}.tsv.gz' inside it (PMLB layout)."
+        )
+    frame = _read_text(data_file, compressed=data_file.suffix == ".gz")
+    task, categorical = None, ()
+    meta_file = folder / "metadata.yaml"
+    if meta_file.exists():
+        task, categorical = _read_pmlb_metadata(meta_file)
+    return RawTable(frame=frame, name=name, source=str(data_file), target="target", task=task,
+                    categorical=tuple(c for c in categorical if c in frame.columns))
+
+
+def _read_pmlb_metadata(meta_file: Path) -> tuple[str | None, list[str]]:
+    import yaml
+
+    try:
+        meta = yaml.safe_load(meta_file.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"File '{meta_file}' is not valid YAML ({_first_line(exc)}).") from None
+    task = meta.get("task")
+    categorical = [
+        str(f.get("name"))
+        for f in meta.get("features") or []
+        if isinstance(f, dict) and str(f.get("type", "")).lower() in _PMLB_CATEGORICAL_TYPES
+    ]
+    return (task if task in ("classification", "regression") else None), categorical
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,71 @@
+"""The ``autometa`` command line.
+
+    autometa metafeatures data.csv --target label     # named meta-features of a dataset
+    autometa kb build|info|import-*                    # the knowledge base of task histories
+    autometa recommend data.csv                        # ranked models + configs for a dataset
+    autometa tune data.csv --n-trials 50               # warm-started Optuna search
+    autometa benchmark warmstart                       # warm vs cold-start search
+    autometa meta-optimizer train|eval                 # the learned LSTM optimizer
+
+Bad input (missing file, unknown column, one class, ...) prints one sentence and exits with code 2.
+Heavy libraries are imported inside commands, so ``autometa --help`` starts in well under a second.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+app = typer.Typer(
+    name="autometa",
+    help="Meta-learning AutoML for tabular data: characterize a dataset, recommend models and "
+    "hyperparameters from the histories of many earlier datasets, and warm-start Optuna searches.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+# Each entry is a module under autometa._cli with a ``register(app)`` function.
+_COMMAND_MODULES = (
+    "metafeatures",
+)
+
+for _name in _COMMAND_MODULES:
+    importlib.import_module(f"autometa._cli.{_name}").register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point: run the CLI and map errors to exit codes.
+
+    User errors (:class:`autometa.errors.InputError`, bad options) print one line on stderr and
+    return 2; they never show a traceback.
+    """
+    import click
+
+    from autometa.errors import AutometaError
+
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="autometa", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        sys.stderr.write("Aborted.\n")
+        return 130
+    except click.ClickException as exc:  # usage errors: unknown option, missing argument, bad value
+        sys.stderr.write(f"error: {exc.format_message()}\n")
+        return 2
+    except AutometaError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted.\n")
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

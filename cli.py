@@ -28,6 +28,23 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
+
+
+def _version(value: bool) -> None:
+    if value:
+        from autometa import __version__
+
+        typer.echo(f"autometa {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """Meta-learning AutoML for tabular data."""
+
+
 # Each entry is a module under autometa._cli with a ``register(app)`` function.
 _COMMAND_MODULES = (
     "metafeatures",

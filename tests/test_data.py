@@ -1,0 +1,167 @@
+"""autometa.data: reading tables, choosing the target and task, typing columns, and refusing bad input."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_diabetes, load_iris
+
+from autometa.data import FeatureKind, load_dataset
+from autometa.errors import InputError
+
+
+@pytest.fixture()
+def iris_frame() -> pd.DataFrame:
+    frame = load_iris(as_frame=True).frame
+    frame["target"] = load_iris().target_names[frame["target"]]
+    return frame
+
+
+def test_csv_tsv_gzip_and_parquet_load_the_same_data(tmp_path, iris_frame):
+    iris_frame.to_csv(tmp_path / "iris.csv", index=False)
+    iris_frame.to_csv(tmp_path / "iris.tsv", index=False, sep="\t")
+    with gzip.open(tmp_path / "iris.csv.gz", "wt") as handle:
+        iris_frame.to_csv(handle, index=False)
+    iris_frame.to_parquet(tmp_path / "iris.parquet")
+    loaded = [load_dataset(tmp_path / name) for name in ("iris.csv", "iris.tsv", "iris.csv.gz", "iris.parquet")]
+    for ds in loaded:
+        assert ds.name == "iris"
+        assert ds.task == "classification"
+        assert ds.target == "target"
+        assert ds.X.shape == (150, 4)
+        assert ds.n_classes == 3
+        np.testing.assert_allclose(ds.X.to_numpy(), iris_frame.drop(columns="target").to_numpy())
+        assert list(ds.y) == list(iris_frame["target"])
+
+
+def test_target_defaults_to_a_named_column_then_the_last(iris_frame):
+    ds = load_dataset(iris_frame)
+    assert ds.target == "target" and any("Using column 'target'" in n for n in ds.notes)
+    renamed = iris_frame.rename(columns={"target": "species"})
+    ds = load_dataset(renamed)
+    assert ds.target == "species" and any("last column" in n for n in ds.notes)
+    ds = load_dataset(renamed, target="sepal length (cm)")
+    assert ds.task == "regression" and "species" in ds.categorical_columns
+
+
+def test_task_is_inferred_and_can_be_overridden():
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    assert load_dataset(X, y=y).task == "regression"
+    integer_labels = pd.Series(np.arange(60) % 3)
+    frame = pd.DataFrame({"a": np.linspace(0, 1, 60)})
+    assert load_dataset(frame, y=integer_labels).task == "classification"
+    assert load_dataset(frame, y=integer_labels, task="regression").task == "regression"
+    with pytest.raises(InputError, match="Unknown task"):
+        load_dataset(frame, y=integer_labels, task="clustering")
+
+
+def test_feature_kinds_id_constant_datetime_categorical_and_missing_values():
+    n = 40
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "customer_id": np.arange(1000, 1000 + n),
+        "name": [f"person {i}" for i in range(n)],
+        "constant": 7,
+        "when": pd.date_range("2020-01-01", periods=n, freq="37h").astype(str),
+        "colour": rng.choice(["red", "green", "blue"], n),
+        "flag": rng.choice([True, False], n),
+        "x": np.where(rng.random(n) < 0.2, np.nan, rng.normal(size=n)),
+        "label": rng.choice(["yes", "no"], n),
+    })
+    ds = load_dataset(frame)
+    kinds = ds.feature_kinds
+    assert kinds["customer_id"] is FeatureKind.ID_LIKE
+    assert kinds["name"] is FeatureKind.ID_LIKE
+    assert kinds["constant"] is FeatureKind.CONSTANT
+    assert kinds["when"] is FeatureKind.DATETIME
+    assert kinds["colour"] is FeatureKind.CATEGORICAL and kinds["flag"] is FeatureKind.CATEGORICAL
+    assert kinds["x"] is FeatureKind.NUMERIC
+    assert {"when_month", "when_day", "when_weekday", "when_hour"} <= set(ds.X.columns)
+    assert "when_year" not in ds.X.columns  # every date falls in 2020: a constant part is not kept
+    assert "customer_id" not in ds.X.columns and "constant" not in ds.X.columns
+    assert ds.X["x"].isna().sum() == frame["x"].isna().sum()  # missing values are kept
+    assert set(ds.categorical_columns) == {"colour", "flag"}
+    joined = " ".join(ds.notes)
+    assert "ID-like" in joined and "constant" in joined and "datetime" in joined
+
+
+def test_real_valued_unique_columns_are_not_mistaken_for_ids():
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    ds = load_dataset(X, y=y)
+    assert all(kind is FeatureKind.NUMERIC for col, kind in ds.feature_kinds.items() if col != "sex")
+
+
+def test_rows_with_missing_target_are_dropped_and_said(iris_frame):
+    iris_frame.loc[[0, 5], "target"] = None
+    ds = load_dataset(iris_frame)
+    assert ds.n_rows == 148
+    assert any("Dropped 2 rows" in n for n in ds.notes)
+
+
+def test_pmlb_folder_uses_declared_target_task_and_categoricals(pmlb_dir):
+    ds = load_dataset(pmlb_dir / "mushroom")
+    assert ds.target == "target" and ds.task == "classification"
+    assert ds.n_rows == 8124
+    assert "cap-shape" in ds.categorical_columns  # integer coded by PMLB, declared categorical in metadata
+    ds = load_dataset(pmlb_dir / "1027_ESL")
+    assert ds.task == "regression"
+
+
+@pytest.mark.parametrize(
+    "frame, kwargs, message",
+    [
+        (pd.DataFrame({"a": range(20), "b": ["x"] * 20}), {"target": "b"}, "single class"),
+        (pd.DataFrame({"a": [np.nan] * 20, "b": range(20), "y": [0, 1] * 10}), {}, "entirely missing"),
+        (pd.DataFrame({"a": [1.0, np.inf] * 10, "y": [0, 1] * 10}), {}, "infinite"),
+        (pd.DataFrame({"a": range(5), "y": [0, 1, 0, 1, 0]}), {}, "at least 10"),
+        (pd.DataFrame({"a": range(20), "y": [0, 1] * 10}), {"target": "nope"}, "not in"),
+        (pd.DataFrame({"a": [str(i) for i in range(19)] + ["oops"], "y": [0, 1] * 10}), {}, "mixes numbers and text"),
+        (pd.DataFrame({"a": range(20), "label": [0, 1] * 10, "class": [1, 0] * 10}), {}, "several columns"),
+        (pd.DataFrame({"a": range(20), "y": [np.nan] * 20}), {}, "entirely missing"),
+    ],
+)
+def test_bad_input_raises_one_clear_sentence(frame, kwargs, message):
+    with pytest.raises(InputError, match=message) as info:
+        load_dataset(frame, **kwargs)
+    text = str(info.value)
+    assert "\n" not in text and text.endswith(".")
+
+
+def test_duplicate_column_names_are_refused(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("a,a,y\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(20)))
+    with pytest.raises(InputError, match="two columns named 'a'"):
+        load_dataset(path)
+    frame = pd.DataFrame(np.zeros((20, 3)), columns=["a", "a", "y"])
+    with pytest.raises(InputError, match="two columns named 'a'"):
+        load_dataset(frame)
+
+
+def test_files_that_are_missing_empty_or_not_tables(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        load_dataset(tmp_path / "nope.csv")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(InputError, match="empty"):
+        load_dataset(tmp_path / "empty.csv")
+    (tmp_path / "blob.csv").write_bytes(bytes(range(256)) * 10)
+    with pytest.raises(InputError, match="not a text table"):
+        load_dataset(tmp_path / "blob.csv")
+    (tmp_path / "notes.txt").write_text("just one line of prose without separators\nand another\n")
+    with pytest.raises(InputError, match="1 column"):
+        load_dataset(tmp_path / "notes.txt")
+    (tmp_path / "fake.parquet").write_text("a,b\n1,2\n")
+    with pytest.raises(InputError, match="not a readable Parquet"):
+        load_dataset(tmp_path / "fake.parquet")
+
+
+def test_arrays_with_y_and_length_mismatch():
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    ds = load_dataset(X, y=np.arange(30) % 2)
+    assert list(ds.X.columns) == ["x0", "x1", "x2"] and ds.task == "classification"
+    with pytest.raises(InputError, match="same length"):
+        load_dataset(X, y=np.arange(29) % 2)
+    with pytest.raises(InputError, match="not both"):
+        load_dataset(pd.DataFrame(X), target="0", y=np.arange(30) % 2)

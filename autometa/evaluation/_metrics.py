@@ -1,0 +1,85 @@
+"""The metrics of the protocol: names, directions, and how one fold is scored.
+
+One definition used everywhere (knowledge base, meta-model targets, benchmarks). Classification:
+balanced accuracy, ROC AUC (macro one-vs-rest for multiclass), log loss. Regression: R2 and RMSE.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+CLASSIFICATION_METRICS: tuple[str, ...] = ("balanced_accuracy", "roc_auc", "log_loss")
+REGRESSION_METRICS: tuple[str, ...] = ("r2", "rmse")
+METRICS: tuple[str, ...] = CLASSIFICATION_METRICS + REGRESSION_METRICS
+#: Whether a larger value of the metric is better.
+HIGHER_IS_BETTER: dict[str, bool] = {
+    "balanced_accuracy": True,
+    "roc_auc": True,
+    "log_loss": False,
+    "r2": True,
+    "rmse": False,
+}
+#: The metric a task is judged by when none is named.
+PRIMARY_METRIC: dict[str, str] = {"classification": "balanced_accuracy", "regression": "r2"}
+# Probabilities are clipped before the log loss so that one confident mistake costs a finite amount.
+_EPS = 1e-15
+
+
+def metrics_for(task: str) -> tuple[str, ...]:
+    """The metric names that apply to ``task``."""
+    return CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+
+
+def score_classification(y_true: np.ndarray, proba: np.ndarray, n_classes: int) -> dict[str, float]:
+    """Score one fold from class probabilities.
+
+    Args:
+        y_true: integer class codes ``0..n_classes-1`` of the test rows.
+        proba: ``(n_test, n_classes)`` probabilities, columns in code order (a class absent from the
+            training fold has a column of zeros).
+        n_classes: the number of classes of the whole dataset.
+
+    ROC AUC is the macro average of one-vs-rest AUCs over the classes present in the test fold (a
+    class without test rows has no AUC); it is NaN when the fold holds a single class.
+    """
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+
+    y_true = np.asarray(y_true, dtype=int)
+    proba = np.asarray(proba, dtype=float)
+    pred = proba.argmax(axis=1)
+    scores = {"balanced_accuracy": float(balanced_accuracy_score(y_true, pred))}
+    present = np.unique(y_true)
+    if len(present) < 2:
+        scores["roc_auc"] = math.nan
+    elif n_classes == 2:
+        scores["roc_auc"] = float(roc_auc_score(y_true, proba[:, 1]))
+    else:
+        aucs = [roc_auc_score(y_true == c, proba[:, c]) for c in present]
+        scores["roc_auc"] = float(np.mean(aucs))
+    clipped = np.clip(proba, _EPS, 1.0)
+    clipped = clipped / clipped.sum(axis=1, keepdims=True)
+    scores["log_loss"] = float(-np.mean(np.log(clipped[np.arange(len(y_true)), y_true])))
+    return scores
+
+
+def score_regression(y_true: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """Score one fold of a regression: R2 and RMSE."""
+    y_true = np.asarray(y_true, dtype=float)
+    pred = np.asarray(pred, dtype=float)
+    residual = float(np.sum((y_true - pred) ** 2))
+    total = float(np.sum((y_true - y_true.mean()) ** 2))
+    # sklearn's convention: a constant target scored perfectly is 1, otherwise 0.
+    r2 = 1.0 - residual / total if total > 0 else (1.0 if residual == 0 else 0.0)
+    return {"r2": float(r2), "rmse": float(math.sqrt(residual / len(y_true)))}
+
+
+def mean_scores(fold_scores: dict[str, Sequence[float]]) -> dict[str, float]:
+    """Mean of each metric over folds, ignoring NaN folds (NaN when every fold is NaN)."""
+    out = {}
+    for name, values in fold_scores.items():
+        finite = [v for v in values if v is not None and not math.isnan(v)]
+        out[name] = float(np.mean(finite)) if finite else math.nan
+    return out

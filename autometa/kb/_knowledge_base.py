@@ -1,0 +1,249 @@
+"""The :class:`KnowledgeBase`: two tables of task histories, stored as a folder of Parquet + JSON."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from autometa.errors import ArtifactError, InputError
+from autometa.kb import _schema as S
+
+
+def shipped_kb_path() -> Path:
+    """Where the knowledge base shipped inside the package lives (``autometa/data/kb``)."""
+    from autometa.data import artifact_path
+
+    return artifact_path("kb")
+
+
+class KnowledgeBase:
+    """Evaluation histories of (family, config) on many datasets: the meta-model's training data.
+
+    Two tables (see :mod:`autometa.kb._schema`): ``datasets`` (one row per dataset, with meta-features
+    in ``mf.*`` columns) and ``evaluations`` (one row per (dataset, family, config)).
+
+        >>> kb = KnowledgeBase.load()                      # the shipped KB
+        >>> kb.matrix("lightgbm", "balanced_accuracy")     # datasets x config_id
+        >>> kb.add(datasets_df, evaluations_df).save("my-kb")
+
+    Args:
+        datasets: the ``datasets`` table (validated and given canonical dtypes).
+        evaluations: the ``evaluations`` table.
+        meta: free-form build record kept in kb.json (protocol, build command, counts, ...).
+    """
+
+    def __init__(
+        self,
+        datasets: pd.DataFrame | None = None,
+        evaluations: pd.DataFrame | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._datasets = S.validate_datasets(datasets if datasets is not None else S.empty_datasets())
+        self._evaluations = S.validate_evaluations(evaluations if evaluations is not None else S.empty_evaluations())
+        self.meta: dict[str, Any] = dict(meta or {})
+
+    # ------------------------------------------------------------------ tables
+    @property
+    def datasets(self) -> pd.DataFrame:
+        """The ``datasets`` table (a copy)."""
+        return self._datasets.copy()
+
+    @property
+    def evaluations(self) -> pd.DataFrame:
+        """The ``evaluations`` table (a copy)."""
+        return self._evaluations.copy()
+
+    @property
+    def metafeature_names(self) -> list[str]:
+        """Meta-feature names (without the ``mf.`` prefix) present in the ``datasets`` table."""
+        return [c[len(S.MF_PREFIX):] for c in self._datasets.columns if c.startswith(S.MF_PREFIX)]
+
+    def __len__(self) -> int:
+        return len(self._evaluations)
+
+    def __repr__(self) -> str:
+        return f"KnowledgeBase(datasets={len(self._datasets)}, evaluations={len(self._evaluations)})"
+
+    def matrix(self, family: str, metric: str | None = None, *, task: str | None = None,
+               only_ok: bool = True) -> pd.DataFrame:
+        """Mean scores as a datasets x config_id table (rows ``dataset_id``, NaN where not evaluated).
+
+        Args:
+            family: the family (or imported learner name).
+            metric: a metric name; default: the primary metric of ``task`` (balanced accuracy, or R2
+                when ``task="regression"``).
+            task: keep only datasets of this task (default: the task ``metric`` belongs to).
+            only_ok: leave failed and timed-out evaluations out (NaN).
+        """
+        if metric is None:
+            metric = S.PRIMARY_METRIC[task or "classification"]
+        if metric not in S.METRICS:
+            raise InputError(f"Unknown metric '{metric}'; choose one of {', '.join(S.METRICS)}.")
+        if task is None:
+            task = "classification" if metric in S.CLASSIFICATION_METRICS else "regression"
+        rows = self._evaluations[self._evaluations["family"] == family]
+        if only_ok:
+            rows = rows[rows["status"] == S.STATUS_OK]
+        ids = self._datasets.loc[self._datasets["task"] == task, "dataset_id"]
+        rows = rows[rows["dataset_id"].isin(ids)]
+        table = rows.pivot(index="dataset_id", columns="config_id", values=metric)
+        table.index = table.index.astype(str)
+        table.columns = table.columns.astype(str)
+        table.index.name, table.columns.name = "dataset_id", "config_id"
+        return table.sort_index().reindex(columns=_config_order(table.columns))
+
+    # --------------------------------------------------------------- changes
+    def add(self, datasets: pd.DataFrame | None = None, evaluations: pd.DataFrame | None = None) -> KnowledgeBase:
+        """Add rows in place and return ``self``. A dataset or (dataset, family, config) already
+        present is replaced by the new row."""
+        if datasets is not None and len(datasets):
+            new = S.validate_datasets(datasets, where="datasets being added")
+            old = self._datasets[~self._datasets["dataset_id"].isin(new["dataset_id"])]
+            self._datasets = S.validate_datasets(_concat(old, new))
+        if evaluations is not None and len(evaluations):
+            new = S.validate_evaluations(evaluations, where="evaluations being added")
+            key = list(S.EVALUATION_KEY)
+            merged = _concat(self._evaluations, new).drop_duplicates(subset=key, keep="last")
+            self._evaluations = S.validate_evaluations(merged)
+        return self
+
+    def merge(self, other: KnowledgeBase) -> KnowledgeBase:
+        """A new knowledge base with the rows of both (``other`` wins where both have a row)."""
+        merged = KnowledgeBase(self._datasets, self._evaluations, meta=self.meta)
+        merged.add(other._datasets, other._evaluations)
+        merged.meta.setdefault("merged", []).append(other.meta.get("build", {}))
+        return merged
+
+    # ------------------------------------------------------------------- disk
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> KnowledgeBase:
+        """Read a knowledge-base folder (``None``: the one shipped with autometa).
+
+        Raises:
+            InputError: the folder does not exist or is not a knowledge base.
+            ArtifactError: it was written in another format version (stale or foreign).
+        """
+        folder = shipped_kb_path() if path is None else Path(path).expanduser()
+        meta_file = folder / S.META_FILE
+        if not meta_file.exists():
+            if path is None:
+                raise ArtifactError(
+                    f"The shipped knowledge base is missing ({meta_file}); reinstall autometa or build one "
+                    "with 'autometa kb build'."
+                )
+            raise InputError(f"'{folder}' is not a knowledge base: it has no {S.META_FILE}; build one with 'autometa kb build'.")
+        try:
+            meta = json.loads(meta_file.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ArtifactError(f"'{meta_file}' is not readable JSON ({exc}); rebuild the knowledge base.") from None
+        if not isinstance(meta, dict) or meta.get("format") != S.FORMAT_NAME:
+            raise ArtifactError(f"'{meta_file}' is not an autometa knowledge base (format is {meta.get('format')!r}).")
+        version = meta.get("format_version")
+        if version != S.FORMAT_VERSION:
+            raise ArtifactError(
+                f"The knowledge base '{folder}' has format version {version}, but this autometa reads version "
+                f"{S.FORMAT_VERSION}; rebuild it with 'autometa kb build' or 'autometa kb export'."
+            )
+        datasets = _read_parquet(folder / S.DATASETS_FILE)
+        evaluations = _read_parquet(folder / S.EVALUATIONS_FILE)
+        kb = cls(datasets, evaluations, meta={k: v for k, v in meta.items() if k not in _GENERATED_META})
+        return kb
+
+    def save(self, path: str | Path) -> Path:
+        """Write the folder ``path`` (datasets.parquet, evaluations.parquet, kb.json), atomically per file."""
+        folder = Path(path).expanduser()
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_parquet(self._datasets, folder / S.DATASETS_FILE)
+        _write_parquet(self._evaluations, folder / S.EVALUATIONS_FILE)
+        meta = {
+            "format": S.FORMAT_NAME,
+            "format_version": S.FORMAT_VERSION,
+            **self.meta,
+            "saved_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "counts": self.info()["counts"],
+        }
+        _atomic_write_text(folder / S.META_FILE, json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+        return folder
+
+    # ------------------------------------------------------------------ report
+    def info(self) -> dict[str, Any]:
+        """Counts for people and scripts: datasets per source and task, evaluations and failures per
+        family (with the most common error texts), and the protocol(s) recorded."""
+        ds, ev = self._datasets, self._evaluations
+        per_source: dict[str, dict[str, int]] = {}
+        for (source, task), n in ds.groupby(["source", "task"]).size().items():
+            per_source.setdefault(str(source), {})[str(task)] = int(n)
+        per_family: dict[str, dict[str, Any]] = {}
+        for family, rows in ev.groupby("family"):
+            statuses = rows["status"].value_counts()
+            errors = rows.loc[rows["status"] != S.STATUS_OK, "error"].map(_error_kind).value_counts()
+            per_family[str(family)] = {
+                "evaluations": int(len(rows)),
+                "datasets": int(rows["dataset_id"].nunique()),
+                "configs": int(rows["config_id"].nunique()),
+                **{status: int(statuses.get(status, 0)) for status in S.STATUSES},
+                "top_errors": {str(k): int(v) for k, v in errors.head(5).items()},
+            }
+        failures = int((ev["status"] != S.STATUS_OK).sum())
+        return {
+            "counts": {
+                "datasets": int(len(ds)),
+                "evaluations": int(len(ev)),
+                "failures": failures,
+                "metafeatures": len(self.metafeature_names),
+            },
+            "datasets_per_source": per_source,
+            "families": per_family,
+            "protocol": self.meta.get("protocol"),
+            "protocol_versions": sorted(int(v) for v in ev["protocol_version"].unique()),
+            "build": self.meta.get("build"),
+        }
+
+
+_GENERATED_META = ("format", "format_version", "saved_at", "counts")
+
+
+def _config_order(columns: pd.Index) -> list[str]:
+    # "default" first, then the rest in their natural (sorted) order: sobol-0001, sobol-0002, ...
+    names = sorted(map(str, columns))
+    return [c for c in names if c == S.DEFAULT_CONFIG_ID] + [c for c in names if c != S.DEFAULT_CONFIG_ID]
+
+
+def _error_kind(error: str) -> str:
+    first = (error or "").strip().splitlines()
+    return (first[0] if first else "")[:120]
+
+
+def _concat(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    if not len(a):
+        return b
+    if not len(b):
+        return a
+    return pd.concat([a, b], ignore_index=True, sort=False)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise ArtifactError(f"The knowledge base file '{path}' is missing; rebuild the knowledge base.")
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises many types for damaged files
+        raise ArtifactError(f"'{path}' is not a readable Parquet file ({exc}); rebuild the knowledge base.") from None
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    frame.to_parquet(tmp, index=False, compression=S.PARQUET_COMPRESSION)
+    os.replace(tmp, path)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

@@ -1,0 +1,192 @@
+"""Group "statistical": distributions of the numeric attributes and how they relate.
+
+``*OfNumericAtts`` (means, standard deviations, skewness, kurtosis) are OpenML's ``Statistical``
+characterizer: per numeric attribute over its non-missing values, then summarized. The rest is
+ours (names in the same style): absolute pairwise correlations and covariances (pymfe's ``cor``
+and ``cov``), PCA features (auto-sklearn's names) on the standardized numeric attributes, and, for
+regression, the target's shape and its correlation with each attribute.
+
+Correlations use all rows where both attributes are present (pairwise-complete), computed with a
+handful of matrix products rather than a loop over pairs. PCA uses that correlation matrix; for the
+projection on the first component a missing value counts as the attribute's mean.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._context import Context, column_moments
+from ._registry import summarized
+
+NAN = float("nan")
+# |correlation| from which a pair of attributes counts as highly correlated (pymfe's nr_cor_attr).
+HIGH_CORRELATION = 0.5
+
+
+@summarized
+def ft_MeansOfNumericAtts(ctx: Context) -> np.ndarray:
+    return ctx.moments["mean"]
+
+
+@summarized
+def ft_StdDevOfNumericAtts(ctx: Context) -> np.ndarray:
+    return ctx.moments["std"]
+
+
+@summarized
+def ft_SkewnessOfNumericAtts(ctx: Context) -> np.ndarray:
+    return ctx.moments["skew"]
+
+
+@summarized
+def ft_KurtosisOfNumericAtts(ctx: Context) -> np.ndarray:
+    return ctx.moments["kurt"]
+
+
+def _pairwise(ctx: Context) -> dict[str, np.ndarray]:
+    """Pairwise-complete covariance and Pearson correlation matrices of the numeric attributes."""
+
+    def compute() -> dict[str, np.ndarray]:
+        x = ctx.numeric
+        present = ~ctx.numeric_missing
+        mean = ctx.moments["mean"]
+        with np.errstate(all="ignore"):
+            centered = np.where(present, x - mean, 0.0)
+            if present.all():
+                n = x.shape[0]
+                cov = centered.T @ centered / (n - 1)
+                var = np.diag(cov)
+                corr = cov / np.sqrt(np.outer(var, var))
+            else:
+                m = present.astype(float)
+                n_pair = m.T @ m
+                s_x = centered.T @ m  # [i, j]: sum of x_i over rows where i and j are present
+                s_xx = (centered * centered).T @ m
+                s_xy = centered.T @ centered
+                cov = (s_xy - s_x * s_x.T / n_pair) / (n_pair - 1)
+                var_i = (s_xx - s_x * s_x / n_pair) / (n_pair - 1)  # var of i on the pair's rows
+                corr = cov / np.sqrt(var_i * var_i.T)
+        corr = np.clip(corr, -1.0, 1.0)
+        return {"cov": cov, "corr": corr}
+
+    return ctx.memo("pairwise", compute)
+
+
+def _upper(matrix: np.ndarray) -> np.ndarray:
+    rows, cols = np.triu_indices(matrix.shape[0], k=1)
+    return matrix[rows, cols]
+
+
+@summarized
+def ft_CorrelationOfNumericAtts(ctx: Context) -> np.ndarray:
+    """|Pearson correlation| of every pair of numeric attributes (pymfe's ``cor``)."""
+    return np.abs(_upper(_pairwise(ctx)["corr"]))
+
+
+@summarized
+def ft_CovarianceOfNumericAtts(ctx: Context) -> np.ndarray:
+    """|covariance| of every pair of numeric attributes (pymfe's ``cov``)."""
+    return np.abs(_upper(_pairwise(ctx)["cov"]))
+
+
+def ft_PercentageOfHighlyCorrelatedAttPairs(ctx: Context) -> float:
+    """Percentage of numeric attribute pairs with |correlation| >= 0.5 (pymfe's ``nr_cor_attr`` x 100)."""
+    corr = np.abs(_upper(_pairwise(ctx)["corr"]))
+    corr = corr[np.isfinite(corr)]
+    return 100.0 * np.mean(corr >= HIGH_CORRELATION) if corr.size else NAN
+
+
+def _pca(ctx: Context) -> dict[str, object] | None:
+    """Eigen-decomposition of the correlation matrix of the non-constant numeric attributes."""
+
+    def compute() -> dict[str, object] | None:
+        std = ctx.moments["std"]
+        usable = np.flatnonzero(np.isfinite(std) & (std > 0))
+        if usable.size == 0:
+            return None
+        corr = _pairwise(ctx)["corr"][np.ix_(usable, usable)]
+        corr = np.where(np.isfinite(corr), corr, 0.0)
+        np.fill_diagonal(corr, 1.0)
+        eigval, eigvec = np.linalg.eigh(corr)
+        order = np.argsort(eigval)[::-1]
+        eigval = np.clip(eigval[order], 0.0, None)  # pairwise-complete matrices may be slightly indefinite
+        return {"usable": usable, "eigval": eigval, "first": eigvec[:, order[0]]}
+
+    return ctx.memo("pca", compute)
+
+
+def ft_PCAFractionOfComponentsFor95PercentVariance(ctx: Context) -> float:
+    pca = _pca(ctx)
+    if pca is None:
+        return NAN
+    ratio = np.cumsum(pca["eigval"]) / pca["eigval"].sum()
+    n_components = int(np.searchsorted(ratio, 0.95 - 1e-12) + 1)
+    return n_components / pca["eigval"].size
+
+
+def ft_PCAExplainedVarianceFirstPC(ctx: Context) -> float:
+    pca = _pca(ctx)
+    return NAN if pca is None else pca["eigval"][0] / pca["eigval"].sum()
+
+
+def _first_pc_moments(ctx: Context) -> dict[str, np.ndarray] | None:
+    def compute() -> dict[str, np.ndarray] | None:
+        pca = _pca(ctx)
+        if pca is None:
+            return None
+        usable = pca["usable"]
+        moments = ctx.moments
+        with np.errstate(all="ignore"):
+            z = (ctx.numeric[:, usable] - moments["mean"][usable]) / moments["std"][usable]
+        z[np.isnan(z)] = 0.0
+        return column_moments((z @ pca["first"])[:, None])
+
+    return ctx.memo("first_pc", compute)
+
+
+def ft_PCASkewnessFirstPC(ctx: Context) -> float:
+    moments = _first_pc_moments(ctx)
+    return NAN if moments is None else moments["skew"][0]
+
+
+def ft_PCAKurtosisFirstPC(ctx: Context) -> float:
+    moments = _first_pc_moments(ctx)
+    return NAN if moments is None else moments["kurt"][0]
+
+
+def _target_moments(ctx: Context) -> dict[str, np.ndarray] | None:
+    if ctx.is_classification:
+        return None
+    return ctx.memo("target_moments", lambda: column_moments(ctx.y_float[:, None]))
+
+
+def ft_TargetSkewness(ctx: Context) -> float:
+    """Skewness of a regression target (NaN for classification)."""
+    moments = _target_moments(ctx)
+    return NAN if moments is None else moments["skew"][0]
+
+
+def ft_TargetKurtosis(ctx: Context) -> float:
+    """Excess kurtosis of a regression target (NaN for classification)."""
+    moments = _target_moments(ctx)
+    return NAN if moments is None else moments["kurt"][0]
+
+
+@summarized
+def ft_TargetCorrelationOfNumericAtts(ctx: Context) -> np.ndarray:
+    """|Pearson correlation| between each numeric attribute and a regression target (empty otherwise)."""
+    if ctx.is_classification or ctx.n_numeric == 0:
+        return np.zeros(0)
+    y = ctx.y_float
+    present = ~ctx.numeric_missing & ~np.isnan(y)[:, None]
+    m = present.astype(float)
+    with np.errstate(all="ignore"):
+        n = m.sum(axis=0)
+        x = np.where(present, ctx.numeric, 0.0)
+        yy = np.where(present, y[:, None], 0.0)
+        mx = x.sum(axis=0) / n
+        my = yy.sum(axis=0) / n
+        dx = np.where(present, x - mx, 0.0)
+        dy = np.where(present, yy - my, 0.0)
+        corr = (dx * dy).sum(axis=0) / np.sqrt((dx * dx).sum(axis=0) * (dy * dy).sum(axis=0))
+    return np.abs(corr)

@@ -1,0 +1,262 @@
+"""Meta-training of the coordinatewise LSTM optimizer by truncated backpropagation through time.
+
+Each *trajectory* draws K datasets (never the held-out ones), one architecture, one mini-batch size
+and K random initialisations, and trains the K base networks side by side (:class:`TaskBatch`) with
+the LSTM as their optimizer for ``horizon`` steps. The trajectory is cut into unrolls of ``unroll``
+steps; after each unroll the meta-loss
+
+    (1 / unroll) * sum_{t=1..unroll} mean_k L_k(theta_t) / L_k(theta_0)
+
+(every task's mini-batch loss along the unroll, normalized by its loss at initialisation so that
+easy and hard tasks weigh alike) is backpropagated into the LSTM weights, which take one Adam step
+with clipped gradient norm; then the graph is cut and the trajectory goes on. As in the paper the
+base gradients are inputs to the LSTM, not differentiated through (no second derivatives).
+
+A curriculum grows the trajectory length from one unroll to the full horizon over the first part of
+training (Chen et al., 2020: short truncations first are stable, long ones remove the short-horizon
+bias). Random streams are derived from ``(seed, step)`` at every trajectory start, so a run resumed
+from a checkpoint continues exactly as the uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from autometa.errors import InputError
+from autometa.neural import _checkpoint
+from autometa.neural._datasets import TaskData, load_pool, meta_training_names
+from autometa.neural._lstm import CoordinateLSTM
+from autometa.neural._tasks import TRAIN_ARCHITECTURES, TaskBatch
+
+
+@dataclass
+class MetaTrainConfig:
+    """Settings of a meta-training run (all recorded in the checkpoint's ``record.json``)."""
+
+    steps: int = 1000  # meta-gradient steps, one per unroll
+    unroll: int = 20
+    horizon: int = 100  # base-training steps per trajectory once the curriculum is done
+    tasks_per_step: int = 8  # K base networks trained side by side
+    meta_lr: float = 1e-3
+    clip_norm: float = 1.0
+    curriculum: float = 0.3  # fraction of the steps over which the trajectory grows to the horizon
+    batch_sizes: tuple[int, ...] = (32, 64, 128)
+    max_features: int = 32
+    max_rows: int = 1024
+    seed: int = 0
+    checkpoint_every: int = 25
+    network: dict[str, Any] = field(default_factory=dict)  # CoordinateLSTM keyword arguments
+
+    def validate(self) -> None:
+        if self.unroll < 1 or self.horizon < self.unroll:
+            raise InputError(f"Need 1 <= unroll <= horizon, got unroll={self.unroll}, horizon={self.horizon}.")
+        if self.steps < 1 or self.tasks_per_step < 1:
+            raise InputError("steps and tasks_per_step must be at least 1.")
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` is CUDA when available, else CPU; anything else is passed to ``torch.device``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise InputError(f"Unknown device '{device}'; use auto, cpu or cuda.") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("device='cuda' was asked for but no CUDA device is available; use --device auto or cpu.")
+    return dev
+
+
+def meta_train(out: str | Path, config: MetaTrainConfig | None = None, *, data_dir: str | Path | None = None,
+               datasets: list[str] | None = None, resume: bool = False, device: str = "auto",
+               progress: bool = True, command: str | None = None) -> dict[str, Any]:
+    """Meta-train an LSTM optimizer and write the checkpoint folder ``out``.
+
+    Args:
+        out: checkpoint folder (``optimizer.pt``, ``record.json``, ``training_state.pt``).
+        config: the run's settings (defaults: :class:`MetaTrainConfig`).
+        data_dir: a PMLB-layout folder whose datasets join the task distribution.
+        datasets: explicit dataset names (``pmlb/x``, ``keel/x``, ``sklearn/x``) instead of all of them;
+            held-out ones are refused.
+        resume: continue from ``out/training_state.pt``.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
+        progress: show a progress bar on stderr.
+        command: the command line, for the record.
+
+    Returns:
+        The training record (also written to ``out/record.json``).
+    """
+    config = config or MetaTrainConfig()
+    config.validate()
+    out, dev = Path(out), resolve_device(device)
+    names = list(datasets) if datasets is not None else meta_training_names(data_dir)
+    forbidden = [n for n in names if n in _held_out()]
+    if forbidden:
+        raise InputError(f"Datasets {forbidden} are held out for evaluation and cannot be used for meta-training.")
+    if not names:
+        raise InputError("No datasets to meta-train on; pass data_dir (a PMLB folder) or dataset names.")
+
+    net = CoordinateLSTM(**config.network).to(dev)
+    meta_opt = torch.optim.Adam(net.parameters(), lr=config.meta_lr)
+    step, history, elapsed = 0, [], 0.0
+    if resume:
+        saved = _checkpoint.load_training_state(out)
+        if saved["config"] != _jsonable_config(config):
+            raise InputError(f"Cannot resume '{out}': it was started with other settings ({saved['config']}).")
+        net.load_state_dict(saved["network"])
+        meta_opt.load_state_dict(saved["meta_optimizer"])
+        step, history, elapsed = int(saved["step"]), list(saved["history"]), float(saved["elapsed_s"])
+
+    pool = _load_pool_with_progress(names, data_dir, config, out, progress)
+    if len(pool) < config.tasks_per_step:
+        raise InputError(f"Only {len(pool)} usable datasets for {config.tasks_per_step} tasks per step; "
+                         "lower --tasks-per-step or add datasets.")
+    record_base = {
+        "command": command, "config": _jsonable_config(config), "device": str(dev),
+        "datasets": [d.name for d in pool], "held_out": sorted(_held_out()),
+        "architectures": [a.name for a in TRAIN_ARCHITECTURES],
+        "versions": {"autometa": _autometa_version(), "torch": torch.__version__, "numpy": np.__version__,
+                     "python": platform.python_version()},
+    }
+
+    def save() -> dict[str, Any]:
+        tail = [h["meta_loss"] for h in history[-50:]]
+        record = {**record_base, "steps_done": step, "wall_seconds": round(elapsed, 1),
+                  "final_meta_loss": float(np.mean(tail)) if tail else None,
+                  "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        _checkpoint.save_network(out, net, record)
+        _checkpoint.save_training_state(out, {
+            "config": _jsonable_config(config), "network": net.state_dict(), "meta_optimizer": meta_opt.state_dict(),
+            "step": step, "history": history, "elapsed_s": elapsed})
+        return record
+
+    bar = _Progress(config.steps, step, enabled=progress)
+    last_saved = step
+    try:
+        while step < config.steps:
+            t0 = time.perf_counter()
+            step = _trajectory(net, meta_opt, pool, config, step, dev, history, bar)
+            elapsed += time.perf_counter() - t0
+            if step - last_saved >= config.checkpoint_every or step >= config.steps:
+                save()
+                last_saved = step
+    finally:
+        bar.close()
+    return save()
+
+
+def _trajectory(net: CoordinateLSTM, meta_opt: torch.optim.Optimizer, pool: list[TaskData],
+                config: MetaTrainConfig, step: int, dev: torch.device, history: list, bar: _Progress) -> int:
+    """Run one trajectory (several unrolls, one meta-update each); return the new step count."""
+    rng = np.random.default_rng([config.seed, step])
+    gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+    ramp = max(1, int(config.curriculum * config.steps))
+    n_unrolls_max = config.horizon // config.unroll
+    n_unrolls = min(n_unrolls_max, 1 + (n_unrolls_max * step) // ramp)
+    chosen = rng.choice(len(pool), size=config.tasks_per_step, replace=False)
+    arch = TRAIN_ARCHITECTURES[rng.integers(len(TRAIN_ARCHITECTURES))]
+    batch_size = int(rng.choice(config.batch_sizes))
+    tasks = TaskBatch([pool[i] for i in chosen], arch, batch_size, rng, device=dev,
+                      max_features=config.max_features, max_rows=config.max_rows)
+    theta = tasks.init_params(gen)
+    with torch.no_grad():
+        initial = tasks.full_loss(theta).clamp(min=1e-3)
+    state = net.initial_state(len(tasks.live_index), device=dev)
+    for _ in range(n_unrolls):
+        if step >= config.steps:
+            break
+        theta = theta.detach().requires_grad_(True)
+        state = {k: v.detach() for k, v in state.items()}
+        meta_loss = torch.zeros((), device=dev)
+        for t in range(config.unroll + 1):
+            x, y_cls, y_reg = tasks.sample_batch(gen)
+            loss = tasks.loss(theta, x, y_cls, y_reg)
+            if t > 0:  # theta_0 of the unroll does not depend on the LSTM weights
+                meta_loss = meta_loss + (loss / initial).mean()
+            if t == config.unroll:
+                break
+            (grad,) = torch.autograd.grad(loss.sum(), theta, retain_graph=True)
+            update, state = net(grad.reshape(-1)[tasks.live_index], state)
+            theta = torch.index_add(theta.reshape(-1), 0, tasks.live_index, update).view_as(theta)
+        meta_loss = meta_loss / config.unroll
+        meta_opt.zero_grad(set_to_none=True)
+        finite = bool(torch.isfinite(meta_loss))
+        if finite:
+            meta_loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(net.parameters(), config.clip_norm)
+            finite = bool(torch.isfinite(norm))
+            if finite:
+                meta_opt.step()
+        step += 1
+        value = float(meta_loss.detach()) if finite else float("nan")
+        history.append({"step": step, "meta_loss": value, "unrolls": n_unrolls, "arch": arch.name})
+        bar.advance(value, n_unrolls)
+        if not finite:  # a base network blew up: drop the rest of this trajectory
+            break
+    return step
+
+
+def _load_pool_with_progress(names, data_dir, config, out, progress) -> list[TaskData]:
+    from rich.progress import Progress
+
+    from autometa._cli._common import stderr_console
+
+    with Progress(console=stderr_console(), disable=not progress, transient=True) as bar:
+        job = bar.add_task("loading datasets", total=len(names))
+        return load_pool(names, data_dir, max_rows=config.max_rows, seed=config.seed,
+                         cache=out / "task_cache.npz", progress=lambda _msg: bar.advance(job))
+
+
+class _Progress:
+    """A rich progress bar with the smoothed meta-loss (no-op when disabled)."""
+
+    def __init__(self, total: int, done: int, enabled: bool) -> None:
+        self.ema = math.nan
+        self.bar = None
+        if enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            from autometa._cli._common import stderr_console
+
+            self.bar = Progress(TextColumn("meta-training"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
+                                console=stderr_console())
+            self.bar.start()
+            self.job = self.bar.add_task("meta", total=total, completed=done, info="")
+
+    def advance(self, meta_loss: float, unrolls: int) -> None:
+        if math.isfinite(meta_loss):
+            self.ema = meta_loss if math.isnan(self.ema) else 0.95 * self.ema + 0.05 * meta_loss
+        if self.bar is not None:
+            self.bar.update(self.job, advance=1, info=f"meta-loss {self.ema:.4f}  horizon {unrolls} unrolls")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _held_out() -> frozenset[str]:
+    from autometa.neural._datasets import EXCLUDED_FROM_META_TRAINING
+
+    return EXCLUDED_FROM_META_TRAINING
+
+
+def _jsonable_config(config: MetaTrainConfig) -> dict[str, Any]:
+    d = asdict(config)
+    d["batch_sizes"] = list(d["batch_sizes"])
+    return d
+
+
+def _autometa_version() -> str:
+    import autometa
+
+    return autometa.__version__

@@ -17,9 +17,37 @@ from autometa.evaluation._metrics import (
     REGRESSION_METRICS,
     metrics_for,
 )
-from autometa.evaluation._protocol import DEFAULT_PROTOCOL, PROTOCOL_VERSION, Protocol
+from autometa.evaluation._protocol import (
+    DEFAULT_PROTOCOL,
+    PROTOCOL_VERSION,
+    Protocol,
+    fold_indices,
+    subsample_indices,
+)
+
+_LAZY = {
+    "EvaluationResult": "autometa.evaluation._run",
+    "PreparedData": "autometa.evaluation._run",
+    "prepare_data": "autometa.evaluation._run",
+    "run_cv": "autometa.evaluation._run",
+    "evaluate_config": "autometa.evaluation._evaluate",
+    "WorkerPool": "autometa.evaluation._pool",
+    "Job": "autometa.evaluation._pool",
+    "normalize": "autometa.evaluation._normalize",
+}
+
+
+def __getattr__(name: str):
+    # The schema imports the metric names from here; the heavier parts load on first use.
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'autometa.evaluation' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
 
 __all__ = [
+    *_LAZY,
     "CLASSIFICATION_METRICS",
     "DEFAULT_PROTOCOL",
     "HIGHER_IS_BETTER",
@@ -28,5 +56,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "Protocol",
     "REGRESSION_METRICS",
+    "fold_indices",
     "metrics_for",
+    "subsample_indices",
 ]

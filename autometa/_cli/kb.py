@@ -1,0 +1,198 @@
+"""``autometa kb``: build, inspect, refresh and export knowledge bases of task histories.
+
+The importers (``import-lcdb``, ``import-openml``, ``import-study``) live in ``autometa._cli.kb_import``
+and are added to this group through its ``register(kb_app)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import typer
+
+from autometa._cli._common import print_json, stderr_console, stdout_console
+
+kb_app = typer.Typer(
+    name="kb",
+    help="The knowledge base of task histories: build it over a corpus, inspect it, export it.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    kb_app.command(name="build", help=_BUILD_HELP)(build_command)
+    kb_app.command(name="info", help="Counts of a knowledge base (default: the shipped one): datasets per "
+                   "source and task, evaluations and failures per family, the protocol.")(info_command)
+    kb_app.command(name="export", help="Merge a build's shards and logs (or an Optuna storage) into one "
+                   "knowledge-base folder (Parquet + kb.json).")(export_command)
+    kb_app.command(name="refresh-metafeatures", help="Compute (missing) meta-features of every dataset of a "
+                   "build; re-runnable.")(refresh_metafeatures_command)
+    try:
+        extra = importlib.import_module("autometa._cli.kb_import")
+    except ModuleNotFoundError as exc:
+        if exc.name != "autometa._cli.kb_import":
+            raise
+    else:
+        extra.register(kb_app)
+    app.add_typer(kb_app, name="kb")
+
+
+_BUILD_HELP = """Evaluate every family's config set on every dataset of the corpora (resumable, parallel).
+
+CORPUS is a PMLB-layout folder, a folder of CSV/Parquet files, 'keel', 'keel-imbalanced' or 'sklearn'; append ':a,b' to keep only some datasets (e.g. sklearn:iris,wine). Every family's default is evaluated on every dataset first, then the rest dataset by dataset. Kill it at any time and run the same command again: finished evaluations are kept and skipped. Raising --configs-per-family later adds configs without redoing any (the config sets are prefix-stable).
+
+With --storage (any Optuna RDB URL, e.g. postgresql://user:pw@host/db) many workers on many machines share the work: run the same command on each; then 'autometa kb export --storage URL --out KB'.
+
+Examples:
+
+  autometa kb build /data/pmlb keel sklearn --out work/kb --configs-per-family 8 --n-jobs 2
+
+  autometa kb build sklearn --out work/kb --storage postgresql://kb@dbhost/kb
+"""
+
+
+def _families(value: str | None) -> list[str]:
+    from autometa.spaces import get_family, list_families
+
+    if not value:
+        return list_families()
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    for name in names:
+        get_family(name)  # unknown family -> InputError
+    return names
+
+
+def build_command(
+    corpus: list[str] = typer.Argument(..., help="Corpora: PMLB/CSV folder, keel, keel-imbalanced, sklearn (optionally ':name,...')."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Build folder (logs, shards); required without --storage."),
+    families: str | None = typer.Option(None, "--families", help="Comma-separated families (default: all)."),
+    configs_per_family: int = typer.Option(8, "--configs-per-family", "-n", min=1, help="Default + N-1 Sobol configs per family."),
+    n_jobs: int = typer.Option(1, "--n-jobs", "-j", min=1, help="Parallel worker processes."),
+    row_cap: int = typer.Option(2000, "--row-cap", help="Datasets with more rows are subsampled (seeded) to this many."),
+    time_limit: float = typer.Option(30.0, "--time-limit", help="Wall-time limit of one evaluation, in seconds."),
+    memory_limit: int = typer.Option(4096, "--memory-limit", help="Memory limit of one evaluation, in MiB."),
+    seed: int = typer.Option(0, "--seed", help="Seed of subsampling, folds and models."),
+    storage: str | None = typer.Option(None, "--storage", help="Optuna RDB URL shared by many workers."),
+    shard_dir: Path | None = typer.Option(None, "--shard-dir", help="Where finished datasets' shards go (default: OUT/shards)."),
+    metafeatures: bool = typer.Option(True, "--metafeatures/--no-metafeatures", help="Compute missing meta-features at the end."),
+    worker_log: Path | None = typer.Option(None, "--worker-log", help="Append the workers' stderr to this file."),
+) -> None:
+    from autometa.errors import InputError
+    from autometa.evaluation import Protocol
+    from autometa.kb._corpus import resolve_corpora
+
+    protocol = Protocol(k=3, seed=seed, row_cap=row_cap, time_limit=time_limit, memory_limit_mb=memory_limit)
+    family_list = _families(families)
+    refs = resolve_corpora(list(corpus))
+    console = stderr_console()
+    if storage:
+        from autometa.kb._rdb import mask_url, run_rdb_worker
+
+        console.print(f"kb build: {len(refs)} datasets x {len(family_list)} families x {configs_per_family} configs "
+                      f"via {mask_url(storage)}", highlight=False)
+        stats = run_rdb_worker(storage, refs, family_list, configs_per_family, protocol, n_jobs=n_jobs,
+                               console=console, work_dir=out)
+        console.print(f"kb build: this worker finished {stats['evaluated']} evaluations "
+                      f"({stats['failures']} failed); nothing left to do.", highlight=False)
+        return
+    if out is None:
+        raise InputError("Give --out DIR (the build folder) or --storage URL.")
+    from autometa.kb._build import BuildPlan, LocalBuilder
+    from autometa.kb._progress import BuildProgress
+    from autometa.kb._store import BuildStore
+
+    plan = BuildPlan(refs, family_list, configs_per_family, protocol)
+    store = BuildStore(out, shard_dir).open()
+    console.print(f"kb build: {len(refs)} datasets x {len(family_list)} families x {configs_per_family} configs = "
+                  f"{plan.n_evaluations} evaluations into {out} (row cap {row_cap}, {time_limit:g} s, "
+                  f"{memory_limit} MiB, {n_jobs} jobs)", highlight=False)
+    log_handle = open(worker_log, "ab") if worker_log else None
+    try:
+        with BuildProgress(console) as progress:
+            stats = LocalBuilder(plan, store, n_jobs=n_jobs, on_progress=progress, worker_stderr=log_handle).run()
+    finally:
+        store.close()
+        if log_handle:
+            log_handle.close()
+    console.print(f"kb build: {stats.done} evaluations this run ({stats.failures} failed), "
+                  f"{stats.done_before + stats.done}/{stats.total} done, {stats.datasets_done}/{stats.datasets_total} "
+                  f"datasets complete, {len(stats.skipped)} skipped.", highlight=False)
+    for dataset_id, why in sorted(stats.skipped.items()):
+        console.print(f"  skipped {dataset_id}: {why}", highlight=False)
+    if metafeatures:
+        from autometa.kb._metafeatures import refresh_metafeatures
+
+        refresh_metafeatures(out, shard_dir=shard_dir, console=console)
+
+
+def info_command(
+    path: Path | None = typer.Argument(None, help="A knowledge-base folder or a build folder (default: the shipped KB)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (for scripts)."),
+) -> None:
+    from autometa.kb._export import load_any
+
+    kb = load_any(path)
+    info = kb.info()
+    if as_json:
+        print_json(info)
+        return
+    _print_info(info, str(path) if path else "shipped knowledge base")
+
+
+def _print_info(info: dict, title: str) -> None:
+    from rich.table import Table
+
+    console = stdout_console()
+    counts = info["counts"]
+    console.print(f"[bold]{title}[/bold]: {counts['datasets']} datasets, {counts['evaluations']} evaluations, "
+                  f"{counts['failures']} failed, {counts['metafeatures']} meta-features")
+    table = Table(title="datasets per source and task")
+    for column in ("source", "classification", "regression"):
+        table.add_column(column, justify="right" if column != "source" else "left")
+    for source, tasks in sorted(info["datasets_per_source"].items()):
+        table.add_row(source, str(tasks.get("classification", 0)), str(tasks.get("regression", 0)))
+    console.print(table)
+    table = Table(title="evaluations per family")
+    for column in ("family", "evaluations", "datasets", "configs", "ok", "failed", "timeout", "memory"):
+        table.add_column(column, justify="right" if column != "family" else "left")
+    for family, row in sorted(info["families"].items()):
+        table.add_row(family, *(str(row[c]) for c in ("evaluations", "datasets", "configs", "ok", "failed", "timeout", "memory")))
+    console.print(table)
+    errors = {f: row["top_errors"] for f, row in info["families"].items() if row["top_errors"]}
+    for family, top in sorted(errors.items()):
+        for text, n in top.items():
+            console.print(f"  [dim]{family}[/dim] {n} x {text}", highlight=False)
+    if info.get("protocol"):
+        console.print("protocol: " + ", ".join(f"{k}={v}" for k, v in info["protocol"].items()), highlight=False)
+
+
+def export_command(
+    build_dir: Path | None = typer.Argument(None, help="The build folder (omit with --storage)."),
+    out: Path = typer.Option(..., "--out", "-o", help="The knowledge-base folder to write."),
+    storage: str | None = typer.Option(None, "--storage", help="Export from this Optuna RDB URL instead."),
+    shard_dir: Path | None = typer.Option(None, "--shard-dir", help="The build's shard folder (default: as recorded)."),
+) -> None:
+    from autometa.errors import InputError
+    from autometa.kb._export import export_build, export_storage
+
+    if storage:
+        kb = export_storage(storage, out)
+    elif build_dir is not None:
+        kb = export_build(build_dir, out, shard_dir=shard_dir)
+    else:
+        raise InputError("Give the build folder to export, or --storage URL.")
+    info = kb.info()["counts"]
+    stderr_console().print(f"kb export: {info['datasets']} datasets, {info['evaluations']} evaluations "
+                           f"({info['failures']} failed) -> {out}", highlight=False)
+
+
+def refresh_metafeatures_command(
+    build_dir: Path = typer.Argument(..., help="The build folder."),
+    shard_dir: Path | None = typer.Option(None, "--shard-dir", help="The build's shard folder (default: as recorded)."),
+    pmlb_root: Path | None = typer.Option(None, "--pmlb-root", help="Where the PMLB folders are now, if moved."),
+    force: bool = typer.Option(False, "--force", help="Recompute meta-features that exist already."),
+) -> None:
+    from autometa.kb._metafeatures import refresh_metafeatures
+
+    refresh_metafeatures(build_dir, shard_dir=shard_dir, pmlb_root=pmlb_root, force=force, console=stderr_console())

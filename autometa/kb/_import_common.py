@@ -1,0 +1,92 @@
+"""What the importers (LCDB, OpenML, Optuna studies) share: their result and how it is written."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pandas as pd
+
+from autometa.kb import _schema as S
+
+#: Imported rows were not scored under autometa's protocol (autometa.evaluation).
+FOREIGN_PROTOCOL_VERSION = 0
+
+
+@dataclass
+class ImportResult:
+    """Rows an importer produced, ready for :meth:`autometa.kb.KnowledgeBase.add`.
+
+    Attributes:
+        datasets: the ``datasets`` table (validated).
+        evaluations: the ``evaluations`` table (validated).
+        notes: what was skipped or approximated, one sentence each, for the user.
+        record: how the rows were obtained (source, versions, options), kept in kb.json.
+    """
+
+    datasets: pd.DataFrame
+    evaluations: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    record: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.datasets = S.validate_datasets(self.datasets if len(self.datasets) else S.empty_datasets())
+        self.evaluations = S.validate_evaluations(self.evaluations if len(self.evaluations) else S.empty_evaluations())
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for the CLI: datasets, evaluations, families, statuses."""
+        ev = self.evaluations
+        return {
+            "datasets": int(len(self.datasets)),
+            "evaluations": int(len(ev)),
+            "families": {str(k): int(v) for k, v in ev["family"].value_counts().sort_index().items()},
+            "status": {str(k): int(v) for k, v in ev["status"].value_counts().sort_index().items()},
+        }
+
+    def save(self, out: str | Path) -> Path:
+        """Add the rows to the knowledge-base folder ``out`` (created when absent; rows already
+        there for the same dataset or (dataset, family, config) are replaced) and save it."""
+        from autometa.kb import KnowledgeBase
+
+        folder = Path(out).expanduser()
+        kb = KnowledgeBase.load(folder) if (folder / S.META_FILE).exists() else KnowledgeBase()
+        kb.add(self.datasets, self.evaluations)
+        record = {**self.record, "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                  "python": platform.python_version(), "autometa": _version("autometa"),
+                  "counts": self.summary()}
+        kb.meta.setdefault("imports", []).append(record)
+        return kb.save(folder)
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def command_line() -> str:
+    """The command that is running, for build records (passwords in URLs masked)."""
+    return " ".join(mask_url(a) if "://" in a else a for a in ["autometa", *sys.argv[1:]])
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (``postgresql://u:***@host/db``), for messages."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<storage URL>"
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = parts.username or ""
+    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, parts.fragment))

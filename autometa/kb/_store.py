@@ -1,0 +1,185 @@
+"""On-disk state of a local knowledge-base build: an append-only log per dataset, and shards.
+
+Layout of a build folder ``DIR``::
+
+    DIR/build.json                      the protocol, families and corpus of the build (checked on rerun)
+    DIR/logs/<dataset>.jsonl            one line per finished evaluation, appended and fsync'ed
+    DIR/skipped.json                    datasets that could not be loaded, with the reason
+    SHARDS/datasets/<dataset>.json      the dataset's row of the ``datasets`` table (+ how to reload it)
+    SHARDS/evaluations/<dataset>.parquet  every evaluation of a dataset whose config set is complete
+    SHARDS/metafeatures/<dataset>.json  its meta-features (filled by ``autometa kb refresh-metafeatures``)
+
+``SHARDS`` is ``DIR/shards`` unless given; shards are small, compressed and self-contained, so they can
+be committed and a build continued from them on another machine. A log line is written only after the
+evaluation finished, so a kill at any moment loses at most the evaluations in flight (re-run later)
+and never duplicates one; a torn last line (kill during the write) is cut off on the next open.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from autometa.errors import InputError
+from autometa.kb import _schema as S
+
+BUILD_FILE = "build.json"
+LOCK_FILE = ".lock"
+
+
+def safe_name(dataset_id: str) -> str:
+    """A file name for a dataset id (``pmlb/iris`` -> ``pmlb__iris``)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", dataset_id.replace("/", "__"))
+
+
+class BuildStore:
+    """Files of one local build (see the module docstring)."""
+
+    def __init__(self, folder: str | Path, shard_dir: str | Path | None = None) -> None:
+        self.folder = Path(folder).expanduser()
+        self.shard_dir = Path(shard_dir).expanduser() if shard_dir else self.folder / "shards"
+        self._lock_handle: Any = None
+
+    # ------------------------------------------------------------ lifecycle
+    def open(self) -> BuildStore:
+        for sub in (self.folder / "logs", self.shard_dir / "datasets", self.shard_dir / "evaluations",
+                    self.shard_dir / "metafeatures"):
+            sub.mkdir(parents=True, exist_ok=True)
+        self._lock_handle = open(self.folder / LOCK_FILE, "w")
+        try:
+            fcntl.flock(self._lock_handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError(f"Another build is running in '{self.folder}'; wait for it or use another --out.") from None
+        return self
+
+    def close(self) -> None:
+        if self._lock_handle is not None:
+            self._lock_handle.close()
+            self._lock_handle = None
+
+    def read_build(self) -> dict[str, Any] | None:
+        path = self.folder / BUILD_FILE
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def write_build(self, record: dict[str, Any]) -> None:
+        _atomic_write(self.folder / BUILD_FILE, json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+    # ------------------------------------------------------------- datasets
+    def write_dataset(self, row: dict[str, Any]) -> None:
+        path = self.shard_dir / "datasets" / f"{safe_name(row['dataset_id'])}.json"
+        _atomic_write(path, json.dumps(row, indent=1, sort_keys=True) + "\n")
+
+    def read_datasets(self) -> dict[str, dict[str, Any]]:
+        rows = {}
+        for path in sorted((self.shard_dir / "datasets").glob("*.json")):
+            row = json.loads(path.read_text())
+            rows[row["dataset_id"]] = row
+        return rows
+
+    def write_metafeatures(self, dataset_id: str, values: dict[str, float], seconds: float) -> None:
+        path = self.shard_dir / "metafeatures" / f"{safe_name(dataset_id)}.json"
+        payload = {"dataset_id": dataset_id, "seconds": seconds, "values": values}
+        _atomic_write(path, json.dumps(payload, indent=1, sort_keys=True, allow_nan=True) + "\n")
+
+    def read_metafeatures(self) -> dict[str, dict[str, float]]:
+        out = {}
+        for path in sorted((self.shard_dir / "metafeatures").glob("*.json")):
+            payload = json.loads(path.read_text())
+            out[payload["dataset_id"]] = payload["values"]
+        return out
+
+    def write_skipped(self, skipped: dict[str, str]) -> None:
+        _atomic_write(self.folder / "skipped.json", json.dumps(skipped, indent=1, sort_keys=True) + "\n")
+
+    def read_skipped(self) -> dict[str, str]:
+        path = self.folder / "skipped.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    # ---------------------------------------------------------------- logs
+    def append(self, dataset_id: str, record: dict[str, Any]) -> None:
+        """Append one finished evaluation to the dataset's log, durably (fsync) before returning."""
+        path = self.folder / "logs" / f"{safe_name(dataset_id)}.jsonl"
+        _repair_tail(path)
+        line = json.dumps(record, sort_keys=True, allow_nan=True) + "\n"
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def iter_log(self, dataset_id: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every complete record of one dataset's log (or all logs); a torn last line is skipped."""
+        paths = ([self.folder / "logs" / f"{safe_name(dataset_id)}.jsonl"] if dataset_id
+                 else sorted((self.folder / "logs").glob("*.jsonl")))
+        for path in paths:
+            if not path.exists():
+                continue
+            with open(path, encoding="utf-8") as handle:
+                for line in handle:
+                    if not line.endswith("\n"):
+                        break  # torn write of a killed build: that evaluation is redone
+                    try:
+                        yield json.loads(line)
+                    except json.JSONDecodeError:
+                        continue
+
+    # --------------------------------------------------------------- shards
+    def shard_path(self, dataset_id: str) -> Path:
+        return self.shard_dir / "evaluations" / f"{safe_name(dataset_id)}.parquet"
+
+    def write_shard(self, dataset_id: str, rows: list[dict[str, Any]]) -> None:
+        frame = S.validate_evaluations(pd.DataFrame(rows), where=f"shard of {dataset_id}")
+        path = self.shard_path(dataset_id)
+        tmp = path.with_name(path.name + ".tmp")
+        frame.to_parquet(tmp, index=False, compression=S.PARQUET_COMPRESSION)
+        os.replace(tmp, path)
+
+    def read_shards(self) -> pd.DataFrame:
+        frames = [pd.read_parquet(p) for p in sorted((self.shard_dir / "evaluations").glob("*.parquet"))]
+        frames = [f for f in frames if len(f)]
+        return pd.concat(frames, ignore_index=True, sort=False) if frames else S.empty_evaluations()
+
+    def read_shard(self, dataset_id: str) -> pd.DataFrame:
+        path = self.shard_path(dataset_id)
+        return pd.read_parquet(path) if path.exists() else S.empty_evaluations()
+
+
+def _repair_tail(path: Path) -> None:
+    """Cut a torn last line (no newline) so that the next append starts on a line of its own."""
+    if not path.exists():
+        return
+    with open(path, "rb+") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        if size == 0:
+            return
+        handle.seek(size - 1)
+        if handle.read(1) == b"\n":
+            return
+        data_end = size
+        step = 4096
+        while data_end > 0:
+            start = max(0, data_end - step)
+            handle.seek(start)
+            chunk = handle.read(data_end - start)
+            cut = chunk.rfind(b"\n")
+            if cut >= 0:
+                handle.truncate(start + cut + 1)
+                return
+            data_end = start
+        handle.truncate(0)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

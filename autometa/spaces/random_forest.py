@@ -1,0 +1,35 @@
+"""Random forest (bootstrap, best splits)."""
+
+from __future__ import annotations
+
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+from autometa.spaces._base import Family
+from autometa.spaces._preprocessing import encoded_features
+
+SPACE = {
+    "n_estimators": IntDistribution(50, 300, log=True),  # capped for cost
+    "max_features": FloatDistribution(0.05, 1.0),  # fraction of features tried per split
+    "min_samples_leaf": IntDistribution(1, 32, log=True),
+    "bootstrap": CategoricalDistribution([True, False]),
+}
+DEFAULT = {"n_estimators": 100, "max_features": 0.5, "min_samples_leaf": 1, "bootstrap": True}
+
+
+def forest_builder(classifier_name: str, regressor_name: str):
+    """The builder shared by random forest and extra trees."""
+
+    def _build(config, task, info, random_state):
+        import sklearn.ensemble as ensemble
+        from sklearn.pipeline import Pipeline
+
+        model_class = getattr(ensemble, classifier_name if task == "classification" else regressor_name)
+        model = model_class(**config, n_jobs=1, random_state=random_state)
+        return Pipeline([("prepare", encoded_features(info, scale=False)), ("model", model)])
+
+    return _build
+
+
+FAMILY = Family(
+    "random_forest", "random forest", SPACE, DEFAULT, forest_builder("RandomForestClassifier", "RandomForestRegressor")
+)

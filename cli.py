@@ -48,6 +48,7 @@ def _root(
 # Each entry is a module under autometa._cli with a ``register(app)`` function.
 _COMMAND_MODULES = (
     "metafeatures",
+    "kb",
 )
 
 for _name in _COMMAND_MODULES:

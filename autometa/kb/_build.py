@@ -254,7 +254,7 @@ class LocalBuilder:
         records = {(r["family"], r["config_id"]): record_to_row(r, ref.source)
                    for r in self.store.iter_log(ref.dataset_id)}
         shard = self.store.read_shard(ref.dataset_id)
-        if len(records) == 0 or set(records) <= set(zip(shard["family"], shard["config_id"])):
+        if len(records) == 0 or set(records) <= set(zip(shard["family"], shard["config_id"], strict=True)):
             return  # nothing new since the shard was written
         rows = shard.to_dict("records")
         rows = [r for r in rows if (r["family"], r["config_id"]) not in records] + list(records.values())

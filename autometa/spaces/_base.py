@@ -73,7 +73,7 @@ class Family:
         u = np.asarray(u, dtype=float)
         if u.shape != (len(self.space),):
             raise InputError(f"Family '{self.name}' has {len(self.space)} parameters; got a point of shape {u.shape}.")
-        return {name: _from_unit(dist, float(np.clip(x, 0.0, 1.0 - 1e-12))) for (name, dist), x in zip(self.space.items(), u)}
+        return {name: _from_unit(dist, float(np.clip(x, 0.0, 1.0 - 1e-12))) for (name, dist), x in zip(self.space.items(), u, strict=True)}
 
     def to_unit(self, config: Mapping[str, Any]) -> np.ndarray:
         """The inverse of :meth:`from_unit` (the centre of the cell for integers and choices)."""

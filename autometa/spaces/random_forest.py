@@ -9,11 +9,14 @@ from autometa.spaces._preprocessing import encoded_features
 
 SPACE = {
     "n_estimators": IntDistribution(50, 300, log=True),  # capped for cost
-    "max_features": FloatDistribution(0.05, 1.0),  # fraction of features tried per split
+    # fraction of features tried per split; log scale: small fractions are cheap and often best
+    "max_features": FloatDistribution(0.05, 1.0, log=True),
     "min_samples_leaf": IntDistribution(1, 32, log=True),
     "bootstrap": CategoricalDistribution([True, False]),
 }
-DEFAULT = {"n_estimators": 100, "max_features": 0.5, "min_samples_leaf": 1, "bootstrap": True}
+# max_features 0.3 is about scikit-learn's sqrt(p) for the typical p ~ 10 (a fraction is the same
+# config on every dataset, which sqrt(p) is not).
+DEFAULT = {"n_estimators": 100, "max_features": 0.3, "min_samples_leaf": 1, "bootstrap": True}
 
 
 def forest_builder(classifier_name: str, regressor_name: str):

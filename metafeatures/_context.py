@@ -33,6 +33,7 @@ class Context:
         codes: np.ndarray,
         levels: np.ndarray,
         categorical_names: list[str],
+        order: list[tuple[bool, int]],
         task: str,
         y_codes: np.ndarray | None,
         y_levels: int,
@@ -44,6 +45,7 @@ class Context:
         self.codes = codes
         self.levels = levels
         self.categorical_names = categorical_names
+        self.order = order  # the table's columns as (is_numeric, index into numeric or codes)
         self.task = task
         self.y_codes = y_codes
         self.y_levels = y_levels
@@ -167,6 +169,9 @@ def build_context(
     for out, j in enumerate(cat_idx):
         codes[:, out], levels[out] = _encode_categorical(frame.iloc[:, j])
 
+    # Position of every column inside its block (numeric matrix or code matrix).
+    block_index = np.where(is_cat, np.cumsum(is_cat) - 1, np.cumsum(~is_cat) - 1)
+
     task = _resolve_task(y_series, task)
     y_codes = y_float = None
     y_levels = 0
@@ -187,6 +192,7 @@ def build_context(
         codes=codes,
         levels=levels,
         categorical_names=[names[j] for j in cat_idx],
+        order=[(not bool(c), int(i)) for c, i in zip(is_cat, block_index, strict=True)],
         task=task,
         y_codes=y_codes,
         y_levels=y_levels,

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
 
 from . import _general, _info_theory, _landmarking, _model_based, _statistical
 from ._context import build_context
@@ -91,7 +92,9 @@ def extract(
     values: dict[str, float] = {}
     owner: dict[str, str] = {}
     errors: dict[str, str] = {}
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
+    # The matrices here are small: one BLAS thread is fastest, and multi-threaded BLAS degrades
+    # badly (spin-waiting) on a machine whose cores are busy with other work.
+    with warnings.catch_warnings(), np.errstate(all="ignore"), threadpool_limits(limits=1, user_api="blas"):
         # Expected on degenerate data (constant columns, one-class folds, collinear attributes);
         # silenced here only, never for the caller.
         warnings.simplefilter("ignore", RuntimeWarning)

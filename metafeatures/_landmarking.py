@@ -158,7 +158,9 @@ def ft_NaiveBayes(ctx: Context) -> dict[str, float]:
     numeric, codes = ctx.numeric[rows], ctx.codes[rows]
     proba = np.zeros((rows.size, ctx.y_levels))
     for train, test in _train_test(_folds(ctx, rows)):
-        proba[test] = _weka.naive_bayes_proba(numeric, codes, ctx.levels, y, ctx.y_levels, train, test)
+        proba[test] = _weka.naive_bayes_proba(
+            numeric, codes, ctx.levels, ctx.order, y, ctx.y_levels, train, test
+        )
     return _weka.scores(y, proba)
 
 

@@ -30,7 +30,6 @@ _MASK = (1 << 48) - 1
 _DEFAULT_NUM_PRECISION = 0.01
 # Weka's floor on each attribute's likelihood, which keeps a zero density from vetoing a class.
 _MIN_LIKELIHOOD = 1e-75
-_ROW_CHUNK_CELLS = 2_000_000  # rows x attributes x classes evaluated at once when predicting
 
 
 class JavaRandom:
@@ -107,6 +106,7 @@ def naive_bayes_proba(
     numeric: np.ndarray,
     codes: np.ndarray,
     levels: np.ndarray,
+    order: list[tuple[bool, int]],
     y: np.ndarray,
     n_classes: int,
     train: np.ndarray,
@@ -114,23 +114,43 @@ def naive_bayes_proba(
 ) -> np.ndarray:
     """Class probabilities of Weka's NaiveBayes fitted on rows ``train``, for rows ``test``.
 
-    Missing values (NaN, code -1) are skipped when fitting and when predicting, as in Weka.
+    ``order`` lists the attributes in the table's column order as ``(is_numeric, index)`` into
+    ``numeric`` or ``codes``. Missing values (NaN, code -1) are skipped when fitting and when
+    predicting, as in Weka. The posterior is accumulated as Weka does -- a running product over
+    the attributes in column order, each factor floored at 1e-75, rescaled by 1e75 when the row's
+    largest value drops below 1e-75 -- because near-zero probabilities decide ties, and so the AUC.
     """
     y_train = y[train]
     onehot = np.zeros((train.size, n_classes))
     onehot[np.arange(train.size), y_train] = 1.0
-    class_counts = onehot.sum(axis=0)
-    log_post = np.tile(np.log((class_counts + 1.0) / (train.size + n_classes)), (test.size, 1))
-    if numeric.shape[1]:
-        log_post += _numeric_log_likelihood(numeric[train], onehot, numeric[test])
-    if codes.shape[1]:
-        log_post += _nominal_log_likelihood(codes[train], levels, y_train, n_classes, codes[test])
-    log_post -= log_post.max(axis=1, keepdims=True)
-    proba = np.exp(log_post)
-    return proba / proba.sum(axis=1, keepdims=True)
+    prior = (onehot.sum(axis=0) + 1.0) / (train.size + n_classes)  # Laplace
+    probs = np.tile(prior, (test.size, 1))
+    num = _fit_numeric(numeric[train], onehot, numeric[test]) if numeric.shape[1] else None
+    nom = _fit_nominal(codes[train], levels, y_train, n_classes) if codes.shape[1] else None
+    codes_test = codes[test]
+    for is_numeric, j in order:
+        if is_numeric:
+            x = num["test"][:, j]
+            present = ~np.isnan(x)
+            diff = x[present, None] - num["mean"][:, j]
+            half, std = num["half"][j], num["std"][:, j]
+            p = ndtr((diff + half) / std) - ndtr((diff - half) / std)
+        else:
+            c = codes_test[:, j]
+            present = c >= 0
+            p = nom["p"][nom["offsets"][j] + c[present]]
+        rows = probs[present] * np.maximum(p, _MIN_LIKELIHOOD)
+        largest = rows.max(axis=1)
+        underflow = (largest > 0) & (largest < _MIN_LIKELIHOOD)
+        rows[underflow] *= 1e75
+        probs[present] = rows
+    total = probs.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, probs / total, 1.0 / n_classes)
 
 
-def _numeric_log_likelihood(x_train: np.ndarray, onehot: np.ndarray, x_test: np.ndarray) -> np.ndarray:
+def _fit_numeric(x_train: np.ndarray, onehot: np.ndarray, x_test: np.ndarray) -> dict[str, np.ndarray]:
+    """Weka's NormalEstimator per (class, numeric attribute), and the rounded test values."""
     m, d = x_train.shape
     srt = np.sort(x_train, axis=0)  # NaN sorts last
     count = (~np.isnan(srt)).sum(axis=0)
@@ -154,26 +174,11 @@ def _numeric_log_likelihood(x_train: np.ndarray, onehot: np.ndarray, x_test: np.
         std = np.sqrt(np.abs(total_sq - mean * total) / weight)
     floor = precision / 6.0  # at most 3 standard deviations within one precision interval
     std = np.where((weight > 0) & (std > 1e-10), np.maximum(floor, std), floor)
-    half = precision / 2.0
-    k = onehot.shape[1]
-    out = np.zeros((x_test.shape[0], k))
-    chunk = max(1, _ROW_CHUNK_CELLS // max(d * k, 1))
-    for start in range(0, x_test.shape[0], chunk):
-        xt = test_r[start : start + chunk, :, None]  # (rows, d, 1)
-        diff = xt - mean.T[None]  # (rows, d, classes)
-        with np.errstate(invalid="ignore"):
-            p = ndtr((diff + half[None, :, None]) / std.T[None]) - ndtr(
-                (diff - half[None, :, None]) / std.T[None]
-            )
-            logp = np.log(np.maximum(p, _MIN_LIKELIHOOD))
-        logp[np.isnan(xt[:, :, 0])] = 0.0
-        out[start : start + chunk] = logp.sum(axis=1)
-    return out
+    return {"test": test_r, "mean": mean, "std": std, "half": precision / 2.0}
 
 
-def _nominal_log_likelihood(
-    c_train: np.ndarray, levels: np.ndarray, y_train: np.ndarray, n_classes: int, c_test: np.ndarray
-) -> np.ndarray:
+def _fit_nominal(c_train: np.ndarray, levels: np.ndarray, y_train: np.ndarray, n_classes: int) -> dict:
+    """Weka's Laplace-corrected DiscreteEstimator per (class, nominal attribute)."""
     d = c_train.shape[1]
     levels = levels.astype(np.int64)
     offsets = np.concatenate([[0], np.cumsum(levels)[:-1]])
@@ -186,12 +191,7 @@ def _nominal_log_likelihood(
     np.add.at(per_class, column, counts)
     # Laplace: every declared value starts with a count of one.
     p = (counts + 1.0) / (per_class[column] + levels[column][:, None])
-    log_p = np.log(np.maximum(p, _MIN_LIKELIHOOD))
-    test_present = c_test >= 0
-    idx = np.where(test_present, c_test + offsets, 0)
-    contrib = log_p[idx]  # (rows, d, classes)
-    contrib[~test_present] = 0.0
-    return contrib.sum(axis=1)
+    return {"p": p, "offsets": offsets}
 
 
 # ----------------------------------------------------------------------------------------------

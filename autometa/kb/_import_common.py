@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import platform
 import sys
 from dataclasses import dataclass, field
@@ -61,6 +62,16 @@ class ImportResult:
                   "counts": self.summary()}
         kb.meta.setdefault("imports", []).append(record)
         return kb.save(folder)
+
+
+def user_kb_path() -> Path:
+    """The user's own knowledge base, where imports go by default: ``$AUTOMETA_USER_KB``, else
+    ``$XDG_DATA_HOME/autometa/kb`` (``~/.local/share/autometa/kb``)."""
+    explicit = os.environ.get("AUTOMETA_USER_KB")
+    if explicit:
+        return Path(explicit).expanduser()
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home).expanduser() / "autometa" / "kb"
 
 
 def _version(package: str) -> str:

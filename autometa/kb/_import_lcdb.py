@@ -86,10 +86,9 @@ import pandas as pd
 
 from autometa.errors import InputError
 from autometa.kb import _schema as S
+from autometa.kb._import_common import FOREIGN_PROTOCOL_VERSION, ImportResult, _version, command_line
 
 SOURCE = "lcdb"
-#: Imported rows were not scored under autometa's protocol.
-FOREIGN_PROTOCOL_VERSION = 0
 
 #: lcdb metric file -> our metric column.
 _METRIC_FILES: dict[str, str] = {"accuracy": "accuracy", "auc": "roc_auc", "logloss": "log_loss"}
@@ -184,7 +183,7 @@ def import_lcdb(
     *,
     folder: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> ImportResult:
     """Read LCDB into a ``datasets`` and an ``evaluations`` table (see the module docstring).
 
     Args:
@@ -193,7 +192,7 @@ def import_lcdb(
         progress: called with a short message before each step (the CLI shows it).
 
     Returns:
-        ``(datasets, evaluations)``, validated against the knowledge-base schema.
+        The ``datasets`` and ``evaluations`` rows, with notes on what was left out.
 
     Raises:
         InputError: lcdb is missing, or an id in ``openml_ids`` is not in LCDB.
@@ -217,6 +216,10 @@ def import_lcdb(
 
     accuracy = curves["accuracy"]
     ids = sorted(set(accuracy["openmlid"]) & set(qualities["openmlid"]))
+    notes = []
+    without = len(set(accuracy["openmlid"]) - set(ids))
+    if without:
+        notes.append(f"{without} LCDB datasets have learning curves but no qualities in datasets.csv; skipped.")
     if wanted is not None and len(ids) < len(wanted):
         absent = sorted(set(wanted) - set(ids))[0]
         raise InputError(
@@ -226,7 +229,12 @@ def import_lcdb(
     say(f"building rows for {len(ids)} datasets")
     datasets = _datasets_table(qualities)
     evaluations = _evaluations_table(curves, accuracy, qualities)
-    return S.validate_datasets(datasets), S.validate_evaluations(evaluations)
+    if "accuracy" not in S.METRICS:
+        notes.append("LCDB's accuracy is kept in fold_scores only: the knowledge-base schema has no accuracy column.")
+    record = {"source": SOURCE, "command": command_line(), "lcdb": _version("lcdb"), "folder": str(folder),
+              "anchor": "largest size_train per dataset", "score": "score_test, mean over seeds",
+              "openml_ids": wanted}
+    return ImportResult(datasets, evaluations, notes, record)
 
 
 def _read_curves(path: Path, wanted: Sequence[int] | None) -> pd.DataFrame:

@@ -147,6 +147,9 @@ def import_openml(
             task_ids = list(tasks) if tasks else _suite_tasks(client, suite)
             return _import(client, task_ids, list(flows), max_runs, say, suite)
     except OpenMLUnreachable as exc:
+        if offline:
+            raise InputError(f"There is no cached copy of {exc.what} in {where}, and offline mode forbids the "
+                             "network; drop --offline or pass --cache-dir with a cache that has it.") from None
         raise InputError(
             f"Cannot reach OpenML and there is no cached copy of {exc.what} in {where}; "
             "connect to the internet or pass --cache-dir with a cache that has it."

@@ -106,8 +106,13 @@ def _load_study(storage: str, study_name: str):
     except sqlalchemy.exc.ArgumentError:
         raise InputError(f"'{masked}' is not an Optuna storage URL; use e.g. sqlite:///study.db or "
                          "postgresql://user:password@host/db.") from None
-    except ModuleNotFoundError as exc:
-        raise InputError(f"The storage {masked} needs the Python package '{exc.name}'; install it and retry.") from None
+    except ImportError as exc:  # optuna wraps the driver's ModuleNotFoundError
+        missing = getattr(exc.__cause__, "name", None) or getattr(exc, "name", None) or "database driver"
+        raise InputError(f"The storage {masked} needs the Python package '{missing}', which is not installed; "
+                         "install it, or name an installed driver in the URL (e.g. postgresql+psycopg2://...).") from None
+    except RuntimeError as exc:  # optuna: the tables were written by an incompatible optuna version
+        raise InputError(f"The Optuna storage {masked} cannot be read by this optuna version ({_scrub(str(exc), storage)}); "
+                         "run 'optuna storage upgrade --storage URL' and retry.") from None
     except (sqlalchemy.exc.SQLAlchemyError, OSError) as exc:
         reason = _scrub(str(getattr(exc, "orig", None) or exc), storage)
         raise InputError(f"Cannot open the Optuna storage {masked} ({reason}); check the URL and that the "

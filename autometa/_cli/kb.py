@@ -77,6 +77,9 @@ def build_command(
     shard_dir: Path | None = typer.Option(None, "--shard-dir", help="Where finished datasets' shards go (default: OUT/shards)."),
     metafeatures: bool = typer.Option(True, "--metafeatures/--no-metafeatures", help="Compute missing meta-features at the end."),
     worker_log: Path | None = typer.Option(None, "--worker-log", help="Append the workers' stderr to this file."),
+    heartbeat_interval: int = typer.Option(10, "--heartbeat-interval", min=1, help="With --storage: seconds between heartbeats."),
+    grace_period: int | None = typer.Option(None, "--grace-period", min=1, help="With --storage: seconds without a heartbeat before a trial is retried (default: 2 heartbeats)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="With --storage: one line per finished evaluation."),
 ) -> None:
     from autometa.errors import InputError
     from autometa.evaluation import Protocol
@@ -90,9 +93,10 @@ def build_command(
         from autometa.kb._rdb import mask_url, run_rdb_worker
 
         console.print(f"kb build: {len(refs)} datasets x {len(family_list)} families x {configs_per_family} configs "
-                      f"via {mask_url(storage)}", highlight=False)
+                      f"via {mask_url(storage)}", highlight=False, soft_wrap=True)
         stats = run_rdb_worker(storage, refs, family_list, configs_per_family, protocol, n_jobs=n_jobs,
-                               console=console, work_dir=out)
+                               console=console if verbose else None, heartbeat_interval=heartbeat_interval,
+                               grace_period=grace_period)
         console.print(f"kb build: this worker finished {stats['evaluated']} evaluations "
                       f"({stats['failures']} failed); nothing left to do.", highlight=False)
         return

@@ -209,22 +209,23 @@ def import_lcdb(
                 "choose ids listed there (or import all by giving none)."
             )
 
-    curves: dict[str, pd.DataFrame] = {}
-    for lcdb_metric in _METRIC_FILES:
-        say(f"reading database-{lcdb_metric}.csv")
-        curves[lcdb_metric] = _read_curves(folder / f"database-{lcdb_metric}.csv", wanted)
-
-    accuracy = curves["accuracy"]
+    say("reading database-accuracy.csv")
+    accuracy = _read_curves(folder / "database-accuracy.csv", wanted)
     ids = sorted(set(accuracy["openmlid"]) & set(qualities["openmlid"]))
-    notes = []
-    without = len(set(accuracy["openmlid"]) - set(ids))
-    if without:
-        notes.append(f"{without} LCDB datasets have learning curves but no qualities in datasets.csv; skipped.")
     if wanted is not None and len(ids) < len(wanted):
         absent = sorted(set(wanted) - set(ids))[0]
         raise InputError(
             f"OpenML dataset {absent} has qualities but no learning curves in lcdb; leave it out and retry."
         )
+    notes = []
+    without = len(set(accuracy["openmlid"]) - set(ids))
+    if without:
+        notes.append(f"{without} LCDB datasets have learning curves but no qualities in datasets.csv; skipped.")
+    curves: dict[str, pd.DataFrame] = {"accuracy": accuracy}
+    for lcdb_metric in _METRIC_FILES:
+        if lcdb_metric not in curves:
+            say(f"reading database-{lcdb_metric}.csv")
+            curves[lcdb_metric] = _read_curves(folder / f"database-{lcdb_metric}.csv", wanted)
     qualities = qualities[qualities["openmlid"].isin(ids)]
     say(f"building rows for {len(ids)} datasets")
     datasets = _datasets_table(qualities)

@@ -65,6 +65,7 @@ class OpenMLClient:
         self.cache_hits = 0
         self._what = "an OpenML response"
         self._active = False
+        self._perform: Any = None
 
     # ------------------------------------------------------------------ session
     @contextlib.contextmanager
@@ -80,7 +81,7 @@ class OpenMLClient:
         def routed(call: str, request_method: str, data: Any = None, file_elements: Any = None) -> str:
             if request_method != "get" or data or file_elements:
                 raise RuntimeError("autometa only reads from OpenML")  # pragma: no cover - defensive
-            return self.get(call, _perform=original)
+            return self.get(call)
 
         try:
             if self.cache_dir is not None:
@@ -88,6 +89,7 @@ class OpenMLClient:
             # Two tries, one second apart: enough for a flaky link, short when there is no network.
             openml.config.set_retry_policy("human", 2)
             api._perform_api_call = routed
+            self._perform = original
             self._active = True
             yield self
         finally:
@@ -106,7 +108,7 @@ class OpenMLClient:
             self._what = previous
 
     # --------------------------------------------------------------------- GET
-    def get(self, call: str, *, _perform: Any = None) -> str:
+    def get(self, call: str) -> str:
         """The text of the API call ``call`` (e.g. ``"task/31"``), from the cache or the server.
 
         Raises:
@@ -114,7 +116,6 @@ class OpenMLClient:
             openml.exceptions.OpenMLServerException: the server (or its cached answer) says no.
         """
         import openml
-        import openml._api_calls as api
         import requests
 
         call = call.strip("/")
@@ -129,10 +130,9 @@ class OpenMLClient:
             raise openml.exceptions.OpenMLServerNoResult(saved["message"], code=saved["code"])
         if self.offline:
             raise OpenMLUnreachable(self._what, "offline mode and no cached copy")
-        perform = _perform or api._perform_api_call
         try:
             self.network_calls += 1
-            text = perform(call, "get")
+            text = self._perform(call, "get")
         except openml.exceptions.OpenMLServerNoResult as exc:
             path.parent.mkdir(parents=True, exist_ok=True)
             noresult.write_text(json.dumps({"code": exc.code, "message": exc.message}), encoding="utf8")
@@ -150,10 +150,15 @@ class OpenMLClient:
 
         if not self._active:
             raise RuntimeError("OpenMLClient.get is used inside 'with client.session():'")
-        base = Path(openml.config.get_cache_directory())
-        prefix, _, last = call.rpartition("/")
-        if prefix in _NATIVE and last.isdigit():
-            folder, name = _NATIVE[prefix]
-            return base / folder / last / name
-        parts = [p if len(p) <= _MAX_PART else hashlib.sha1(p.encode()).hexdigest() for p in call.split("/")]
-        return base.joinpath(RESPONSES_DIR, *parts[:-1], parts[-1] + ".xml")
+        return cache_path(Path(openml.config.get_cache_directory()), call)
+
+
+def cache_path(server_dir: Path, call: str) -> Path:
+    """Where the answer to ``call`` is cached under ``server_dir`` (e.g. ``<root>/org/openml/www``)."""
+    call = call.strip("/")
+    prefix, _, last = call.rpartition("/")
+    if prefix in _NATIVE and last.isdigit():
+        folder, name = _NATIVE[prefix]
+        return server_dir / folder / last / name
+    parts = [p if len(p) <= _MAX_PART else hashlib.sha1(p.encode()).hexdigest() for p in call.split("/")]
+    return server_dir.joinpath(RESPONSES_DIR, *parts[:-1], parts[-1] + ".xml")

@@ -113,18 +113,24 @@ def column_moments(x: np.ndarray) -> dict[str, np.ndarray]:
     Skewness and kurtosis are the bias-corrected sample estimators of commons-math (which OpenML
     uses): G1 = n / ((n-1)(n-2)) * sum(d^3) / s^3 and G2 = n(n+1) / ((n-1)(n-2)(n-3)) * sum(d^4) / s^4
     - 3(n-1)^2 / ((n-2)(n-3)). They are NaN for a constant column or with fewer than 3 (4) values,
-    and OpenML then leaves that column out of the summaries.
+    and OpenML then leaves that column out of the summaries. ``centered`` is ``x`` minus the column
+    means with missing values set to 0 (i.e. mean-imputed), reused by correlations and PCA.
     """
-    present = ~np.isnan(x)
-    n = present.sum(axis=0).astype(float)
+    missing = np.isnan(x)
+    any_missing = bool(missing.any())
+    n = (x.shape[0] - missing.sum(axis=0)).astype(float)
     with np.errstate(all="ignore"):
-        mean = np.where(present, x, 0.0).sum(axis=0) / n
-        # Two-pass moments: center first, so that large offsets do not cancel.
-        d = np.where(present, x - mean, 0.0)
-        d2 = d * d
+        # Two-pass moments: center first, so that large offsets do not cancel. A missing value
+        # becomes 0 after centering, so it adds nothing to any sum.
+        mean = (np.where(missing, 0.0, x) if any_missing else x).sum(axis=0) / n
+        centered = x - mean
+        if any_missing:
+            centered[missing] = 0.0
+        d2 = centered * centered
         m2 = d2.sum(axis=0)
-        m3 = (d2 * d).sum(axis=0)
-        m4 = (d2 * d2).sum(axis=0)
+        m3 = (d2 * centered).sum(axis=0)
+        d2 *= d2
+        m4 = d2.sum(axis=0)
         var = m2 / (n - 1)
         std = np.sqrt(var)
         std[n == 1] = 0.0
@@ -134,7 +140,7 @@ def column_moments(x: np.ndarray) -> dict[str, np.ndarray]:
         )
     skew[(n < 3) | (m2 <= 0)] = np.nan
     kurt[(n < 4) | (m2 <= 0)] = np.nan
-    return {"count": n, "mean": mean, "std": std, "skew": skew, "kurt": kurt}
+    return {"count": n, "mean": mean, "std": std, "skew": skew, "kurt": kurt, "centered": centered}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -159,11 +165,7 @@ def build_context(
     numeric_idx = np.flatnonzero(~is_cat)
     cat_idx = np.flatnonzero(is_cat)
     names = [str(c) for c in frame.columns]
-    numeric = np.empty((n_rows, numeric_idx.size), dtype=float)
-    for out, j in enumerate(numeric_idx):
-        numeric[:, out] = _numeric_column(frame.iloc[:, j], names[j])
-    # inf is not a measurement; OpenML's statistics would turn it into NaN, so treat it as missing.
-    numeric[~np.isfinite(numeric)] = np.nan
+    numeric = _numeric_matrix(frame, numeric_idx, names)
     codes = np.empty((n_rows, cat_idx.size), dtype=np.int64)
     levels = np.empty(cat_idx.size, dtype=np.int64)
     for out, j in enumerate(cat_idx):
@@ -264,6 +266,29 @@ def _categorical_mask(frame: pd.DataFrame, categorical: Any, from_numpy: bool) -
                 f"categorical lists {item!r}, which is neither a column name nor a column index of X."
             )
     return mask
+
+
+def _numeric_matrix(frame: pd.DataFrame, idx: np.ndarray, names: list[str]) -> np.ndarray:
+    """The numeric columns as one column-major float matrix (every feature works column-wise)."""
+    plain = np.array(
+        [
+            ptypes.is_numeric_dtype(frame.dtypes.iloc[j]) and not ptypes.is_bool_dtype(frame.dtypes.iloc[j])
+            for j in idx
+        ],
+        dtype=bool,
+    )
+    if plain.all():  # the common case: one bulk conversion
+        # np.array copies: the caller's data is never modified below.
+        numeric = np.array(frame.iloc[:, idx].to_numpy(dtype=float, na_value=np.nan), order="F")
+    else:
+        numeric = np.empty((frame.shape[0], idx.size), dtype=float, order="F")
+        for out, j in enumerate(idx):
+            numeric[:, out] = _numeric_column(frame.iloc[:, j], names[j])
+    # inf is not a measurement; OpenML's statistics would turn it into NaN, so treat it as missing.
+    infinite = np.isinf(numeric)
+    if infinite.any():
+        numeric[infinite] = np.nan
+    return numeric
 
 
 def _numeric_column(col: pd.Series, name: str) -> np.ndarray:

@@ -81,7 +81,7 @@ def extract(
 
     Cost is bounded: landmarkers and the model-based tree see a stratified random subsample of at
     most 5,000 rows (``_landmarking.MAX_ROWS``); the vectorized Weka NaiveBayes landmarker sees up
-    to 100,000 (``_landmarking.NAIVE_BAYES_MAX_ROWS``). The other groups use every row.
+    to 25,000 (``_landmarking.NAIVE_BAYES_MAX_ROWS``). The other groups use every row.
 
     Raises:
         ValueError, TypeError: input that cannot be characterized (no rows, mismatched lengths,

@@ -37,7 +37,7 @@ from ._registry import outputs
 from ._sampling import model_matrix, subsample
 
 MAX_ROWS = 5_000
-NAIVE_BAYES_MAX_ROWS = 100_000
+NAIVE_BAYES_MAX_ROWS = 25_000
 NAN = float("nan")
 _CLASSIFICATION = ("AUC", "ErrRate", "Kappa")
 _BOTH = ("AUC", "ErrRate", "Kappa", "R2")

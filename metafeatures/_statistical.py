@@ -47,25 +47,25 @@ def _pairwise(ctx: Context) -> dict[str, np.ndarray]:
     """Pairwise-complete covariance and Pearson correlation matrices of the numeric attributes."""
 
     def compute() -> dict[str, np.ndarray]:
-        x = ctx.numeric
-        present = ~ctx.numeric_missing
-        mean = ctx.moments["mean"]
+        centered = ctx.moments["centered"]  # missing values are 0 here
+        count = ctx.moments["count"]
         with np.errstate(all="ignore"):
-            centered = np.where(present, x - mean, 0.0)
-            if present.all():
-                n = x.shape[0]
-                cov = centered.T @ centered / (n - 1)
-                var = np.diag(cov)
-                corr = cov / np.sqrt(np.outer(var, var))
-            else:
-                m = present.astype(float)
-                n_pair = m.T @ m
-                s_x = centered.T @ m  # [i, j]: sum of x_i over rows where i and j are present
-                s_xx = (centered * centered).T @ m
-                s_xy = centered.T @ centered
-                cov = (s_xy - s_x * s_x.T / n_pair) / (n_pair - 1)
-                var_i = (s_xx - s_x * s_x / n_pair) / (n_pair - 1)  # var of i on the pair's rows
-                corr = cov / np.sqrt(var_i * var_i.T)
+            s_xy = centered.T @ centered
+            # Sums over the rows where both i and j are present. For a column j without missing
+            # values they are column i's own sums (its centered sum is 0); only the columns with
+            # missing values need the masked products.
+            n_pair = np.tile(count[:, None], (1, count.size))
+            s_x = np.zeros_like(s_xy)
+            s_xx = np.tile((centered * centered).sum(axis=0)[:, None], (1, count.size))
+            holes = np.flatnonzero(ctx.numeric_missing.any(axis=0))
+            if holes.size:
+                mask = (~ctx.numeric_missing[:, holes]).astype(float)
+                n_pair[:, holes] = (~ctx.numeric_missing).T.astype(float) @ mask
+                s_x[:, holes] = centered.T @ mask
+                s_xx[:, holes] = (centered * centered).T @ mask
+            cov = (s_xy - s_x * s_x.T / n_pair) / (n_pair - 1)
+            var_i = (s_xx - s_x * s_x / n_pair) / (n_pair - 1)  # variance of i on the pair's rows
+            corr = cov / np.sqrt(var_i * var_i.T)
         corr = np.clip(corr, -1.0, 1.0)
         return {"cov": cov, "corr": corr}
 
@@ -135,11 +135,10 @@ def _first_pc_moments(ctx: Context) -> dict[str, np.ndarray] | None:
         if pca is None:
             return None
         usable = pca["usable"]
-        moments = ctx.moments
-        with np.errstate(all="ignore"):
-            z = (ctx.numeric[:, usable] - moments["mean"][usable]) / moments["std"][usable]
-        z[np.isnan(z)] = 0.0
-        return column_moments((z @ pca["first"])[:, None])
+        # Standardized data times the component; a missing value counts as the mean (0).
+        weights = np.zeros(ctx.n_numeric)
+        weights[usable] = pca["first"] / ctx.moments["std"][usable]
+        return column_moments((ctx.moments["centered"] @ weights)[:, None])
 
     return ctx.memo("first_pc", compute)
 

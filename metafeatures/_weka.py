@@ -30,6 +30,7 @@ _MASK = (1 << 48) - 1
 _DEFAULT_NUM_PRECISION = 0.01
 # Weka's floor on each attribute's likelihood, which keeps a zero density from vetoing a class.
 _MIN_LIKELIHOOD = 1e-75
+_BLOCK_CELLS = 2_000_000  # test rows x attributes x classes of likelihoods held at once
 
 
 class JavaRandom:
@@ -124,29 +125,38 @@ def naive_bayes_proba(
     onehot = np.zeros((train.size, n_classes))
     onehot[np.arange(train.size), y_train] = 1.0
     prior = (onehot.sum(axis=0) + 1.0) / (train.size + n_classes)  # Laplace
-    probs = np.tile(prior, (test.size, 1))
+    # Class-major layout (classes x rows): every operation below runs along contiguous rows.
+    probs = np.repeat(prior[:, None], test.size, axis=1)
     num = _fit_numeric(numeric[train], onehot, numeric[test]) if numeric.shape[1] else None
     nom = _fit_nominal(codes[train], levels, y_train, n_classes) if codes.shape[1] else None
     codes_test = codes[test]
-    for is_numeric, j in order:
-        if is_numeric:
-            x = num["test"][:, j]
-            present = ~np.isnan(x)
-            diff = x[present, None] - num["mean"][:, j]
-            half, std = num["half"][j], num["std"][:, j]
-            p = ndtr((diff + half) / std) - ndtr((diff - half) / std)
-        else:
-            c = codes_test[:, j]
-            present = c >= 0
-            p = nom["p"][nom["offsets"][j] + c[present]]
-        rows = probs[present] * np.maximum(p, _MIN_LIKELIHOOD)
-        largest = rows.max(axis=1)
-        underflow = (largest > 0) & (largest < _MIN_LIKELIHOOD)
-        rows[underflow] *= 1e75
-        probs[present] = rows
-    total = probs.sum(axis=1, keepdims=True)
+    block = max(1, _BLOCK_CELLS // max(test.size * n_classes, 1))
+    for start in range(0, len(order), block):
+        columns = order[start : start + block]
+        # Likelihoods of a block of attributes at once; a missing value's factor is exactly 1.
+        factors = np.empty((len(columns), n_classes, test.size))
+        for pos, (is_numeric, j) in enumerate(columns):
+            if is_numeric:
+                x = num["test"][:, j]
+                diff = x[None, :] - num["mean"][:, j, None]
+                half, std = num["half"][j], num["std"][:, j, None]
+                p = np.maximum(ndtr((diff + half) / std) - ndtr((diff - half) / std), _MIN_LIKELIHOOD)
+                missing = np.isnan(x)
+            else:
+                c = codes_test[:, j]
+                missing = c < 0
+                p = np.maximum(nom["p"][nom["offsets"][j] + np.where(missing, 0, c)].T, _MIN_LIKELIHOOD)
+            if missing.any():
+                p[:, missing] = 1.0
+            factors[pos] = p
+        for pos in range(len(columns)):  # the running product, in column order, as Weka does
+            probs *= factors[pos]
+            low = probs.max(axis=0) < _MIN_LIKELIHOOD
+            if low.any():
+                probs[:, low] *= 1e75
+    total = probs.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, probs / total, 1.0 / n_classes)
+        return np.where(total > 0, probs / total, 1.0 / n_classes).T
 
 
 def _fit_numeric(x_train: np.ndarray, onehot: np.ndarray, x_test: np.ndarray) -> dict[str, np.ndarray]:

@@ -9,7 +9,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
@@ -85,19 +84,6 @@ def _version(package: str) -> str:
 
 def command_line() -> str:
     """The command that is running, for build records (passwords in URLs masked)."""
+    from autometa.kb._rdb import mask_url
+
     return " ".join(mask_url(a) if "://" in a else a for a in ["autometa", *sys.argv[1:]])
-
-
-def mask_url(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (``postgresql://u:***@host/db``), for messages."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<storage URL>"
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, parts.fragment))

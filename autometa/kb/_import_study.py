@@ -28,7 +28,8 @@ import pandas as pd
 
 from autometa.errors import InputError
 from autometa.kb import _schema as S
-from autometa.kb._import_common import FOREIGN_PROTOCOL_VERSION, ImportResult, command_line, mask_url
+from autometa.kb._import_common import FOREIGN_PROTOCOL_VERSION, ImportResult, command_line
+from autometa.kb._rdb import _scrub, driver_url, mask_url
 
 SOURCE = "study"
 _FAMILY_KEYS = ("family", "autometa:family")
@@ -98,6 +99,7 @@ def _load_study(storage: str, study_name: str):
             raise InputError(f"The storage {masked} is an in-memory SQLite database, which holds no finished study.")
         if not Path(path.split("?", 1)[0]).is_file():
             raise InputError(f"The Optuna storage {masked} points to '{path}', which does not exist; check the path.")
+    storage = driver_url(storage)  # postgresql:// -> the PostgreSQL driver that is installed
     engine_kwargs: dict[str, Any] = {}
     if storage.startswith(("postgresql", "mysql")):
         engine_kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
@@ -111,10 +113,10 @@ def _load_study(storage: str, study_name: str):
         raise InputError(f"The storage {masked} needs the Python package '{missing}', which is not installed; "
                          "install it, or name an installed driver in the URL (e.g. postgresql+psycopg2://...).") from None
     except RuntimeError as exc:  # optuna: the tables were written by an incompatible optuna version
-        raise InputError(f"The Optuna storage {masked} cannot be read by this optuna version ({_scrub(str(exc), storage)}); "
+        raise InputError(f"The Optuna storage {masked} cannot be read by this optuna version ({_first_line(exc, storage)}); "
                          "run 'optuna storage upgrade --storage URL' and retry.") from None
     except (sqlalchemy.exc.SQLAlchemyError, OSError) as exc:
-        reason = _scrub(str(getattr(exc, "orig", None) or exc), storage)
+        reason = _first_line(getattr(exc, "orig", None) or exc, storage)
         raise InputError(f"Cannot open the Optuna storage {masked} ({reason}); check the URL and that the "
                          "database server is running and reachable.") from None
     names = optuna.study.get_all_study_names(storage=rdb)
@@ -124,16 +126,10 @@ def _load_study(storage: str, study_name: str):
     return optuna.load_study(study_name=study_name, storage=rdb)
 
 
-def _scrub(reason: str, storage: str) -> str:
-    """First line of a driver's error, without the URL's password should the driver repeat it."""
-    from urllib.parse import urlsplit
-
-    line = (reason.strip().splitlines() or ["unknown error"])[0][:200]
-    try:
-        password = urlsplit(storage).password
-    except ValueError:
-        password = None
-    return line.replace(password, "***") if password else line
+def _first_line(exc: BaseException, storage: str) -> str:
+    """The first line of a driver's error, without the URL's password should the driver repeat it."""
+    text = str(exc).strip()
+    return _scrub(text.splitlines()[0][:200] if text else type(exc).__name__, storage)
 
 
 def _trials(study) -> list[tuple[Any, str]]:

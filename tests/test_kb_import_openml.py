@@ -86,6 +86,8 @@ def test_scores_follow_openml_measures(cache):
     assert row["balanced_accuracy"] == pytest.approx(
         np.mean([np.mean(json.loads(recall[r]["oml:array_data"])) for r in (1001, 1002)]))
     assert np.isnan(ev.loc[("openml/3", "openml-setup-2005"), "balanced_accuracy"])
+    accuracy = _evaluations("evaluation/list/function/predictive_accuracy/limit/500/offset/0/task/3")
+    assert json.loads(row["fold_scores"])["accuracy"] == [float(accuracy[r]["oml:value"]) for r in (1001, 1002)]
     # multiclass AUC: macro over the per-class AUCs, not OpenML's frequency-weighted value
     auc53 = _evaluations("evaluation/list/function/area_under_roc_curve/limit/10000/offset/0/run/1101,1102")
     macro = np.mean(json.loads(auc53[1101]["oml:array_data"]))

@@ -145,6 +145,9 @@ def naive_bayes_proba(
             else:
                 c = codes_test[:, j]
                 missing = c < 0
+                if missing.all():  # also covers an attribute without any level
+                    factors[pos] = 1.0
+                    continue
                 p = np.maximum(nom["p"][nom["offsets"][j] + np.where(missing, 0, c)].T, _MIN_LIKELIHOOD)
             if missing.any():
                 p[:, missing] = 1.0

@@ -57,13 +57,19 @@ Examples:
 """
 
 
-def _progress(console):
-    status = console.status("starting", spinner="dots")
+def _run(what: str, out: Path | None, as_json: bool, work) -> None:
+    """Run ``work(update)`` (an importer) under a spinner, add its rows to ``out`` and report."""
+    import time
 
-    def update(message: str) -> None:
-        status.update(message)
+    from autometa.kb._import_common import user_kb_path
 
-    return status, update
+    start = time.perf_counter()
+    status = stderr_console().status("starting", spinner="dots")
+    with status:
+        result = work(status.update)
+        status.update("writing the knowledge base")
+        folder = result.save(out if out is not None else user_kb_path())
+    _report(result, folder, time.perf_counter() - start, as_json, what)
 
 
 def _report(result, out: Path, seconds: float, as_json: bool, what: str) -> None:
@@ -88,28 +94,14 @@ def _report(result, out: Path, seconds: float, as_json: bool, what: str) -> None
     console.print("status: " + ", ".join(f"{k} {v}" for k, v in summary["status"].items()), highlight=False)
 
 
-def _out(out: Path | None) -> Path:
-    from autometa.kb._import_common import user_kb_path
-
-    return out if out is not None else user_kb_path()
-
-
 def import_lcdb_command(
     out: Path | None = typer.Option(None, "--out", "-o", help=OUT_HELP),
     dataset: list[int] | None = typer.Option(None, "--dataset", "-d", help="Only this OpenML dataset id (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    import time
-
     from autometa.kb._import_lcdb import import_lcdb
 
-    start = time.perf_counter()
-    status, update = _progress(stderr_console())
-    with status:
-        result = import_lcdb(dataset or None, progress=update)
-        update("writing the knowledge base")
-        folder = result.save(_out(out))
-    _report(result, folder, time.perf_counter() - start, as_json, "lcdb")
+    _run("lcdb", out, as_json, lambda update: import_lcdb(dataset or None, progress=update))
 
 
 def import_openml_command(
@@ -122,18 +114,11 @@ def import_openml_command(
     out: Path | None = typer.Option(None, "--out", "-o", help=OUT_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    import time
-
     from autometa.kb._import_openml import import_openml
 
-    start = time.perf_counter()
-    status, update = _progress(stderr_console())
-    with status:
-        result = import_openml(task or (), suite=suite, flows=flow or (), cache_dir=cache_dir, max_runs=max_runs,
-                               offline=offline, progress=update)
-        update("writing the knowledge base")
-        folder = result.save(_out(out))
-    _report(result, folder, time.perf_counter() - start, as_json, "openml")
+    _run("openml", out, as_json, lambda update: import_openml(
+        task or (), suite=suite, flows=flow or (), cache_dir=cache_dir, max_runs=max_runs, offline=offline,
+        progress=update))
 
 
 def import_study_command(
@@ -146,15 +131,7 @@ def import_study_command(
     out: Path | None = typer.Option(None, "--out", "-o", help=OUT_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    import time
-
     from autometa.kb._import_study import import_study
 
-    start = time.perf_counter()
-    status, update = _progress(stderr_console())
-    with status:
-        update(f"reading study '{study}'")
-        result = import_study(storage, study, data, target=target, family=family, metric=metric)
-        update("writing the knowledge base")
-        folder = result.save(_out(out))
-    _report(result, folder, time.perf_counter() - start, as_json, f"study {study}")
+    _run(f"study {study}", out, as_json,
+         lambda update: import_study(storage, study, data, target=target, family=family, metric=metric))

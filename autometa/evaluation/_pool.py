@@ -99,8 +99,9 @@ class _Worker:
         message = self._read()
         self.job = None
         if message is None or message[0] != "result":
-            code = self.process.poll()
-            if code is None:
+            try:  # it is exiting: give it a moment, so that its real exit status is reported
+                code = self.process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
                 self.kill()
                 code = self.process.wait()
             why = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"

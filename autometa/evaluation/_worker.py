@@ -14,11 +14,12 @@ import sys
 import warnings
 
 
-def _set_memory_limit(limit_mb: int) -> None:
+def _set_memory_limit(limit_mb: int | None) -> None:
+    """Limit this process's address space to ``limit_mb`` MiB (``None``: back to the hard limit)."""
     import resource
 
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    soft = limit_mb * 1024 * 1024
+    soft = hard if limit_mb is None else limit_mb * 1024 * 1024
     if hard != resource.RLIM_INFINITY:
         soft = min(soft, hard)
     resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
@@ -37,7 +38,7 @@ def main() -> None:
     import sklearn.ensemble  # noqa: F401
 
     from autometa.evaluation._protocol import Protocol
-    from autometa.evaluation._run import run_cv
+    from autometa.evaluation._run import STATUS_MEMORY, failed_result, run_cv
 
     pickle.dump(("ready", os.getpid()), channel)
     channel.flush()
@@ -54,8 +55,14 @@ def main() -> None:
             cache.clear()  # one dataset at a time: the parent sends the data again when it changes
             cache[key] = data
         protocol = Protocol.from_dict(protocol_dict)
-        _set_memory_limit(protocol.memory_limit_mb)
-        result = run_cv(cache[key], family, config, protocol)
+        try:
+            _set_memory_limit(protocol.memory_limit_mb)
+            result = run_cv(cache[key], family, config, protocol)
+        except MemoryError:  # raised outside the model code (e.g. while importing it)
+            result = failed_result(family, config, STATUS_MEMORY, "MemoryError: out of memory under the "
+                                   f"protocol's limit of {protocol.memory_limit_mb} MiB", cache[key], protocol)
+        finally:
+            _set_memory_limit(None)  # the result must be written whatever the model left behind
         pickle.dump(("result", result.to_dict()), channel)
         channel.flush()
 

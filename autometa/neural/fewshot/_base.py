@@ -19,7 +19,7 @@ from torch import nn
 
 from autometa.errors import InputError
 from autometa.neural.fewshot._episodes import Episode, TaskSampler, stack_episodes
-from autometa.neural.fewshot._networks import build_body, complete_config, feature_size
+from autometa.neural.fewshot._networks import WithHead, build_body, complete_config, feature_size
 
 
 class Predictor:
@@ -48,12 +48,12 @@ class Predictor:
 class FewShotLearner:
     """Base class of the few-shot learners (see the module docstring)."""
 
-    #: network used when none is given: {"kind": "mlp"} for vector inputs, {"kind": "conv"} for images.
-    default_meta_batch_size: ClassVar[int] = 1
     uses_head: ClassVar[bool] = True  # gradient-based learners add a linear head to the body
 
+    # Every learner takes these constructor arguments (and its own hyperparameters).
     network: dict[str, Any] | None
     meta_lr: float
+    meta_batch_size: int
     device: str
     seed: int
 
@@ -80,19 +80,20 @@ class FewShotLearner:
         default = {"kind": "conv", "channels": 64, "blocks": 4} if example.dim() == 3 else \
             {"kind": "mlp", "hidden": [40, 40]}
         config = complete_config(self.network or default, example)
-        body = build_body(config)
-        self.network_ = config
-        self.task_ = episode.task
-        self.n_features_ = feature_size(body, example)
-        self.n_outputs_ = episode.n_way if episode.is_classification else int(episode.support_y.shape[-1])
-        self.model_ = self._make_model(body).to(self.device_)
+        n_outputs = episode.n_way if episode.is_classification else int(episode.support_y.shape[-1])
+        self._setup(config, episode.task, feature_size(build_body(config), example), n_outputs)
+
+    def _setup(self, config: dict[str, Any], task: str, n_features: int, n_outputs: int) -> None:
+        """Create the model and its meta-optimizer (from an episode's shapes or a checkpoint's record)."""
+        self.network_, self.task_, self.n_features_, self.n_outputs_ = config, task, n_features, n_outputs
+        self.model_ = self._make_model().to(self.device_)
         self.meta_optimizer_ = torch.optim.Adam(self.model_.parameters(), lr=self.meta_lr)
         self.history_: list[float] = []
         self.iterations_ = 0
 
-    def _make_model(self, body: nn.Module) -> nn.Module:
-        from autometa.neural.fewshot._networks import WithHead
-
+    def _make_model(self) -> nn.Module:
+        """A freshly initialized model (body, plus a linear head for gradient-based learners)."""
+        body = build_body(self.network_)
         return WithHead(body, self.n_features_, self.n_outputs_) if self.uses_head else body
 
     def _check_fitted(self) -> None:
@@ -119,9 +120,10 @@ class FewShotLearner:
         """
         if n_iterations < 0:
             raise InputError(f"n_iterations must be >= 0, got {n_iterations}.")
-        batch_size = int(meta_batch_size or getattr(self, "meta_batch_size", self.default_meta_batch_size))
+        batch_size = int(meta_batch_size or self.meta_batch_size)
         with _Progress(type(self).__name__, n_iterations, progress) as bar:
-            for _ in range(n_iterations):
+            for i in range(n_iterations):
+                self._run_fraction = i / n_iterations  # for schedules within one meta_fit call (Reptile)
                 rng = np.random.default_rng([self.seed, getattr(self, "iterations_", 0)])
                 episodes = [task_sampler.sample(rng) for _ in range(batch_size)]
                 if not hasattr(self, "model_"):

@@ -46,8 +46,10 @@ def diabetes():
 
 def test_protocol_is_frozen_validated_and_round_trips():
     assert DEFAULT_PROTOCOL.k == 3 and DEFAULT_PROTOCOL.row_cap == 2000
-    with pytest.raises(Exception):
-        DEFAULT_PROTOCOL.k = 5  # frozen
+    from dataclasses import FrozenInstanceError
+
+    with pytest.raises(FrozenInstanceError):
+        DEFAULT_PROTOCOL.k = 5
     assert Protocol.from_dict(DEFAULT_PROTOCOL.to_dict()) == DEFAULT_PROTOCOL
     with pytest.raises(InputError, match="at least 2 folds"):
         Protocol(k=1)
@@ -77,7 +79,7 @@ def test_folds_are_stratified_deterministic_and_cope_with_tiny_classes():
     folds = fold_indices(y, "classification", DEFAULT_PROTOCOL)
     again = fold_indices(y, "classification", DEFAULT_PROTOCOL)
     assert len(folds) == 3
-    for (train, test), (train2, test2) in zip(folds, again, strict=True):
+    for (_, test), (_, test2) in zip(folds, again, strict=True):
         np.testing.assert_array_equal(test, test2)
         assert np.bincount(y[test], minlength=3)[1] == 4  # 12 / 3
     assert sorted(np.concatenate([t for _, t in folds])) == list(range(len(y)))

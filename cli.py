@@ -49,6 +49,7 @@ def _root(
 _COMMAND_MODULES = (
     "metafeatures",
     "kb",
+    "meta_optimizer",
 )
 
 for _name in _COMMAND_MODULES:

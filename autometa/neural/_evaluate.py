@@ -191,25 +191,80 @@ def summarize(runs: pd.DataFrame, horizon: int, long_factor: int = 10) -> pd.Dat
 
 
 def time_per_step(task: Task, network: CoordinateLSTM, optimizers: tuple[str, ...] = ("learned", "adam"),
-                  steps: int = 300, repeats: int = 3) -> dict[str, float]:
-    """Median wall seconds per training step (forward, backward, optimizer step) on the same network."""
-    result = {}
-    for name in optimizers:
-        times = []
-        for r in range(repeats):
+                  steps: int = 200, repeats: int = 7) -> dict[str, float]:
+    """Median wall seconds per training step (forward, backward, optimizer step) on the same network.
+
+    Optimizers are timed in turn within each repeat, so a busy machine slows them alike.
+    """
+    times: dict[str, list[float]] = {name: [] for name in optimizers}
+    X, y = torch.from_numpy(task.data.X_train), torch.from_numpy(task.data.y_train)
+    loss_fn = _loss_fn(task.data)
+    for r in range(repeats):
+        for name in optimizers:
             torch.manual_seed(r)
             model = make_mlp(task.data.n_features, task.arch, task.data.n_outputs)
             opt = make_optimizer(name, model.parameters(), 1.0 if name == "learned" else 1e-3, network)
-            X, y = torch.from_numpy(task.data.X_train), torch.from_numpy(task.data.y_train)
-            loss_fn = _loss_fn(task.data)
             batches = [torch.randint(len(X), (task.batch_size,)) for _ in range(steps + 10)]
             for i, idx in enumerate(batches):
-                if i == 10:
+                if i == 10:  # the first steps allocate optimizer state
                     start = time.perf_counter()
                 loss = loss_fn(model(X[idx]), y[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-            times.append((time.perf_counter() - start) / steps)
-        result[name] = float(np.median(times))
-    return result
+            times[name].append((time.perf_counter() - start) / steps)
+    return {name: float(np.median(ts)) for name, ts in times.items()}
+
+
+def run_benchmark(checkpoint: str | Path = "pretrained", *, data_dir: str | Path | None, horizon: int = 100,
+                  long_factor: int = 10, seeds: tuple[int, ...] = (0, 1, 2), datasets: tuple[str, ...] | None = None,
+                  out: str | Path | None = None, prefix: str = "meta_optimizer_", threads: int | None = None,
+                  progress: bool = True, command: str | None = None) -> dict[str, Any]:
+    """Evaluate a checkpoint on the held-out tasks; write CSV/Markdown/PNG under ``out`` when given.
+
+    Returns the headline numbers (:func:`autometa.neural._report.headline`), plus ``files`` written.
+    """
+    from datetime import datetime, timezone
+
+    from rich.progress import Progress
+
+    from autometa._cli._common import stderr_console
+    from autometa.errors import InputError
+    from autometa.neural import _report
+    from autometa.neural._checkpoint import load_network
+    from autometa.neural._datasets import EXCLUDED_FROM_META_TRAINING
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    if horizon < 1 or long_factor < 1 or not seeds:
+        raise InputError("horizon, long_factor and seeds must be at least 1.")
+    names = HELD_OUT_DATASETS if datasets is None else tuple(datasets)
+    not_held_out = [n for n in names if n not in EXCLUDED_FROM_META_TRAINING]
+    if not_held_out:
+        raise InputError(f"{not_held_out} are not held-out datasets; the benchmark only uses datasets that "
+                         f"meta-training never saw: {', '.join(HELD_OUT_DATASETS)}.")
+    if any(n.startswith("pmlb/") for n in names) and data_dir is None:
+        raise InputError("The held-out PMLB datasets need --data-dir (a PMLB folder such as ../shared/datasets/pmlb).")
+    network, record = load_network(checkpoint)
+    tasks = held_out_tasks(data_dir, names)
+    plan_size = len(tasks) * len(seeds) * (1 + sum(len(g) for g in LR_GRIDS.values()))
+    with Progress(console=stderr_console(), disable=not progress, transient=True) as bar:
+        job = bar.add_task("training runs", total=plan_size)
+        runs = evaluate_optimizers(tasks, network, horizon, long_factor, seeds,
+                                   progress=lambda _msg: bar.advance(job))
+        bar.update(job, description="timing")
+        timing = time_per_step(tasks[0], network)
+    summary = summarize(runs, horizon, long_factor)
+    head = _report.headline(summary, horizon, timing)
+    if out is not None:
+        meta = {"command": command or "autometa meta-optimizer eval", "date":
+                datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "checkpoint": str(checkpoint), "checkpoint trained": f"{record.get('steps_done')} meta-steps, "
+                f"horizon {record.get('config', {}).get('horizon')}, {record.get('date')}",
+                "tasks": ", ".join(t.name for t in tasks), "seeds": list(seeds),
+                "lr grids": {k: list(v) for k, v in LR_GRIDS.items()},
+                "timing network": f"{tasks[0].name}, batch {tasks[0].batch_size}, torch threads "
+                f"{torch.get_num_threads()}"}
+        head = _report.write_report(runs, summary, horizon, out, prefix, timing, meta)
+        head["files"] = sorted(str(p) for p in Path(out).glob(f"{prefix}*"))
+    return head

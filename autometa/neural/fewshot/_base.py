@@ -91,10 +91,10 @@ class FewShotLearner:
         self.history_: list[float] = []
         self.iterations_ = 0
 
-    def _make_model(self) -> nn.Module:
+    def _make_model(self, n_outputs: int | None = None) -> nn.Module:
         """A freshly initialized model (body, plus a linear head for gradient-based learners)."""
         body = build_body(self.network_)
-        return WithHead(body, self.n_features_, self.n_outputs_) if self.uses_head else body
+        return WithHead(body, self.n_features_, n_outputs or self.n_outputs_) if self.uses_head else body
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):

@@ -241,9 +241,7 @@ class FromScratch(_GradientLearner):
         self._adapt_calls = getattr(self, "_adapt_calls", 0) + 1
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed * 1_000_003 + self._adapt_calls)
-            n_outputs, self.n_outputs_ = self.n_outputs_, n_way if self.task_ == "classification" else self.n_outputs_
-            model = self._make_model().to(self.device_)
-            self.n_outputs_ = n_outputs
+            model = self._make_model(n_way if self.task_ == "classification" else None).to(self.device_)
         opt = torch.optim.Adam(model.parameters(), lr=self.adapt_lr)
         loss_fn = F.cross_entropy if self.task_ == "classification" else F.mse_loss
         model.train()

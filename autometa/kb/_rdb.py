@@ -77,13 +77,12 @@ def open_storage(url: str, *, heartbeat_interval: int = 10, grace_period: int | 
     """An Optuna RDB storage with heartbeats and our retry callback; an unreachable URL is an InputError."""
     import optuna
 
-    url = driver_url(url)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # heartbeat_interval is "experimental"
             return optuna.storages.RDBStorage(
-                url, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+                driver_url(url), heartbeat_interval=heartbeat_interval, grace_period=grace_period,
                 engine_kwargs={"pool_pre_ping": True}, **_callback_kwargs(),
             )
     except Exception as exc:  # SQLAlchemy raises many types for bad URLs and dead servers

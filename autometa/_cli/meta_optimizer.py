@@ -41,6 +41,7 @@ def train_command(
     meta_lr: float = typer.Option(1e-3, "--meta-lr", help="Adam learning rate of the LSTM weights."),
     seed: int = typer.Option(0, "--seed", help="Seed of tasks, inits and mini-batches."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="PMLB-layout folder (default: ../shared/datasets/pmlb if present)."),
+    datasets: Optional[str] = typer.Option(None, "--datasets", help="Comma-separated datasets (pmlb/x, keel/x, sklearn/x) instead of all."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/training_state.pt."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda, cuda:1..."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (1 is fastest on a busy machine)."),
@@ -63,7 +64,8 @@ def train_command(
     config = MetaTrainConfig(steps=steps, unroll=unroll, horizon=horizon, tasks_per_step=tasks_per_step,
                              meta_lr=meta_lr, seed=seed)
     command = "autometa " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
-    record = meta_train(out, config, data_dir=data_dir, resume=resume, device=device, progress=not quiet,
+    names = [d.strip() for d in datasets.split(",") if d.strip()] if datasets else None
+    record = meta_train(out, config, data_dir=data_dir, datasets=names, resume=resume, device=device, progress=not quiet,
                         command=command)
     if as_json:
         print_json(record)

@@ -47,6 +47,7 @@ class MetaTrainConfig:
     horizon: int = 100  # base-training steps per trajectory once the curriculum is done
     tasks_per_step: int = 8  # K base networks trained side by side
     meta_lr: float = 1e-3
+    fast_lr_factor: float = 10.0  # the output scale and the linear skip path learn this much faster
     clip_norm: float = 1.0
     curriculum: float = 0.3  # fraction of the steps over which the trajectory grows to the horizon
     batch_sizes: tuple[int, ...] = (32, 64, 128)
@@ -106,11 +107,19 @@ def meta_train(out: str | Path, config: MetaTrainConfig | None = None, *, data_d
         raise InputError("No datasets to meta-train on; pass data_dir (a PMLB folder) or dataset names.")
 
     net = CoordinateLSTM(**config.network).to(dev)
-    meta_opt = torch.optim.Adam(net.parameters(), lr=config.meta_lr)
+    # The two global knobs (output scale, linear path) are few and matter most early: a larger meta
+    # learning rate lets them move within a short CPU run, the LSTM weights keep the paper's 1e-3.
+    fast = [p for name, p in net.named_parameters() if name == "log_scale" or name.startswith("skip.")]
+    slow = [p for name, p in net.named_parameters() if not (name == "log_scale" or name.startswith("skip."))]
+    meta_opt = torch.optim.Adam([{"params": slow}, {"params": fast, "lr": config.meta_lr * config.fast_lr_factor}],
+                                lr=config.meta_lr)
     step, history, elapsed = 0, [], 0.0
     if resume:
         saved = _checkpoint.load_training_state(out)
-        if saved["config"] != _jsonable_config(config):
+        # The step budget may grow on resume; everything else must match the interrupted run.
+        free = ("steps", "checkpoint_every")
+        if {k: v for k, v in saved["config"].items() if k not in free} != {
+                k: v for k, v in _jsonable_config(config).items() if k not in free}:
             raise InputError(f"Cannot resume '{out}': it was started with other settings ({saved['config']}).")
         net.load_state_dict(saved["network"])
         meta_opt.load_state_dict(saved["meta_optimizer"])
@@ -154,14 +163,19 @@ def meta_train(out: str | Path, config: MetaTrainConfig | None = None, *, data_d
     return save()
 
 
-def _trajectory(net: CoordinateLSTM, meta_opt: torch.optim.Optimizer, pool: list[TaskData],
-                config: MetaTrainConfig, step: int, dev: torch.device, history: list, bar: _Progress) -> int:
-    """Run one trajectory (several unrolls, one meta-update each); return the new step count."""
+def _trajectory(net: CoordinateLSTM, meta_opt: torch.optim.Optimizer | None, pool: list[TaskData],
+                config: MetaTrainConfig, step: int, dev: torch.device, history: list, bar: _Progress | None,
+                n_unrolls: int | None = None) -> int:
+    """Run one trajectory (several unrolls, one meta-update each); return the new step count.
+
+    Without ``meta_opt`` nothing is updated: the meta-losses are only recorded (evaluation).
+    """
     rng = np.random.default_rng([config.seed, step])
     gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
-    ramp = max(1, int(config.curriculum * config.steps))
     n_unrolls_max = config.horizon // config.unroll
-    n_unrolls = min(n_unrolls_max, 1 + (n_unrolls_max * step) // ramp)
+    if n_unrolls is None:
+        ramp = max(1, int(config.curriculum * config.steps))
+        n_unrolls = min(n_unrolls_max, 1 + (n_unrolls_max * step) // ramp)
     chosen = rng.choice(len(pool), size=config.tasks_per_step, replace=False)
     arch = TRAIN_ARCHITECTURES[rng.integers(len(TRAIN_ARCHITECTURES))]
     batch_size = int(rng.choice(config.batch_sizes))
@@ -172,37 +186,67 @@ def _trajectory(net: CoordinateLSTM, meta_opt: torch.optim.Optimizer, pool: list
         initial = tasks.full_loss(theta).clamp(min=1e-3)
     state = net.initial_state(len(tasks.live_index), device=dev)
     for _ in range(n_unrolls):
-        if step >= config.steps:
+        if meta_opt is not None and step >= config.steps:
             break
-        theta = theta.detach().requires_grad_(True)
-        state = {k: v.detach() for k, v in state.items()}
-        meta_loss = torch.zeros((), device=dev)
-        for t in range(config.unroll + 1):
-            x, y_cls, y_reg = tasks.sample_batch(gen)
-            loss = tasks.loss(theta, x, y_cls, y_reg)
-            if t > 0:  # theta_0 of the unroll does not depend on the LSTM weights
-                meta_loss = meta_loss + (loss / initial).mean()
-            if t == config.unroll:
-                break
-            (grad,) = torch.autograd.grad(loss.sum(), theta, retain_graph=True)
-            update, state = net(grad.reshape(-1)[tasks.live_index], state)
-            theta = torch.index_add(theta.reshape(-1), 0, tasks.live_index, update).view_as(theta)
-        meta_loss = meta_loss / config.unroll
-        meta_opt.zero_grad(set_to_none=True)
+        meta_loss, theta, state = _unroll(net, tasks, theta, state, initial, gen, config.unroll,
+                                          differentiable=meta_opt is not None)
         finite = bool(torch.isfinite(meta_loss))
-        if finite:
-            meta_loss.backward()
-            norm = torch.nn.utils.clip_grad_norm_(net.parameters(), config.clip_norm)
-            finite = bool(torch.isfinite(norm))
+        if meta_opt is not None:
+            meta_opt.zero_grad(set_to_none=True)
             if finite:
-                meta_opt.step()
+                meta_loss.backward()
+                norm = torch.nn.utils.clip_grad_norm_(net.parameters(), config.clip_norm)
+                finite = bool(torch.isfinite(norm))
+                if finite:
+                    meta_opt.step()
         step += 1
         value = float(meta_loss.detach()) if finite else float("nan")
         history.append({"step": step, "meta_loss": value, "unrolls": n_unrolls, "arch": arch.name})
-        bar.advance(value, n_unrolls)
+        if bar is not None:
+            bar.advance(value, n_unrolls)
         if not finite:  # a base network blew up: drop the rest of this trajectory
             break
     return step
+
+
+def _unroll(net: CoordinateLSTM, tasks: TaskBatch, theta: torch.Tensor, state: dict, initial: torch.Tensor,
+            gen: torch.Generator, unroll: int, differentiable: bool) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """``unroll`` optimizer steps from ``theta``; the meta-loss and the (graph-cut) end state."""
+    theta = theta.detach().requires_grad_(True)
+    state = {k: v.detach() for k, v in state.items()}
+    fused = None
+    if not differentiable:
+        with torch.no_grad():
+            fused = net.fused_weights()
+    meta_loss = torch.zeros((), device=theta.device)
+    for t in range(unroll + 1):
+        x, y_cls, y_reg = tasks.sample_batch(gen)
+        loss = tasks.loss(theta, x, y_cls, y_reg)
+        if t > 0:  # theta_0 of the unroll does not depend on the LSTM weights
+            meta_loss = meta_loss + (loss / initial).mean()
+        if t == unroll:
+            break
+        (grad,) = torch.autograd.grad(loss.sum(), theta, retain_graph=differentiable)
+        with torch.set_grad_enabled(differentiable):
+            update, state = net(grad.reshape(-1)[tasks.live_index], state, fused)
+            new_theta = torch.index_add(theta.reshape(-1), 0, tasks.live_index, update).view_as(theta)
+        if not differentiable:
+            new_theta = new_theta.detach().requires_grad_(True)
+        theta = new_theta
+    meta_loss = meta_loss / unroll
+    return meta_loss.detach() if not differentiable else meta_loss, theta.detach(), {
+        k: v.detach() for k, v in state.items()}
+
+
+def evaluate_meta_loss(net: CoordinateLSTM, pool: list[TaskData], config: MetaTrainConfig,
+                       trajectories: int = 4, seed: int = 10_000, device: str | torch.device = "cpu") -> float:
+    """Mean meta-loss of ``net`` over fixed full-horizon trajectories (no update): lower is better."""
+    history: list = []
+    fixed = MetaTrainConfig(**{**_jsonable_config(config), "seed": seed, "batch_sizes": tuple(config.batch_sizes)})
+    for i in range(trajectories):
+        _trajectory(net, None, pool, fixed, i, torch.device(device), history, None,
+                    n_unrolls=config.horizon // config.unroll)
+    return float(np.mean([h["meta_loss"] for h in history]))
 
 
 def _load_pool_with_progress(names, data_dir, config, out, progress) -> list[TaskData]:

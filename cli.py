@@ -50,6 +50,8 @@ _COMMAND_MODULES = (
     "metafeatures",
     "kb",
     "meta_optimizer",
+    "recommend",
+    "tune",
 )
 
 for _name in _COMMAND_MODULES:

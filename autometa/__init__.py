@@ -22,6 +22,12 @@ _LAZY: dict[str, str] = {
     "FeatureKind": "autometa.data",
     "load_dataset": "autometa.data",
     "InputError": "autometa.errors",
+    "recommend": "autometa._recommend",
+    "Recommendation": "autometa._recommend",
+    "Recommendations": "autometa._recommend",
+    "tune": "autometa._tune",
+    "refit": "autometa._tune",
+    "load_model": "autometa._tune",
 }
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -1,0 +1,259 @@
+"""``autometa.recommend``: the models and hyperparameters to try first on a new dataset, with evidence.
+
+    >>> recs = autometa.recommend("data.csv", target="label")
+    >>> recs[0].family, recs[0].config, recs[0].predicted_score
+    >>> recs.to_frame()
+
+The dataset's meta-features are computed on the rows the evaluation protocol would use (the
+protocol's seeded row cap, 2,000 rows), exactly as they were for the knowledge base, so a 100,000-row
+table costs no more than a 2,000-row one. The meta-model (fitted once per knowledge base and cached)
+ranks the knowledge base's configs with a greedy portfolio over the nearest known datasets, which
+keeps the list diverse.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from autometa.errors import InputError
+
+#: Nearest known datasets shown as evidence for each recommendation.
+N_EVIDENCE = 3
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How a recommended config did on one of the nearest known datasets.
+
+    Attributes:
+        dataset_id: the known dataset (e.g. ``"pmlb/iris"``).
+        distance: meta-feature distance to the new dataset (mean absolute difference of scaled
+            meta-features; 0 = identical).
+        normalized_score: the config's normalized score there (1 = best config known there), NaN if
+            it was not evaluated there.
+    """
+
+    dataset_id: str
+    distance: float
+    normalized_score: float
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One recommended (family, config).
+
+    Attributes:
+        rank: 1 = try first.
+        family: the model family (:mod:`autometa.spaces`).
+        config: its hyperparameters (every parameter of the family's space).
+        config_id: the config's id in the knowledge base (``"default"``, ``"sobol-0003"``, ...).
+        predicted_score: predicted normalized score on the new dataset (1 = as good as the best
+            config known on similar datasets, 0 = as bad as the worst).
+        uncertainty: standard deviation of that prediction.
+        predicted_fit_seconds: predicted seconds of one fit on the protocol's rows (what one fold of
+            a tuning trial costs).
+        predicted_fit_seconds_full: the same extrapolated to all rows of the dataset (rough).
+        evidence: the config's results on the nearest known datasets.
+    """
+
+    rank: int
+    family: str
+    config: dict[str, Any]
+    config_id: str
+    predicted_score: float
+    uncertainty: float
+    predicted_fit_seconds: float
+    predicted_fit_seconds_full: float
+    evidence: tuple[Evidence, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Recommendations(Sequence[Recommendation]):
+    """A ranked list of :class:`Recommendation` (indexable, iterable), with what it was based on.
+
+    Attributes:
+        items: the recommendations, best first.
+        dataset: a summary of the dataset (name, task, shape, ...).
+        task, metric: what the scores predict.
+        neighbors: the nearest known datasets (id, name, distance), nearest first.
+        metafeatures: the dataset's meta-features (on the protocol's rows).
+        seconds: time taken per step (load, metafeatures, model, rank).
+    """
+
+    items: tuple[Recommendation, ...]
+    dataset: dict[str, Any]
+    task: str
+    metric: str
+    neighbors: tuple[dict[str, Any], ...] = ()
+    metafeatures: dict[str, float] = field(default_factory=dict, repr=False)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self.items[index]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[Recommendation]:
+        return iter(self.items)
+
+    @property
+    def best(self) -> Recommendation:
+        return self.items[0]
+
+    def to_frame(self):
+        """One row per recommendation (config as a dict column, evidence as dataset ids)."""
+        import pandas as pd
+
+        return pd.DataFrame([{**{k: v for k, v in r.to_dict().items() if k != "evidence"},
+                              "evidence": ", ".join(e.dataset_id for e in r.evidence)} for r in self.items])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dataset": self.dataset, "task": self.task, "metric": self.metric,
+                "recommendations": [r.to_dict() for r in self.items], "neighbors": list(self.neighbors),
+                "seconds": self.seconds}
+
+    def __repr__(self) -> str:
+        lines = [f"Recommendations for {self.dataset.get('name')!r} ({self.task}, {self.metric}):"]
+        for r in self.items:
+            lines.append(f"  {r.rank:>2}. {r.family:<22} {r.predicted_score:.3f} +- {r.uncertainty:.3f}  {r.config}")
+        return "\n".join(lines)
+
+
+def recommend(data: Any, target: str | None = None, metric: str | None = None,
+              families: Sequence[str] | str | None = None, n: int = 10, time_budget: float | None = None,
+              *, kb: Any = None) -> Recommendations:
+    """Recommend the (family, config) pairs to try first on a dataset.
+
+    Args:
+        data: a path (CSV, Parquet, PMLB folder), a DataFrame, or a :class:`~autometa.data.Dataset`.
+        target: the target column (default: ``target``/``class``/``label``/``y`` or the last column).
+        metric: the metric to optimize (default: balanced accuracy or R2).
+        families: only recommend these model families (default: all).
+        n: how many recommendations.
+        time_budget: leave out configs whose predicted fit on all rows takes longer (seconds).
+        kb: the knowledge base (default: the shipped one plus the user's imports), a folder or a
+            :class:`~autometa.kb.KnowledgeBase`.
+
+    Returns:
+        :class:`Recommendations`, best first.
+
+    Raises:
+        InputError: unreadable data, an unknown family or metric, a metric of the other task, ``n < 1``.
+    """
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    from autometa.data import load_dataset
+
+    if n < 1:
+        raise InputError(f"Ask for at least one recommendation; got n={n}.")
+    if time_budget is not None and not time_budget > 0:
+        raise InputError(f"The time budget must be a positive number of seconds; got {time_budget}.")
+    family_list = check_families(families)
+    dataset = load_dataset(data, target=target)
+    metric = check_metric(metric, dataset.task)
+    seconds["load"] = time.perf_counter() - start
+
+    t = time.perf_counter()
+    mf = dataset_metafeatures(dataset)
+    seconds["metafeatures"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    from autometa.metamodel import load_metamodel
+
+    model = load_metamodel(dataset.task, metric, kb)
+    seconds["model"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    items, neighbors = rank_candidates(model, mf, n, families=family_list, time_budget=time_budget,
+                                       n_rows=dataset.n_rows)
+    seconds["rank"] = time.perf_counter() - t
+    seconds["total"] = time.perf_counter() - start
+    if not items:
+        raise InputError(f"No known config fits a fit-time budget of {time_budget:g} s on this dataset; "
+                         "raise --time-budget or leave it out.")
+    return Recommendations(items=tuple(items), dataset=dataset.summary(), task=dataset.task, metric=metric,
+                           neighbors=tuple(neighbors), metafeatures=dict(mf), seconds=seconds)
+
+
+def check_families(families: Sequence[str] | str | None) -> list[str] | None:
+    """Validate family names (a list, or one comma-separated string); unknown ones raise InputError."""
+    if families is None:
+        return None
+    if isinstance(families, str):
+        families = [f.strip() for f in families.split(",") if f.strip()]
+    from autometa.spaces import get_family
+
+    names = []
+    for name in families:
+        get_family(name)  # unknown family -> InputError naming the known ones
+        if name not in names:
+            names.append(name)
+    if not names:
+        raise InputError("The family filter is empty; name at least one family or leave it out.")
+    return names
+
+
+def check_metric(metric: str | None, task: str) -> str:
+    """The metric to use for ``task`` (its primary metric by default); others raise InputError."""
+    from autometa.evaluation import METRICS, PRIMARY_METRIC, metrics_for
+
+    if metric is None:
+        return PRIMARY_METRIC[task]
+    if metric not in METRICS:
+        raise InputError(f"Unknown metric '{metric}'; choose one of {', '.join(metrics_for(task))} for {task}.")
+    if metric not in metrics_for(task):
+        raise InputError(f"Metric '{metric}' does not apply to a {task} dataset; choose one of "
+                         f"{', '.join(metrics_for(task))}.")
+    return metric
+
+
+def dataset_metafeatures(dataset: Any, protocol: Any = None) -> dict[str, float]:
+    """Meta-features of the rows the protocol evaluates (its seeded row cap), as the KB computed them."""
+    import metafeatures
+
+    from autometa.evaluation import DEFAULT_PROTOCOL, prepare_data
+
+    protocol = protocol or DEFAULT_PROTOCOL
+    prepared = prepare_data(dataset, protocol)
+    values = metafeatures.extract(prepared.X, prepared.y, task=prepared.task, random_state=protocol.seed)
+    return {str(k): float(v) for k, v in dict(values).items() if v is not None and math.isfinite(float(v))}
+
+
+def rank_candidates(model: Any, mf: dict[str, float], n: int, *, families: list[str] | None = None,
+                    time_budget: float | None = None, n_rows: int | None = None,
+                    exclude_datasets: Sequence[str] = ()) -> tuple[list[Recommendation], list[dict[str, Any]]]:
+    """The meta-model's top ``n`` knowledge-base configs for meta-features ``mf``, as recommendations."""
+    cands = model.candidates
+    eligible = np.ones(len(cands), dtype=bool)
+    if families is not None:
+        eligible &= cands["family"].isin(families).to_numpy()
+    nb = model.neighbors(mf, exclude=exclude_datasets)
+    pred = model.predict(mf, neighbors=nb)
+    fit = model.predict_fit_seconds(mf)
+    fit_full = model.predict_fit_seconds(mf, n_rows=n_rows) if n_rows else fit
+    if time_budget is not None:
+        eligible &= ~(np.nan_to_num(fit_full, nan=0.0) > time_budget)
+    order = model.rank(mf, n, eligible=eligible, exclude_datasets=exclude_datasets, prediction=pred)
+    near = nb.head(N_EVIDENCE)
+    items = []
+    for rank, c in enumerate(order, start=1):
+        row = cands.iloc[c]
+        evidence = tuple(Evidence(str(d), float(dist), float(model.normalized[i, c]))
+                         for i, d, dist in zip(near["index"], near["dataset_id"], near["distance"], strict=True))
+        items.append(Recommendation(
+            rank=rank, family=str(row["family"]), config=dict(row["config"]), config_id=str(row["config_id"]),
+            predicted_score=float(pred["mean"].iloc[c]), uncertainty=float(pred["std"].iloc[c]),
+            predicted_fit_seconds=float(fit[c]), predicted_fit_seconds_full=float(fit_full[c]), evidence=evidence))
+    neighbors = [{"dataset_id": d, "name": name, "distance": float(dist)}
+                 for d, name, dist in zip(nb["dataset_id"], nb["name"], nb["distance"], strict=True)]
+    return items, neighbors

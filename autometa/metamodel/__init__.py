@@ -1,0 +1,28 @@
+"""The meta-model: how well will (family, config) do on a new dataset, and which known datasets are like it.
+
+    >>> from autometa.metamodel import load_metamodel
+    >>> model = load_metamodel("classification", "balanced_accuracy")   # fitted on the shipped KB, cached
+    >>> model.predict(metafeatures).sort_values("mean", ascending=False).head()
+    >>> model.neighbors(metafeatures, k=5)
+
+See :mod:`autometa.metamodel._model` for the designs and :mod:`autometa.metamodel._cache` for the cache.
+"""
+
+from __future__ import annotations
+
+from autometa.metamodel._cache import DEFAULT_SETTINGS, cache_dir, kb_fingerprint, load_kb, load_metamodel
+from autometa.metamodel._model import DESIGNS, MetaModel, Settings
+from autometa.metamodel._training import TrainingData, training_data
+
+__all__ = [
+    "DEFAULT_SETTINGS",
+    "DESIGNS",
+    "MetaModel",
+    "Settings",
+    "TrainingData",
+    "cache_dir",
+    "kb_fingerprint",
+    "load_kb",
+    "load_metamodel",
+    "training_data",
+]

@@ -1,0 +1,97 @@
+"""The acquisition that keeps using the meta-model after the warm start.
+
+The meta-model's prediction for the new dataset is the *prior mean* of each config's normalized
+score; the study's own results correct it locally, as a kernel smoother of the residuals:
+
+    mu(c)    = m(c) + sum_i K(c, c_i) (z_i - m(c_i)) / (lam + sum_i K(c, c_i))
+    sigma(c) = s(c) * sqrt(lam / (lam + sum_i K(c, c_i)))
+    acq(c)   = mu(c) + kappa * sigma(c)
+
+``z_i`` are the observed scores min-max normalized within the study (1 = best so far, failures 0),
+``m``/``s`` the meta-model's mean and standard deviation, and ``K`` a kernel that is zero between
+families and, within a family, ``rho + (1 - rho) exp(-d^2 / (2 l^2))`` over the family's unit cube
+(``rho`` lets one bad result of a family lower the whole family a little). Far from anything observed
+the prior rules; near observed configs the data do; as trials accumulate the prior's influence fades,
+which is what protects against negative transfer when the meta-model is wrong about a dataset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AcquisitionSettings:
+    """Kernel length scale (unit cube), within-family correlation, prior weight and exploration."""
+
+    length_scale: float = 0.2
+    family_corr: float = 0.3
+    prior_weight: float = 1.0
+    kappa: float = 0.5
+
+
+def normalize_observed(values: np.ndarray, failed: np.ndarray | None = None) -> np.ndarray:
+    """Observed scores (higher is better) min-max normalized within the study; failures are 0.
+
+    With fewer than two distinct finite values nothing can be normalized: NaN is returned, which the
+    posterior treats as "no information yet" about the residual.
+    """
+    v = np.asarray(values, dtype=float)
+    failed = np.zeros(len(v), dtype=bool) if failed is None else np.asarray(failed, dtype=bool)
+    finite = np.isfinite(v) & ~failed
+    out = np.full(len(v), np.nan)
+    if finite.sum() >= 2 and np.ptp(v[finite]) > 0:
+        low, high = v[finite].min(), v[finite].max()
+        out[finite] = (v[finite] - low) / (high - low)
+        out[failed] = 0.0
+    return out
+
+
+def kernel(cand: np.ndarray, obs: np.ndarray, settings: AcquisitionSettings) -> np.ndarray:
+    """``K`` between encoded candidates and observations (rows ``[family code, unit params...]``)."""
+    K = np.zeros((len(cand), len(obs)))
+    if not len(cand) or not len(obs):
+        return K
+    for code in np.unique(obs[:, 0]):
+        ci = np.flatnonzero(cand[:, 0] == code)
+        oi = np.flatnonzero(obs[:, 0] == code)
+        if not len(ci):
+            continue
+        cols = 1 + np.flatnonzero(np.isfinite(obs[oi][:, 1:]).any(axis=0))
+        if len(cols):
+            a = np.nan_to_num(cand[np.ix_(ci, cols)], nan=0.5)
+            b = np.nan_to_num(obs[np.ix_(oi, cols)], nan=0.5)
+            d2 = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2) / len(cols)
+            local = np.exp(-d2 / (2 * settings.length_scale ** 2))
+        else:  # a family without parameters: every config of it is the same config
+            local = np.ones((len(ci), len(oi)))
+        K[np.ix_(ci, oi)] = settings.family_corr + (1 - settings.family_corr) * local
+    return K
+
+
+def posterior(prior_mean: np.ndarray, prior_std: np.ndarray, cand: np.ndarray, obs: np.ndarray,
+              obs_prior_mean: np.ndarray, obs_z: np.ndarray,
+              settings: AcquisitionSettings = AcquisitionSettings()) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean and standard deviation of every candidate given the observations."""
+    m = np.asarray(prior_mean, dtype=float)
+    s = np.maximum(np.asarray(prior_std, dtype=float), 1e-3)
+    informative = np.isfinite(obs_z)
+    K = kernel(cand, obs[informative], settings) if informative.any() else np.zeros((len(m), 0))
+    residual = (obs_z - obs_prior_mean)[informative]
+    mass = K.sum(axis=1)
+    lam = settings.prior_weight
+    mu = m + (K @ residual) / (lam + mass) if K.shape[1] else m.copy()
+    # Every observation (informative or not) makes the configs near it less uncertain.
+    K_all = kernel(cand, obs, settings) if len(obs) else np.zeros((len(m), 0))
+    sigma = s * np.sqrt(lam / (lam + K_all.sum(axis=1)))
+    return mu, sigma
+
+
+def acquisition(prior_mean: np.ndarray, prior_std: np.ndarray, cand: np.ndarray, obs: np.ndarray,
+                obs_prior_mean: np.ndarray, obs_z: np.ndarray,
+                settings: AcquisitionSettings = AcquisitionSettings()) -> np.ndarray:
+    """Upper confidence bound ``mu + kappa * sigma`` of every candidate (higher = try sooner)."""
+    mu, sigma = posterior(prior_mean, prior_std, cand, obs, obs_prior_mean, obs_z, settings)
+    return mu + settings.kappa * sigma

@@ -1,0 +1,259 @@
+"""The :class:`MetaModel`: predicted scores of (family, config) on a new dataset, and its nearest datasets.
+
+It combines three learners, all fitted on a knowledge base's :class:`TrainingData`:
+
+- a **surrogate** (:class:`Surrogate`, LightGBM over meta-features + family + config): scores any
+  config, including ones never evaluated;
+- the **nearest datasets** (auto-sklearn's warm start): L1 distance between scaled meta-features;
+  the neighbours' observed normalized scores of the knowledge base's configs;
+- **greedy portfolios** (auto-sklearn 2.0 / TabRepo) over scenarios, which turn predictions into a
+  short, diverse list.
+
+Designs (compared under leave-one-dataset-out by :mod:`autometa.metamodel._evaluate`):
+
+``portfolio``  one zero-shot list for every dataset (greedy over all training datasets);
+``knn``        auto-sklearn 1.0: the best config of each nearest dataset, nearest first;
+``knn-avg``    configs by their mean normalized score over the nearest datasets;
+``surrogate``  configs by the surrogate's prediction;
+``blend``      greedy portfolio over the nearest datasets' scores blended with the surrogate's
+               prediction: ``(1 - alpha) * neighbour score + alpha * surrogate``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from autometa.metamodel._features import COMPACT_METAFEATURES, ConfigEncoder, MetaFeatureScaler
+from autometa.metamodel._portfolio import greedy_portfolio
+from autometa.metamodel._surrogate import Surrogate
+from autometa.metamodel._training import TrainingData
+
+DESIGNS: tuple[str, ...] = ("portfolio", "knn", "knn-avg", "surrogate", "blend")
+# How fit time grows with rows beyond the protocol's row cap, per family (rough, documented exponents:
+# kernel SVMs are about quadratic, the others about linear or n log n).
+_TIME_EXPONENT = {"svm": 2.0}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Hyperparameters of the meta-model (chosen under leave-one-dataset-out; see the benchmark).
+
+    Attributes:
+        design: the ranking design (one of :data:`DESIGNS`).
+        k: number of nearest datasets.
+        alpha: weight of the surrogate in the ``blend`` design (and in blended predictions).
+        n_models: surrogate ensemble members.
+        num_boost_round: trees per surrogate member.
+        metafeatures: ``"compact"`` (:data:`COMPACT_METAFEATURES`) or ``"all"`` (every one the
+            knowledge base has).
+    """
+
+    design: str = "blend"
+    k: int = 20
+    alpha: float = 0.5
+    n_models: int = 5
+    num_boost_round: int = 200
+    metafeatures: str = "compact"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"design": self.design, "k": self.k, "alpha": self.alpha, "n_models": self.n_models,
+                "num_boost_round": self.num_boost_round, "metafeatures": self.metafeatures}
+
+
+class MetaModel:
+    """Fitted meta-model of one task and metric; build it with :meth:`fit` (or load it from a cache)."""
+
+    def __init__(self) -> None:
+        self.task = ""
+        self.metric = ""
+        self.settings = Settings()
+        self.scaler = MetaFeatureScaler()
+        self.encoder = ConfigEncoder()
+        self.surrogate: Surrogate | None = None
+        self.time_model: Surrogate | None = None
+        self.candidates = pd.DataFrame()
+        self.dataset_ids: list[str] = []
+        self.dataset_names: list[str] = []
+        self.Z = np.zeros((0, 0))
+        self.normalized = np.zeros((0, 0))
+        self.row_cap = 0
+
+    # ----------------------------------------------------------------- fitting
+    @classmethod
+    def fit(cls, data: TrainingData, settings: Settings | None = None, *, seed: int = 0,
+            n_jobs: int = 1, time_model: bool = True) -> MetaModel:
+        """Fit every part on ``data``."""
+        self = cls()
+        self.task, self.metric = data.task, data.metric
+        self.settings = settings or Settings()
+        names = None if self.settings.metafeatures == "all" else list(COMPACT_METAFEATURES)
+        self.scaler = MetaFeatureScaler().fit(data.metafeatures, names)
+        families = sorted(set(data.candidates["family"]))
+        self.encoder = ConfigEncoder(families)
+        self.candidates = data.candidates[["family", "config_id", "config"]].copy()
+        self.dataset_ids = list(data.dataset_ids)
+        self.dataset_names = [str(n) for n in data.names.reindex(self.dataset_ids).fillna("")]
+        self.Z = self.scaler.transform(data.metafeatures.loc[self.dataset_ids])
+        self.normalized = data.normalized.loc[self.dataset_ids, list(self.candidates.index)].to_numpy(dtype=float)
+        self.row_cap = int(np.nanmax(data.n_rows_used.to_numpy())) if len(data) else 0
+
+        mf_raw = self.scaler.raw(data.metafeatures.loc[self.dataset_ids])
+        enc = self._encode_candidates()
+        rows, cols = np.nonzero(np.isfinite(self.normalized))
+        X = np.hstack([mf_raw[rows], enc[cols]])
+        n_mf = mf_raw.shape[1]
+        self.surrogate = Surrogate(self.settings.n_models, self.settings.num_boost_round, seed=seed,
+                                   n_jobs=n_jobs).fit(X, self.normalized[rows, cols], rows, categorical=[n_mf])
+        if time_model:
+            fit = data.fit_seconds.loc[self.dataset_ids, list(self.candidates.index)].to_numpy(dtype=float)
+            rows, cols = np.nonzero(np.isfinite(fit) & (fit > 0))
+            if len(rows) >= 20:
+                log_n = np.log(data.n_rows_used.loc[self.dataset_ids].to_numpy(dtype=float))[rows, None]
+                X = np.hstack([log_n, mf_raw[rows], enc[cols]])
+                self.time_model = Surrogate(1, 200, seed=seed, n_jobs=n_jobs).fit(
+                    X, np.log(fit[rows, cols]), rows, categorical=[1 + n_mf])
+        return self
+
+    def _encode_candidates(self, candidates: pd.DataFrame | None = None) -> np.ndarray:
+        c = self.candidates if candidates is None else candidates
+        return self.encoder.encode(list(c["family"]), list(c["config"]))
+
+    # -------------------------------------------------------------- prediction
+    def neighbors(self, metafeatures: Mapping[str, float], k: int | None = None,
+                  exclude: Sequence[str] = ()) -> pd.DataFrame:
+        """The ``k`` nearest known datasets: dataset_id, name, distance (L1, scaled) and weight."""
+        k = k or self.settings.k
+        z = self.scaler.transform(metafeatures)[0]
+        distance = np.abs(self.Z - z).sum(axis=1) / max(len(z), 1)
+        order = [i for i in np.argsort(distance, kind="stable") if self.dataset_ids[i] not in set(exclude)][:k]
+        d = distance[order]
+        # Inverse-distance weights, softened so that one near-duplicate does not take all the weight.
+        weight = 1.0 / (d + max(float(np.median(d)) if len(d) else 1.0, 1e-6) * 0.25)
+        return pd.DataFrame({"index": order, "dataset_id": [self.dataset_ids[i] for i in order],
+                             "name": [self.dataset_names[i] for i in order], "distance": d,
+                             "weight": weight / weight.sum() if len(d) else weight})
+
+    def predict(self, metafeatures: Mapping[str, float], candidates: pd.DataFrame | None = None,
+                *, neighbors: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Predicted normalized score of each candidate on a dataset with these meta-features.
+
+        Args:
+            metafeatures: the dataset's meta-features (name -> value).
+            candidates: rows with ``family`` and ``config`` (a dict) columns, indexed by key; default:
+                the knowledge base's configs. Keys found in the knowledge base also get the nearest
+                datasets' observed scores.
+
+        Returns:
+            A DataFrame indexed like ``candidates``: ``mean`` and ``std`` (the blended prediction),
+            ``surrogate_mean``, ``surrogate_std``, ``knn_mean``, ``knn_std`` (NaN for configs the
+            knowledge base never evaluated) and ``knn_support`` (the neighbours' weight behind it).
+        """
+        cands = self.candidates if candidates is None else candidates
+        mf_raw = self.scaler.raw(metafeatures)
+        X = np.hstack([np.repeat(mf_raw, len(cands), axis=0), self._encode_candidates(cands)])
+        s_mean, s_std = self.surrogate.predict(X)
+        nb = self.neighbors(metafeatures) if neighbors is None else neighbors
+        k_mean, k_std, support = self._neighbor_scores(nb, list(cands.index))
+        alpha = self.settings.alpha
+        known = np.isfinite(k_mean)
+        mean = np.where(known, alpha * s_mean + (1 - alpha) * np.nan_to_num(k_mean), s_mean)
+        # Disagreement between the two learners is uncertainty too.
+        spread = np.where(known, np.abs(s_mean - np.nan_to_num(k_mean)), 0.0)
+        std = np.sqrt(s_std ** 2 + np.where(known, np.nan_to_num(k_std) ** 2, np.nanmean(k_std ** 2) if known.any()
+                                            else 0.04) * 0.5 + 0.25 * spread ** 2)
+        return pd.DataFrame({"mean": mean, "std": std, "surrogate_mean": s_mean, "surrogate_std": s_std,
+                             "knn_mean": k_mean, "knn_std": k_std, "knn_support": support}, index=cands.index)
+
+    def _neighbor_scores(self, nb: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        position = {k: i for i, k in enumerate(self.candidates.index)}
+        cols = np.array([position.get(k, -1) for k in keys])
+        mean = np.full(len(keys), np.nan)
+        std = np.full(len(keys), np.nan)
+        support = np.zeros(len(keys))
+        if not len(nb):
+            return mean, std, support
+        rows = nb["index"].to_numpy(dtype=int)
+        w = nb["weight"].to_numpy(dtype=float)
+        valid = cols >= 0
+        S = self.normalized[np.ix_(rows, cols[valid])]
+        W = np.where(np.isfinite(S), w[:, None], 0.0)
+        total = W.sum(axis=0)
+        m = np.where(total > 0, (W * np.nan_to_num(S)).sum(axis=0) / np.maximum(total, 1e-12), np.nan)
+        v = np.where(total > 0, (W * (np.nan_to_num(S) - np.nan_to_num(m)) ** 2).sum(axis=0) / np.maximum(total, 1e-12),
+                     np.nan)
+        mean[valid], std[valid], support[valid] = m, np.sqrt(v), total
+        return mean, std, support
+
+    def predict_fit_seconds(self, metafeatures: Mapping[str, float], candidates: pd.DataFrame | None = None,
+                            n_rows: int | None = None) -> np.ndarray:
+        """Predicted fit seconds of one fit on ``n_rows`` rows (default: the protocol's capped rows).
+
+        The time model knows sizes up to the knowledge base's row cap; beyond it the time is
+        extrapolated linearly in rows (quadratically for kernel SVMs), a rough guide only.
+        """
+        cands = self.candidates if candidates is None else candidates
+        if self.time_model is None:
+            return np.full(len(cands), np.nan)
+        rows = float(metafeatures.get("NumberOfInstances", n_rows or self.row_cap) or self.row_cap)
+        used = min(rows, float(self.row_cap or rows))
+        mf_raw = self.scaler.raw(metafeatures)
+        X = np.hstack([np.full((len(cands), 1), math.log(max(used, 2.0))), np.repeat(mf_raw, len(cands), axis=0),
+                       self._encode_candidates(cands)])
+        seconds, _ = self.time_model.predict(X)
+        seconds = np.exp(seconds)
+        if n_rows is not None and n_rows > used:
+            exponent = np.array([_TIME_EXPONENT.get(f, 1.0) for f in cands["family"]])
+            seconds = seconds * (n_rows / used) ** exponent
+        return seconds
+
+    # ----------------------------------------------------------------- ranking
+    def rank(self, metafeatures: Mapping[str, float], n: int, *, design: str | None = None,
+             eligible: np.ndarray | None = None, exclude_datasets: Sequence[str] = (),
+             prediction: pd.DataFrame | None = None) -> list[int]:
+        """Positions (in :attr:`candidates`) of the ``n`` configs to try first, best first."""
+        design = design or self.settings.design
+        allowed = np.ones(len(self.candidates), dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool)
+        if design == "portfolio":
+            keep = [i for i, d in enumerate(self.dataset_ids) if d not in set(exclude_datasets)]
+            return greedy_portfolio(self.normalized[keep], n, eligible=allowed,
+                                    tie_break=np.nanmean(self.normalized[keep], axis=0))
+        nb = self.neighbors(metafeatures, exclude=exclude_datasets)
+        rows = nb["index"].to_numpy(dtype=int)
+        w = nb["weight"].to_numpy(dtype=float)
+        if design == "knn":
+            chosen: list[int] = []
+            for r in rows:
+                scores = np.where(allowed, np.nan_to_num(self.normalized[r], nan=-1.0), -np.inf)
+                for c in np.argsort(-scores, kind="stable"):
+                    if c not in chosen and np.isfinite(scores[c]):
+                        chosen.append(int(c))
+                        break
+                if len(chosen) >= n:
+                    break
+            # Fewer neighbours than n: fill up by the mean over the neighbours.
+            fill = np.nanmean(self.normalized[rows], axis=0)
+            for c in np.argsort(-np.nan_to_num(fill, nan=-1.0), kind="stable"):
+                if len(chosen) >= n:
+                    break
+                if allowed[c] and c not in chosen:
+                    chosen.append(int(c))
+            return chosen
+        pred = self.predict(metafeatures, neighbors=nb) if prediction is None else prediction
+        if design == "knn-avg":
+            order = np.argsort(-np.where(allowed, np.nan_to_num(pred["knn_mean"].to_numpy(), nan=-1.0), -np.inf),
+                               kind="stable")
+            return [int(c) for c in order[: min(n, int(allowed.sum()))]]
+        if design == "surrogate":
+            order = np.argsort(-np.where(allowed, pred["surrogate_mean"].to_numpy(), -np.inf), kind="stable")
+            return [int(c) for c in order[: min(n, int(allowed.sum()))]]
+        if design == "blend":
+            alpha = self.settings.alpha
+            S = (1 - alpha) * np.nan_to_num(self.normalized[rows], nan=0.0) + alpha * pred["surrogate_mean"].to_numpy()
+            return greedy_portfolio(S, n, weights=w, eligible=allowed, tie_break=pred["mean"].to_numpy())
+        raise ValueError(f"unknown design {design!r}; choose one of {', '.join(DESIGNS)}")

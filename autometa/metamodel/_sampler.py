@@ -1,0 +1,222 @@
+""":class:`MetaSampler`: an Optuna sampler that keeps using the meta-model after the warm start.
+
+The search space is conditional: a ``family`` parameter, then that family's parameters named
+``<family>.<param>`` (e.g. ``lightgbm.learning_rate``), so that one study can hold every family and
+families that share a parameter name never collide. :func:`suggest_config` asks a trial for such a
+config; :func:`trial_config` reads it back.
+
+For each new trial the sampler scores candidates (the knowledge base's configs not tried yet, random
+configs of every family, and perturbations of the best configs so far) with
+:func:`autometa.metamodel._acquisition.acquisition`: the meta-model's prediction for this dataset as
+the prior, corrected by the study's own results. It then answers the trial's ``suggest_*`` calls
+with the chosen config. Everything it uses comes from the study's storage, so many workers on many
+machines can share one study; trials still running count as "being looked at" (they make nearby
+configs less attractive) so that workers spread out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from autometa.metamodel._acquisition import AcquisitionSettings, acquisition, normalize_observed
+
+FAMILY_PARAM = "family"
+try:  # optuna is a dependency; the import is guarded only so that this module documents cleanly
+    from optuna.samplers import BaseSampler
+except ImportError:  # pragma: no cover
+    BaseSampler = object  # type: ignore[misc,assignment]
+
+
+def param_name(family: str, name: str) -> str:
+    return f"{family}.{name}"
+
+
+def suggest_config(trial: Any, families: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    """Ask ``trial`` for a family (among ``families``) and that family's config."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    from autometa.spaces import get_family
+
+    family = trial.suggest_categorical(FAMILY_PARAM, list(families))
+    config: dict[str, Any] = {}
+    for name, dist in get_family(family).space.items():
+        key = param_name(family, name)
+        if isinstance(dist, FloatDistribution):
+            config[name] = trial.suggest_float(key, dist.low, dist.high, log=dist.log)
+        elif isinstance(dist, IntDistribution):
+            config[name] = trial.suggest_int(key, dist.low, dist.high, log=dist.log)
+        elif isinstance(dist, CategoricalDistribution):
+            config[name] = trial.suggest_categorical(key, dist.choices)
+    return family, config
+
+
+def trial_config(params: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """``(family, config)`` of a trial's params, or None when they are incomplete (a running trial)."""
+    from autometa.spaces import get_family, list_families
+
+    family = params.get(FAMILY_PARAM)
+    if family not in list_families():
+        return None
+    space = get_family(family).space
+    config = {name: params[param_name(family, name)] for name in space if param_name(family, name) in params}
+    return (family, config) if len(config) == len(space) else None
+
+
+def fixed_params(family: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The params of a trial that evaluates ``config`` of ``family`` (for ``enqueue_trial``)."""
+    from autometa.spaces import get_family
+
+    full = get_family(family).validate_config(config)
+    return {FAMILY_PARAM: family, **{param_name(family, k): v for k, v in full.items()}}
+
+
+class MetaSampler(BaseSampler):
+    """Meta-model-guided sampler for :func:`autometa.tune` (see the module docstring).
+
+    Args:
+        model: the fitted :class:`~autometa.metamodel.MetaModel` of the study's task and metric.
+        metafeatures: the dataset's meta-features.
+        families: the families the study searches.
+        settings: the acquisition's settings.
+        n_random: random candidate configs per family and trial.
+        n_local: perturbations of the best configs so far, per trial.
+        seed: seed of the candidates.
+        exclude_datasets: known datasets the meta-model must ignore (benchmarks: the dataset itself).
+    """
+
+    def __init__(self, model: Any, metafeatures: Mapping[str, float], families: Sequence[str], *,
+                 settings: AcquisitionSettings | None = None, n_random: int = 64, n_local: int = 32,
+                 seed: int | None = None, exclude_datasets: Sequence[str] = ()) -> None:
+        from optuna.samplers import RandomSampler
+
+        self.model = model
+        self.metafeatures = dict(metafeatures)
+        self.families = list(families)
+        self.settings = settings or AcquisitionSettings()
+        self.n_random = n_random
+        self.n_local = n_local
+        self._rng = np.random.default_rng(seed)
+        self._fallback = RandomSampler(seed=seed)
+        self._exclude = list(exclude_datasets)
+        self._neighbors = model.neighbors(self.metafeatures, exclude=self._exclude)
+        eligible = model.candidates["family"].isin(self.families).to_numpy()
+        self._kb = model.candidates[eligible]
+        self._kb_pred = model.predict(self.metafeatures, self._kb, neighbors=self._neighbors)
+        self._proposals: dict[int, dict[str, Any]] = {}
+        self._kb_keys = {(r.family, _dump(r.config)): k for k, r in self._kb.iterrows()}
+
+    # ---------------------------------------------------------- Optuna contract
+    def infer_relative_search_space(self, study, trial):  # noqa: D102 - the joint proposal is made lazily
+        return {}
+
+    def sample_relative(self, study, trial, search_space):  # noqa: D102
+        return {}
+
+    def sample_independent(self, study, trial, param_name, param_distribution):  # noqa: D102
+        proposal = self._proposals.get(trial._trial_id)
+        if proposal is None:
+            proposal = self._proposals[trial._trial_id] = self.propose(study, trial)
+        value = proposal.get(param_name)
+        if value is not None:
+            try:
+                if param_distribution._contains(param_distribution.to_internal_repr(value)):
+                    return value
+            except (TypeError, ValueError):
+                pass
+        return self._fallback.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(self, study, trial, state, values):  # noqa: D102
+        self._proposals.pop(trial._trial_id, None)
+
+    def reseed_rng(self) -> None:  # noqa: D102
+        self._rng = np.random.default_rng()
+        self._fallback.reseed_rng()
+
+    # --------------------------------------------------------------- proposal
+    def propose(self, study: Any, trial: Any) -> dict[str, Any]:
+        """The params of the config to evaluate next (``family`` + ``<family>.<param>``)."""
+        from optuna.study import StudyDirection
+        from optuna.trial import TrialState
+
+        sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
+        observed: list[tuple[str, dict[str, Any]]] = []
+        values, failed, pending = [], [], []
+        states = (TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING)
+        for t in study.get_trials(deepcopy=False, states=states):
+            if t._trial_id == trial._trial_id:
+                continue
+            parsed = trial_config(t.params)
+            if parsed is None or parsed[0] not in self.families:
+                continue
+            observed.append(parsed)
+            values.append(sign * t.value if t.state == TrialState.COMPLETE and t.value is not None else np.nan)
+            failed.append(t.state == TrialState.FAIL)
+            pending.append(t.state == TrialState.RUNNING)
+        family, config = self.choose(observed, np.array(values, dtype=float), np.array(failed, dtype=bool),
+                                     np.array(pending, dtype=bool))
+        return fixed_params(family, config)
+
+    def choose(self, observed: list[tuple[str, dict[str, Any]]], values: np.ndarray, failed: np.ndarray,
+               pending: np.ndarray) -> tuple[str, dict[str, Any]]:
+        """The best candidate given observed configs and their values (higher is better)."""
+        cands = self._candidates(observed, values)
+        pred = self._predict(cands)
+        obs = self._frame(observed)
+        enc_c = self.model.encoder.encode(list(cands["family"]), list(cands["config"]))
+        if len(obs):
+            enc_o = self.model.encoder.encode(list(obs["family"]), list(obs["config"]))
+            obs_pred = self._predict(obs)["mean"].to_numpy()
+            z = normalize_observed(values, failed)
+            z[pending] = np.nan
+        else:
+            enc_o, obs_pred, z = np.zeros((0, enc_c.shape[1])), np.zeros(0), np.zeros(0)
+        score = acquisition(pred["mean"].to_numpy(), pred["std"].to_numpy(), enc_c, enc_o, obs_pred, z, self.settings)
+        best = int(np.argmax(score))
+        return str(cands["family"].iloc[best]), dict(cands["config"].iloc[best])
+
+    def _predict(self, cands: pd.DataFrame) -> pd.DataFrame:
+        known = cands.index.isin(self._kb_pred.index)
+        out = pd.DataFrame(index=cands.index, columns=["mean", "std"], dtype=float)
+        if known.any():
+            out.loc[known, ["mean", "std"]] = self._kb_pred.loc[cands.index[known], ["mean", "std"]].to_numpy()
+        if (~known).any():
+            new = cands[~known]
+            out.loc[~known, ["mean", "std"]] = self.model.predict(self.metafeatures, new, neighbors=self._neighbors)[
+                ["mean", "std"]].to_numpy()
+        return out
+
+    def _candidates(self, observed: list[tuple[str, dict[str, Any]]], values: np.ndarray) -> pd.DataFrame:
+        from autometa.spaces import get_family
+
+        tried = {(f, _dump(c)) for f, c in observed}
+        rows = [(k, r.family, r.config) for k, r in self._kb.iterrows() if (r.family, _dump(r.config)) not in tried]
+        for family in self.families:
+            spec = get_family(family)
+            for i, u in enumerate(self._rng.random((self.n_random, len(spec.space)))):
+                rows.append((f"random:{family}:{i}", family, spec.from_unit(u)))
+        finite = np.flatnonzero(np.isfinite(values))
+        for rank, j in enumerate(finite[np.argsort(-values[finite])][:3]):
+            family, config = observed[j]
+            spec = get_family(family)
+            centre = spec.to_unit(config)
+            for i in range(self.n_local // 3):
+                u = np.clip(centre + self._rng.normal(0.0, 0.1, size=len(centre)), 0.0, 1.0 - 1e-9)
+                rows.append((f"local:{rank}:{i}", family, spec.from_unit(u)))
+        return pd.DataFrame({"family": [r[1] for r in rows], "config": [r[2] for r in rows]},
+                            index=pd.Index([r[0] for r in rows], name="key"))
+
+
+    def _frame(self, observed: list[tuple[str, dict[str, Any]]]) -> pd.DataFrame:
+        # An observed config that is one of the knowledge base's keeps its key, hence its blended prior.
+        keys = [self._kb_keys.get((f, _dump(c)), f"obs:{i}") for i, (f, c) in enumerate(observed)]
+        return pd.DataFrame({"family": [f for f, _ in observed], "config": [c for _, c in observed]},
+                            index=pd.Index(keys, name="key"))
+
+
+def _dump(config: Mapping[str, Any]) -> str:
+    return json.dumps(dict(config), sort_keys=True, default=str)

@@ -230,8 +230,7 @@ def _as_target(y: Any, n_rows: int) -> pd.Series:
     return series
 
 
-def _is_categorical_dtype(col: pd.Series) -> bool:
-    dtype = col.dtype
+def _is_categorical_dtype(dtype: Any) -> bool:
     return bool(
         isinstance(dtype, pd.CategoricalDtype)
         or ptypes.is_bool_dtype(dtype)
@@ -246,7 +245,7 @@ def _categorical_mask(frame: pd.DataFrame, categorical: Any, from_numpy: bool) -
         if from_numpy:
             # A numeric array is numeric; an object array's columns are numbers unless said otherwise.
             return np.zeros(n_cols, dtype=bool)
-        return np.array([_is_categorical_dtype(frame.iloc[:, j]) for j in range(n_cols)], dtype=bool)
+        return np.array([_is_categorical_dtype(dtype) for dtype in frame.dtypes], dtype=bool)
     spec = np.asarray(categorical)
     if spec.dtype == bool:
         if spec.shape != (n_cols,):

@@ -8,7 +8,8 @@ regression, the target's shape and its correlation with each attribute.
 
 Correlations use all rows where both attributes are present (pairwise-complete), computed with a
 handful of matrix products rather than a loop over pairs. PCA uses that correlation matrix; for the
-projection on the first component a missing value counts as the attribute's mean.
+projection on the first component a missing value counts as the attribute's mean. With more than
+:data:`MAX_PAIRWISE_ATTRIBUTES` numeric attributes these use a seeded random subset of them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from ._context import Context, column_moments
 from ._registry import summarized
 
 NAN = float("nan")
+# Correlations, covariances and PCA use at most this many numeric attributes (a seeded random
+# subset beyond it): they cost d x d memory.
+MAX_PAIRWISE_ATTRIBUTES = 500
 # |correlation| from which a pair of attributes counts as highly correlated (pymfe's nr_cor_attr).
 HIGH_CORRELATION = 0.5
 
@@ -47,8 +51,14 @@ def _pairwise(ctx: Context) -> dict[str, np.ndarray]:
     """Pairwise-complete covariance and Pearson correlation matrices of the numeric attributes."""
 
     def compute() -> dict[str, np.ndarray]:
-        centered = ctx.moments["centered"]  # missing values are 0 here
-        count = ctx.moments["count"]
+        columns = np.arange(ctx.n_numeric)
+        if columns.size > MAX_PAIRWISE_ATTRIBUTES:  # d x d matrices: keep memory and time bounded
+            rng = np.random.default_rng(ctx.random_state)
+            columns = np.sort(rng.choice(columns, MAX_PAIRWISE_ATTRIBUTES, replace=False))
+        centered, count, missing = ctx.moments["centered"], ctx.moments["count"], ctx.numeric_missing
+        if columns.size < ctx.n_numeric:
+            centered, count, missing = centered[:, columns], count[columns], missing[:, columns]
+        # centered: missing values are 0 there
         with np.errstate(all="ignore"):
             s_xy = centered.T @ centered
             # Sums over the rows where both i and j are present. For a column j without missing
@@ -57,17 +67,17 @@ def _pairwise(ctx: Context) -> dict[str, np.ndarray]:
             n_pair = np.tile(count[:, None], (1, count.size))
             s_x = np.zeros_like(s_xy)
             s_xx = np.tile((centered * centered).sum(axis=0)[:, None], (1, count.size))
-            holes = np.flatnonzero(ctx.numeric_missing.any(axis=0))
+            holes = np.flatnonzero(missing.any(axis=0))
             if holes.size:
-                mask = (~ctx.numeric_missing[:, holes]).astype(float)
-                n_pair[:, holes] = (~ctx.numeric_missing).T.astype(float) @ mask
+                mask = (~missing[:, holes]).astype(float)
+                n_pair[:, holes] = (~missing).T.astype(float) @ mask
                 s_x[:, holes] = centered.T @ mask
                 s_xx[:, holes] = (centered * centered).T @ mask
             cov = (s_xy - s_x * s_x.T / n_pair) / (n_pair - 1)
             var_i = (s_xx - s_x * s_x / n_pair) / (n_pair - 1)  # variance of i on the pair's rows
             corr = cov / np.sqrt(var_i * var_i.T)
         corr = np.clip(corr, -1.0, 1.0)
-        return {"cov": cov, "corr": corr}
+        return {"cov": cov, "corr": corr, "columns": columns}
 
     return ctx.memo("pairwise", compute)
 
@@ -100,17 +110,18 @@ def _pca(ctx: Context) -> dict[str, object] | None:
     """Eigen-decomposition of the correlation matrix of the non-constant numeric attributes."""
 
     def compute() -> dict[str, object] | None:
-        std = ctx.moments["std"]
+        pairwise = _pairwise(ctx)
+        std = ctx.moments["std"][pairwise["columns"]]
         usable = np.flatnonzero(np.isfinite(std) & (std > 0))
         if usable.size == 0:
             return None
-        corr = _pairwise(ctx)["corr"][np.ix_(usable, usable)]
+        corr = pairwise["corr"][np.ix_(usable, usable)]
         corr = np.where(np.isfinite(corr), corr, 0.0)
         np.fill_diagonal(corr, 1.0)
         eigval, eigvec = np.linalg.eigh(corr)
         order = np.argsort(eigval)[::-1]
         eigval = np.clip(eigval[order], 0.0, None)  # pairwise-complete matrices may be slightly indefinite
-        return {"usable": usable, "eigval": eigval, "first": eigvec[:, order[0]]}
+        return {"usable": pairwise["columns"][usable], "eigval": eigval, "first": eigvec[:, order[0]]}
 
     return ctx.memo("pca", compute)
 

@@ -238,6 +238,15 @@ def test_pca_features():
     assert mf["PCAFractionOfComponentsFor95PercentVariance"] == pytest.approx(2 / 5)
 
 
+def test_wide_data_bounds_the_pairwise_statistics():
+    rng = np.random.default_rng(10)
+    X = rng.normal(size=(40, 700))
+    mf = metafeatures.extract(X, rng.integers(0, 2, 40), groups="statistical")
+    assert mf.errors == {}
+    assert 0 < mf["MeanCorrelationOfNumericAtts"] < 0.5
+    assert 0 < mf["PCAFractionOfComponentsFor95PercentVariance"] < 1
+
+
 def test_regression_target_features():
     X, y = load_diabetes(return_X_y=True, as_frame=True)
     mf = metafeatures.extract(X, y)

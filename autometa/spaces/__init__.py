@@ -28,6 +28,7 @@ _FAMILY_MODULES: dict[str, str] = {
     "linear": "autometa.spaces.linear",
     "svm": "autometa.spaces.svm",
     "knn": "autometa.spaces.knn",
+    "mlp": "autometa.spaces.mlp",
 }
 
 __all__ = [

@@ -81,6 +81,9 @@ def build_command(
     grace_period: int | None = typer.Option(None, "--grace-period", min=1, help="With --storage: seconds without a heartbeat before a trial is retried (default: 2 heartbeats)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="With --storage: one line per finished evaluation."),
 ) -> None:
+    import shlex
+    import sys
+
     from autometa.errors import InputError
     from autometa.evaluation import Protocol
     from autometa.kb._corpus import resolve_corpora
@@ -114,7 +117,9 @@ def build_command(
     log_handle = open(worker_log, "ab") if worker_log else None
     try:
         with BuildProgress(console) as progress:
-            stats = LocalBuilder(plan, store, n_jobs=n_jobs, on_progress=progress, worker_stderr=log_handle).run()
+            command = " ".join(["autometa", *map(shlex.quote, sys.argv[1:])])
+            stats = LocalBuilder(plan, store, n_jobs=n_jobs, on_progress=progress, worker_stderr=log_handle,
+                                 command=command).run()
     finally:
         store.close()
         if log_handle:
@@ -176,9 +181,10 @@ def export_command(
     out: Path = typer.Option(..., "--out", "-o", help="The knowledge-base folder to write."),
     storage: str | None = typer.Option(None, "--storage", help="Export from this Optuna RDB URL instead."),
     shard_dir: Path | None = typer.Option(None, "--shard-dir", help="The build's shard folder (default: as recorded)."),
+    notes: bool = typer.Option(True, "--notes/--no-notes", help="Write BUILD.md (how it was built, counts) beside it."),
 ) -> None:
     from autometa.errors import InputError
-    from autometa.kb._export import export_build, export_storage
+    from autometa.kb._export import export_build, export_storage, write_build_notes
 
     if storage:
         kb = export_storage(storage, out)
@@ -186,6 +192,8 @@ def export_command(
         kb = export_build(build_dir, out, shard_dir=shard_dir)
     else:
         raise InputError("Give the build folder to export, or --storage URL.")
+    if notes:
+        write_build_notes(kb, out)
     info = kb.info()["counts"]
     stderr_console().print(f"kb export: {info['datasets']} datasets, {info['evaluations']} evaluations "
                            f"({info['failures']} failed) -> {out}", highlight=False)

@@ -115,7 +115,9 @@ class LocalBuilder:
     """
 
     def __init__(self, plan: BuildPlan, store: BuildStore, n_jobs: int = 1,
-                 on_progress: Callable[[BuildStats], None] | None = None, worker_stderr: Any = None) -> None:
+                 on_progress: Callable[[BuildStats], None] | None = None, worker_stderr: Any = None,
+                 command: str | None = None) -> None:
+        self.command = command
         self.plan = plan
         self.store = store
         self.n_jobs = n_jobs
@@ -141,6 +143,7 @@ class LocalBuilder:
             "host": socket.gethostname(), "families": self.plan.families, "n_configs": self.plan.n_configs,
             "n_jobs": self.n_jobs, "time_limit": protocol.time_limit, "memory_limit_mb": protocol.memory_limit_mb,
             "corpus": sorted({r.source for r in self.plan.refs}), "n_datasets": len(self.plan.refs),
+            **({"command": self.command} if self.command else {}),
         })
         self.store.write_build({
             "protocol": protocol.to_dict(), "shard_dir": str(self.store.shard_dir), "runs": runs,
@@ -290,16 +293,38 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+def compact(store: BuildStore) -> int:
+    """Fold every dataset's logged evaluations into its shard (partial datasets too), so that the
+    shard folder alone holds everything finished so far (e.g. to commit it and continue elsewhere).
+    Returns the number of shards written."""
+    datasets = store.read_datasets()
+    by_dataset: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+    for record in store.iter_log():
+        source = datasets.get(record["dataset_id"], {}).get("source", record["dataset_id"].split("/", 1)[0])
+        by_dataset.setdefault(record["dataset_id"], {})[(record["family"], record["config_id"])] = record_to_row(record, source)
+    written = 0
+    for dataset_id, records in by_dataset.items():
+        shard = store.read_shard(dataset_id)
+        if set(records) <= set(zip(shard["family"], shard["config_id"], strict=True)):
+            continue
+        rows = [r for r in shard.to_dict("records") if (r["family"], r["config_id"]) not in records]
+        store.write_shard(dataset_id, rows + list(records.values()))
+        written += 1
+    return written
+
+
 def collect_kb(store: BuildStore, protocol: dict[str, Any] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``datasets`` and ``evaluations`` tables of everything finished in a build (shards + logs)."""
-    datasets = store.read_datasets()
     rows: dict[Key, dict[str, Any]] = {}
     shards = store.read_shards()
     for row in shards.to_dict("records"):
         rows[(row["dataset_id"], row["family"], row["config_id"])] = row
     for record in store.iter_log():
-        source = datasets.get(record["dataset_id"], {}).get("source", record["dataset_id"].split("/", 1)[0])
+        source = record["dataset_id"].split("/", 1)[0]
         rows[(record["dataset_id"], record["family"], record["config_id"])] = record_to_row(record, source)
+    # Read after the evaluations: a dataset's row is written before its first evaluation is logged,
+    # so every evaluation read above has its dataset (a build may be running meanwhile).
+    datasets = store.read_datasets()
     metafeatures = store.read_metafeatures()
     dataset_rows = []
     for dataset_id, row in datasets.items():

@@ -136,18 +136,32 @@ class BuildStore:
     def write_shard(self, dataset_id: str, rows: list[dict[str, Any]]) -> None:
         frame = S.validate_evaluations(pd.DataFrame(rows), where=f"shard of {dataset_id}")
         path = self.shard_path(dataset_id)
-        tmp = path.with_name(path.name + ".tmp")
-        frame.to_parquet(tmp, index=False, compression=S.PARQUET_COMPRESSION)
+        tmp = path.with_name(path.name + f".tmp{os.getpid()}")  # the build and an export may both write
+        _write_small_parquet(frame, tmp)
         os.replace(tmp, path)
 
     def read_shards(self) -> pd.DataFrame:
-        frames = [pd.read_parquet(p) for p in sorted((self.shard_dir / "evaluations").glob("*.parquet"))]
+        frames = [self._read(p) for p in sorted((self.shard_dir / "evaluations").glob("*.parquet"))]
         frames = [f for f in frames if len(f)]
         return pd.concat(frames, ignore_index=True, sort=False) if frames else S.empty_evaluations()
 
     def read_shard(self, dataset_id: str) -> pd.DataFrame:
         path = self.shard_path(dataset_id)
-        return pd.read_parquet(path) if path.exists() else S.empty_evaluations()
+        return self._read(path) if path.exists() else S.empty_evaluations()
+
+    @staticmethod
+    def _read(path: Path) -> pd.DataFrame:
+        return S.validate_evaluations(pd.read_parquet(path), where=f"shard '{path}'")
+
+
+def _write_small_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Parquet for many small files: no pandas metadata and no column statistics (they would be most
+    of a shard's bytes); readers re-type the columns through the schema's validation anyway."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+    pq.write_table(table, path, compression=S.PARQUET_COMPRESSION, write_statistics=False)
 
 
 def _repair_tail(path: Path) -> None:

@@ -43,14 +43,15 @@ _CLASSIFICATION = ("AUC", "ErrRate", "Kappa")
 _BOTH = ("AUC", "ErrRate", "Kappa", "R2")
 
 
-def _folds(ctx: Context, rows: np.ndarray) -> list[np.ndarray]:
-    """Weka's 2 folds over positions 0..len(rows)-1 of a subsample (memoized per subsample)."""
+def _subsample_and_folds(ctx: Context, max_rows: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The subsample of at most ``max_rows`` rows and Weka's 2 folds over its positions (memoized)."""
 
-    def compute() -> list[np.ndarray]:
+    def compute() -> tuple[np.ndarray, list[np.ndarray]]:
+        rows = subsample(ctx, max_rows)
         y = ctx.y_codes[rows] if ctx.is_classification else None
-        return _weka.cv_folds(rows.size, y, n_folds=2, seed=1)
+        return rows, _weka.cv_folds(rows.size, y, n_folds=2, seed=1)
 
-    return ctx.memo(f"folds:{rows.size}", compute)
+    return ctx.memo(f"folds:{max_rows}", compute)
 
 
 def _train_test(folds: list[np.ndarray]):
@@ -68,12 +69,11 @@ def _nan_result(classification: bool) -> dict[str, float]:
 # Generic cross-validation of a scikit-learn learner
 # ----------------------------------------------------------------------------------------------
 def _cross_validate(ctx: Context, make: Callable[[int], object], scale_for_knn: bool = False) -> dict:
-    rows = subsample(ctx, MAX_ROWS)
+    rows, folds = _subsample_and_folds(ctx, MAX_ROWS)
     if rows.size < 2:
         return _nan_result(ctx.is_classification)
     matrix = model_matrix(ctx, rows)
     X = matrix["X"]
-    folds = _folds(ctx, rows)
 
     def split(train: np.ndarray, test: np.ndarray):
         if scale_for_knn:
@@ -151,13 +151,13 @@ def ft_NaiveBayes(ctx: Context) -> dict[str, float]:
     """OpenML's Weka NaiveBayes landmarker (classification only)."""
     if not ctx.is_classification:
         return _nan_result(True)
-    rows = subsample(ctx, NAIVE_BAYES_MAX_ROWS)
+    rows, folds = _subsample_and_folds(ctx, NAIVE_BAYES_MAX_ROWS)
     if rows.size < 2:
         return _nan_result(True)
     y = ctx.y_codes[rows]
     numeric, codes = ctx.numeric[rows], ctx.codes[rows]
     proba = np.zeros((rows.size, ctx.y_levels))
-    for train, test in _train_test(_folds(ctx, rows)):
+    for train, test in _train_test(folds):
         proba[test] = _weka.naive_bayes_proba(
             numeric, codes, ctx.levels, ctx.order, y, ctx.y_levels, train, test
         )

@@ -47,8 +47,9 @@ def subsample(ctx: Context, max_rows: int) -> np.ndarray:
 def model_matrix(ctx: Context, rows: np.ndarray) -> dict[str, np.ndarray]:
     """Numeric attributes (missing -> the column median) followed by one-hot categorical levels.
 
-    Returns ``X`` and ``is_onehot`` (which columns came from one-hot encoding), for ``rows``.
-    Memoized per row set size, which identifies the subsample within one extract call.
+    Returns ``X`` and ``is_onehot`` (which columns came from one-hot encoding), for ``rows``, a
+    :func:`subsample`. Memoized per size: within one extract call subsamples of different caps
+    have different sizes unless both are the whole data.
     """
 
     def compute() -> dict[str, np.ndarray]:

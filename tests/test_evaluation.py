@@ -143,7 +143,7 @@ def test_memory_limit_is_a_result_not_a_crash(pool):
     big = load_dataset(pd.concat([X] * 4, ignore_index=True), y=np.tile(y, 4), task="classification")
     tight = Protocol(memory_limit_mb=256)  # below what the worker process already maps
     result = evaluate_config(big, "svm", {}, tight, pool=pool)
-    assert result.status == "memory" and "256 MiB" in result.error
+    assert result.status == "memory" and "256 MiB" in result.error, result.error
     assert evaluate_config(big, "linear", {}, pool=pool).ok
 
 

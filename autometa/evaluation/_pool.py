@@ -24,6 +24,7 @@ from typing import Any
 from autometa.evaluation._protocol import Protocol
 from autometa.evaluation._run import (
     STATUS_FAILED,
+    STATUS_MEMORY,
     STATUS_TIMEOUT,
     EvaluationResult,
     PreparedData,
@@ -35,6 +36,11 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS
 STARTUP_TIMEOUT = 120.0
 #: Seconds of slack on top of the protocol's time limit (pickling the request and result).
 SLACK_SECONDS = 2.0
+#: How often the address space of busy workers is sampled, in seconds.
+SAMPLE_SECONDS = 0.25
+#: A worker that crashes after using this share of its memory limit is reported as out of memory:
+#: under an address-space limit some native code crashes (SIGSEGV/SIGABRT) instead of raising.
+NEAR_LIMIT = 0.8
 
 
 @dataclass
@@ -63,6 +69,7 @@ class _Worker:
         self.deadline = math.inf
         self.started = 0.0
         self.ready = False
+        self.peak_mb = 0.0
 
     def fileno(self) -> int:
         return self.process.stdout.fileno()
@@ -80,12 +87,24 @@ class _Worker:
     def send(self, job: Job) -> None:
         data = None if self.data_key == job.data.key else job.data
         self.job = job
+        self.peak_mb = 0.0
         self.started = time.perf_counter()
         self.deadline = self.started + job.protocol.time_limit + SLACK_SECONDS
         pickle.dump(("eval", job.data.key, data, job.family, job.config, job.protocol.to_dict()),
                     self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
         self.process.stdin.flush()
         self.data_key = job.data.key
+
+    def sample_memory(self) -> None:
+        """Record the peak address space (VmSize) of the running evaluation."""
+        try:
+            with open(f"/proc/{self.process.pid}/status") as handle:
+                for line in handle:
+                    if line.startswith("VmSize:"):
+                        self.peak_mb = max(self.peak_mb, int(line.split()[1]) / 1024)
+                        return
+        except (OSError, ValueError, IndexError):
+            pass
 
     def _read(self) -> Any:
         try:
@@ -105,6 +124,12 @@ class _Worker:
                 self.kill()
                 code = self.process.wait()
             why = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            limit = job.protocol.memory_limit_mb
+            if self.peak_mb >= NEAR_LIMIT * limit:
+                return failed_result(job.family, job.config, STATUS_MEMORY,
+                                     f"out of memory: the worker process crashed ({why}) with {self.peak_mb:.0f} MiB "
+                                     f"of address space, at the protocol's limit of {limit} MiB",
+                                     job.data, job.protocol, time.perf_counter() - self.started)
             return failed_result(job.family, job.config, STATUS_FAILED,
                                  f"the worker process died during the evaluation ({why}); "
                                  "a crash in the model library or the system's out-of-memory killer",
@@ -221,8 +246,11 @@ class WorkerPool:
             if not busy:
                 return
             now = time.perf_counter()
-            wait = max(0.0, min(w.deadline for w in busy) - now)
+            wait = min(max(0.0, min(w.deadline for w in busy) - now), SAMPLE_SECONDS)
             readable, _, _ = select.select(busy, [], [], wait)
+            for worker in busy:
+                if worker not in readable:
+                    worker.sample_memory()
             for worker in readable:
                 job = worker.job
                 yield job, worker.receive()

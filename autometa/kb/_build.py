@@ -225,8 +225,10 @@ class LocalBuilder:
                 for key in todo:
                     yield Job(data, key[1], plan.configs[key[1]][key[2]], plan.protocol, tag=(ref, key))
         # Phase 2: dataset by dataset, cheapest first (rows used x features), every other config.
+        rows = {**known, **self.store.read_datasets()}  # phase 1 wrote the rows of the datasets it loaded
+
         def cost(ref: DatasetRef) -> float:
-            row = known.get(ref.dataset_id) or self.store.read_datasets().get(ref.dataset_id) or {}
+            row = rows.get(ref.dataset_id) or {}
             return float(row.get("n_rows_used", 1e9)) * float(row.get("n_features", 1))
 
         for ref in sorted(plan.refs, key=cost):

@@ -43,6 +43,7 @@ def train_command(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="PMLB-layout folder (default: ../shared/datasets/pmlb if present)."),
     datasets: Optional[str] = typer.Option(None, "--datasets", help="Comma-separated datasets (pmlb/x, keel/x, sklearn/x) instead of all."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/training_state.pt."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Stop with a checkpoint after this many seconds (continue with --resume)."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda, cuda:1..."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (1 is fastest on a busy machine)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -66,7 +67,7 @@ def train_command(
     command = "autometa " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
     names = [d.strip() for d in datasets.split(",") if d.strip()] if datasets else None
     record = meta_train(out, config, data_dir=data_dir, datasets=names, resume=resume, device=device, progress=not quiet,
-                        command=command)
+                        command=command, time_limit=time_limit)
     if as_json:
         print_json(record)
         return

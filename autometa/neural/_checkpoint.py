@@ -13,6 +13,7 @@ A checkpoint is a folder holding
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ def load_network(checkpoint: str | Path, map_location: str | torch.device = "cpu
     try:
         state = torch.load(folder / WEIGHTS_FILE, map_location=map_location, weights_only=True)
         net.load_state_dict(state)
-    except (RuntimeError, KeyError, OSError) as exc:
+    except (RuntimeError, KeyError, OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
         raise ArtifactError(f"Cannot load '{folder / WEIGHTS_FILE}' ({str(exc).splitlines()[0]}); "
                             "retrain the checkpoint.") from None
     return net.to(map_location), record

@@ -121,7 +121,7 @@ def train_run(task: Task, optimizer: str, lr: float, steps: int, seed: int, netw
     loss_fn = _loss_fn(data)
     gen = torch.Generator().manual_seed(10_000 + seed)
     curve, scores = {}, {}
-    marks = set(record_steps(steps))
+    marks = set(record_steps(steps)) | set(score_at)  # the compared step counts are always recorded
     for t in range(steps + 1):
         if t in marks:
             with torch.no_grad():
@@ -219,7 +219,8 @@ def time_per_step(task: Task, network: CoordinateLSTM, optimizers: tuple[str, ..
 def run_benchmark(checkpoint: str | Path = "pretrained", *, data_dir: str | Path | None, horizon: int = 100,
                   long_factor: int = 10, seeds: tuple[int, ...] = (0, 1, 2), datasets: tuple[str, ...] | None = None,
                   out: str | Path | None = None, prefix: str = "meta_optimizer_", threads: int | None = None,
-                  progress: bool = True, command: str | None = None) -> dict[str, Any]:
+                  progress: bool = True, command: str | None = None, timing_steps: int = 200,
+                  timing_repeats: int = 7) -> dict[str, Any]:
     """Evaluate a checkpoint on the held-out tasks; write CSV/Markdown/PNG under ``out`` when given.
 
     Returns the headline numbers (:func:`autometa.neural._report.headline`), plus ``files`` written.
@@ -253,7 +254,7 @@ def run_benchmark(checkpoint: str | Path = "pretrained", *, data_dir: str | Path
         runs = evaluate_optimizers(tasks, network, horizon, long_factor, seeds,
                                    progress=lambda _msg: bar.advance(job))
         bar.update(job, description="timing")
-        timing = time_per_step(tasks[0], network)
+        timing = time_per_step(tasks[0], network, steps=timing_steps, repeats=timing_repeats)
     summary = summarize(runs, horizon, long_factor)
     head = _report.headline(summary, horizon, timing)
     if out is not None:

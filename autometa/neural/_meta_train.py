@@ -79,7 +79,7 @@ def resolve_device(device: str) -> torch.device:
 
 def meta_train(out: str | Path, config: MetaTrainConfig | None = None, *, data_dir: str | Path | None = None,
                datasets: list[str] | None = None, resume: bool = False, device: str = "auto",
-               progress: bool = True, command: str | None = None) -> dict[str, Any]:
+               progress: bool = True, command: str | None = None, time_limit: float | None = None) -> dict[str, Any]:
     """Meta-train an LSTM optimizer and write the checkpoint folder ``out``.
 
     Args:
@@ -92,6 +92,8 @@ def meta_train(out: str | Path, config: MetaTrainConfig | None = None, *, data_d
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
         progress: show a progress bar on stderr.
         command: the command line, for the record.
+        time_limit: stop (with a checkpoint) at the first trajectory end after this many seconds;
+            continue later with ``resume=True``.
 
     Returns:
         The training record (also written to ``out/record.json``).
@@ -106,7 +108,9 @@ def meta_train(out: str | Path, config: MetaTrainConfig | None = None, *, data_d
     if not names:
         raise InputError("No datasets to meta-train on; pass data_dir (a PMLB folder) or dataset names.")
 
-    net = CoordinateLSTM(**config.network).to(dev)
+    with torch.random.fork_rng(devices=[]):  # seeded initial weights, global RNG left alone
+        torch.manual_seed(config.seed)
+        net = CoordinateLSTM(**config.network).to(dev)
     # The two global knobs (output scale, linear path) are few and matter most early: a larger meta
     # learning rate lets them move within a short CPU run, the LSTM weights keep the paper's 1e-3.
     fast = [p for name, p in net.named_parameters() if name == "log_scale" or name.startswith("skip.")]
@@ -149,15 +153,18 @@ def meta_train(out: str | Path, config: MetaTrainConfig | None = None, *, data_d
         return record
 
     bar = _Progress(config.steps, step, enabled=progress)
-    last_saved = step
+    last_saved, started = step, time.perf_counter()
     try:
         while step < config.steps:
             t0 = time.perf_counter()
             step = _trajectory(net, meta_opt, pool, config, step, dev, history, bar)
             elapsed += time.perf_counter() - t0
-            if step - last_saved >= config.checkpoint_every or step >= config.steps:
+            out_of_time = time_limit is not None and time.perf_counter() - started >= time_limit
+            if step - last_saved >= config.checkpoint_every or step >= config.steps or out_of_time:
                 save()
                 last_saved = step
+            if out_of_time:
+                break
     finally:
         bar.close()
     return save()

@@ -1,0 +1,136 @@
+"""Meta-training: the batched base tasks, a tiny run that lowers the meta-loss, resume, CLI, evaluation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from cli import main  # noqa: E402
+
+from autometa.errors import InputError  # noqa: E402
+from autometa.neural import CoordinateLSTM, MetaTrainConfig, load_network, meta_train  # noqa: E402
+from autometa.neural._datasets import load_pool  # noqa: E402
+from autometa.neural._evaluate import make_mlp, run_benchmark  # noqa: E402
+from autometa.neural._meta_train import evaluate_meta_loss  # noqa: E402
+from autometa.neural._tasks import Architecture, TaskBatch  # noqa: E402
+
+NAMES = ["sklearn/digits", "sklearn/iris", "sklearn/wine", "sklearn/diabetes"]
+TINY = {"unroll": 5, "horizon": 10, "tasks_per_step": 4, "max_rows": 256, "batch_sizes": (32,), "seed": 1}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def pool():
+    return load_pool(NAMES, None, max_rows=256)
+
+
+def test_batched_tasks_match_independent_networks(pool):
+    # Padded inputs/classes and one weight matrix per task must give exactly each task's own MLP.
+    arch = Architecture((8, 5), "tanh")
+    tasks = TaskBatch(pool, arch, batch_size=16, generator=np.random.default_rng(0), max_features=20)
+    theta = tasks.init_params(torch.Generator().manual_seed(0))
+    x, y_cls, y_reg = tasks.sample_batch(torch.Generator().manual_seed(1))
+    losses = tasks.loss(theta, x, y_cls, y_reg)
+    for i, data in enumerate(pool):
+        d, o = int(tasks.n_features[i]), data.n_outputs
+        model = make_mlp(d, arch, o)
+        with torch.no_grad():
+            for layer, (off, fan_in, fan_out) in zip([m for m in model if isinstance(m, torch.nn.Linear)],
+                                                     tasks.layers):
+                w = theta[i, off:off + fan_in * fan_out].view(fan_in, fan_out)
+                layer.weight.copy_(w[:layer.in_features, :layer.out_features].t())
+                layer.bias.copy_(theta[i, off + fan_in * fan_out:off + fan_in * fan_out + layer.out_features])
+            out = model(x[i, :, :d])
+        if data.task == "classification":
+            expected = torch.nn.functional.cross_entropy(out, y_cls[i])
+        else:
+            expected = torch.nn.functional.mse_loss(out[:, 0], y_reg[i])
+        assert float(losses[i]) == pytest.approx(float(expected), rel=1e-5)
+    # Coordinates outside `live` (weights of padding) have no effect on any loss.
+    (grad,) = torch.autograd.grad(tasks.loss(theta.requires_grad_(), x, y_cls, y_reg).sum(), theta)
+    assert float(grad[~tasks.live].abs().max()) == 0.0
+    assert int(tasks.live.sum()) == len(tasks.live_index) < tasks.live.numel()
+
+
+def test_tiny_meta_training_lowers_the_meta_loss(tmp_path, pool):
+    config = MetaTrainConfig(steps=24, checkpoint_every=8, **TINY)
+    before = evaluate_meta_loss(CoordinateLSTM(), pool, config, trajectories=4)
+    record = meta_train(tmp_path, config, datasets=NAMES, progress=False, device="cpu", command="test")
+    trained, saved = load_network(tmp_path)
+    after = evaluate_meta_loss(trained, pool, config, trajectories=4)
+    assert after < before
+    assert record["steps_done"] == saved["steps_done"] == 24
+    assert saved["datasets"] == NAMES and saved["command"] == "test"
+    assert saved["versions"]["torch"] == torch.__version__
+
+
+def test_resume_continues_exactly(tmp_path, pool):
+    full, part = tmp_path / "full", tmp_path / "part"
+    meta_train(full, MetaTrainConfig(steps=6, checkpoint_every=2, **TINY), datasets=NAMES, progress=False)
+    first = meta_train(part, MetaTrainConfig(steps=6, checkpoint_every=2, **TINY), datasets=NAMES, progress=False,
+                       time_limit=0.0)  # stops after its first trajectory, as an interrupted run would
+    assert 0 < first["steps_done"] < 6
+    meta_train(part, MetaTrainConfig(steps=6, checkpoint_every=2, **TINY), datasets=NAMES, progress=False, resume=True)
+    a, _ = load_network(full)
+    b, _ = load_network(part)
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.allclose(x, y, atol=1e-6), name
+    with pytest.raises(InputError, match="other settings"):
+        meta_train(part, MetaTrainConfig(steps=8, **{**TINY, "unroll": 2}), datasets=NAMES, progress=False,
+                   resume=True)
+
+
+def test_bad_settings_are_refused(tmp_path):
+    with pytest.raises(InputError, match="held out"):
+        meta_train(tmp_path, MetaTrainConfig(steps=1, **TINY), datasets=["sklearn/iris", "sklearn/breast_cancer"])
+    with pytest.raises(InputError, match="unroll <= horizon"):
+        meta_train(tmp_path, MetaTrainConfig(steps=1, unroll=20, horizon=10), datasets=NAMES)
+    with pytest.raises(InputError, match="Cannot resume"):
+        meta_train(tmp_path / "new", MetaTrainConfig(steps=1, **TINY), datasets=NAMES, resume=True)
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="no CUDA device"):
+            meta_train(tmp_path, MetaTrainConfig(steps=1, **TINY), datasets=NAMES, device="cuda")
+
+
+def test_cli_train_and_errors(tmp_path, capsys):
+    out = tmp_path / "ckpt"
+    code = main(["meta-optimizer", "train", "--out", str(out), "--steps", "2", "--unroll", "3", "--horizon", "6",
+                 "-k", "2", "--datasets", "sklearn/iris,sklearn/wine", "--threads", "1", "--quiet", "--json"])
+    assert code == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["steps_done"] == 2 and record["config"]["unroll"] == 3
+    assert (out / "optimizer.pt").exists() and (out / "record.json").exists()
+    code = main(["meta-optimizer", "train", "--out", str(out), "--datasets", "pmlb/wdbc", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "held out" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    code = main(["meta-optimizer", "eval", "--datasets", "sklearn/iris"])
+    err = capsys.readouterr().err
+    assert code == 2 and "not held-out" in err
+
+
+def test_benchmark_writes_tables_and_plots(tmp_path, pmlb_dir):
+    head = run_benchmark("pretrained", data_dir=pmlb_dir, horizon=10, long_factor=2, seeds=(0,),
+                         datasets=("pmlb/wdbc", "pmlb/503_wind"), out=tmp_path, prefix="t_", progress=False,
+                         timing_steps=20, timing_repeats=1)
+    assert head["tasks"] == 2 and head["horizon"] == 10 and head["long_steps"] == 20
+    assert 0.0 <= head["win_rate_vs_tuned_at_horizon"]["adam"] <= 1.0
+    assert head["seconds_per_step"]["learned"] > 0 and head["seconds_per_step"]["adam"] > 0
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"t_summary.csv", "t_curves.csv", "t_results.md", "t_curves_T10.png", "t_curves_T20.png"} <= names
+    import pandas as pd
+
+    summary = pd.read_csv(tmp_path / "t_summary.csv")
+    assert set(summary["optimizer"]) == {"learned", "adam", "rmsprop", "sgd_momentum"}
+    assert set(summary["steps"]) == {10, 20} and len(summary) == 2 * 4 * 2
+    assert "learned < Adam" in (tmp_path / "t_results.md").read_text()

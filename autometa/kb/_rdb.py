@@ -225,7 +225,7 @@ def run_rdb_worker(url: str, refs: Iterable[DatasetRef], families: list[str], n_
         while True:
             busy = False
             for ref in refs:
-                if ref.dataset_id in skipped:
+                if ref.dataset_id in skipped or _nothing_to_do(storage, ref, configs, protocol):
                     continue
                 try:
                     dataset = ref.load()
@@ -271,6 +271,23 @@ def run_rdb_worker(url: str, refs: Iterable[DatasetRef], families: list[str], n_
             if not _anything_running(storage, refs, protocol):
                 return counts
             time.sleep(poll)
+
+
+def _nothing_to_do(storage: Any, ref: DatasetRef, configs: dict[str, dict[str, dict[str, Any]]],
+                   protocol: Protocol) -> bool:
+    """Whether the dataset's study has every config and none waiting (so its data need not be loaded)."""
+    import optuna
+
+    try:
+        study = optuna.load_study(study_name=study_name(protocol, ref.dataset_id), storage=storage)
+    except KeyError:  # no study yet
+        return False
+    trials = study.get_trials(deepcopy=False)
+    if any(t.state == optuna.trial.TrialState.WAITING for t in trials):
+        return False
+    present = {(t.user_attrs.get("family"), t.user_attrs.get("config_id"))
+               for t in trials if t.state != optuna.trial.TrialState.FAIL}
+    return all((f, c) in present for f in configs for c in configs[f])
 
 
 def _anything_running(storage: Any, refs: list[DatasetRef], protocol: Protocol) -> bool:

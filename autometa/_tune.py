@@ -40,13 +40,14 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
          timeout: float | None = None, storage: str | None = None, study_name: str | None = None,
          metric: str | None = None, random_state: int | None = None, *, kb: Any = None, n_warm: int = N_WARM,
          warm_start: bool = True, sampler: Any = None, protocol: Any = None,
-         callbacks: Sequence[Callable[[Any, Any], None]] = ()) -> Any:
+         callbacks: Sequence[Callable[[Any, Any], None]] = (), on_ready: Callable[[], None] | None = None) -> Any:
     """Run a warm-started Optuna search for the best (family, config) on a dataset.
 
     Args:
         data: a path (CSV, Parquet, PMLB folder), a DataFrame, or a :class:`~autometa.data.Dataset`.
         target: the target column (default: ``target``/``class``/``label``/``y`` or the last column).
-        family: search only this family (or these families); default: all, across families.
+        family: search only this family (or these families); default: every family the knowledge
+            base has histories of (the neural ``mlp`` only when asked for: it is slow and has none yet).
         n_trials: trials to run in this call (``None``: until ``timeout``).
         timeout: stop starting new trials after this many seconds.
         storage: an Optuna storage URL (``sqlite:///study.db``, ``postgresql://...``) or a path to a
@@ -62,6 +63,7 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
         protocol: the evaluation protocol (default: the knowledge base's,
             :data:`autometa.evaluation.DEFAULT_PROTOCOL`).
         callbacks: Optuna callbacks ``(study, frozen_trial)``, e.g. a progress bar.
+        on_ready: called once everything is checked and set up, just before the first trial.
 
     Returns:
         The ``optuna.Study``. Each trial's user attributes hold the family, config, every metric of
@@ -83,7 +85,7 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
         raise InputError(f"n_trials must be at least 1; got {n_trials}.")
     if timeout is not None and not timeout > 0:
         raise InputError(f"The timeout must be a positive number of seconds; got {timeout}.")
-    families = check_families(family) or list_families()
+    families = check_families(family)
     dataset = load_dataset(data, target=target)
     metric = check_metric(metric, dataset.task)
     protocol = protocol or DEFAULT_PROTOCOL
@@ -100,12 +102,22 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
 
         mf = dataset_metafeatures(dataset, protocol)
         model = load_metamodel(dataset.task, metric, kb) if warm_start else None
+    if families is None:
+        known = set(model.candidates["family"]) if model is not None else set(list_families()) - {"mlp"}
+        families = [f for f in list_families() if f in known]
+    record["families"] = families
     if sampler is None:
         sampler = (MetaSampler(model, mf, families, seed=random_state) if warm_start
                    else optuna.samplers.TPESampler(seed=random_state))
+    created = True
     try:
-        study = optuna.create_study(storage=store, study_name=study_name, direction=direction, sampler=sampler,
-                                    load_if_exists=True)
+        try:
+            study = optuna.create_study(storage=store, study_name=study_name, direction=direction, sampler=sampler)
+        except optuna.exceptions.DuplicatedStudyError:
+            # Resuming, or joining other workers: creating a study is atomic in every storage, so
+            # only the worker that created it enqueues the warm start (no race between workers).
+            created = False
+            study = optuna.load_study(study_name=study_name, storage=store, sampler=sampler)
     except Exception as exc:  # a schema or connection problem surfaces here with some storages
         raise InputError(f"Cannot create or open the study {study_name!r} in {_masked(storage)}: "
                          f"{_scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, storage)}") from None
@@ -113,7 +125,7 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
     if STUDY_ATTR not in study.user_attrs:
         study.set_user_attr(STUDY_ATTR, record)
 
-    if warm_start and n_warm > 0:
+    if warm_start and n_warm > 0 and created:
         items, _ = rank_candidates(model, mf, min(n_warm, n_trials or n_warm), families=families)
         for item in items:
             # skip_if_exists: a resumed study, or a second worker on a shared one, never repeats them.
@@ -138,6 +150,8 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
             raise _EvaluationFailed(f"{fam} failed: {(result.error or 'no score').splitlines()[0][:200]}")
         return float(result.scores[metric])
 
+    if on_ready is not None:
+        on_ready()
     study.optimize(objective, n_trials=n_trials, timeout=timeout, callbacks=list(callbacks),
                    catch=(_EvaluationFailed,), gc_after_trial=False)
     return study

@@ -60,9 +60,13 @@ def tune_command(
             best = "no finished trial yet"
         progress.update(task_id, advance=1, best=best)
 
-    with progress:
+    # The bar appears once the input is checked and the warm start is ready (bad input: one line only).
+    try:
         study = tune(file, target=target, family=families, n_trials=n_trials, timeout=timeout, storage=storage,
-                     study_name=study_name, metric=metric, random_state=seed, kb=kb, callbacks=[on_trial])
+                     study_name=study_name, metric=metric, random_state=seed, kb=kb, callbacks=[on_trial],
+                     on_ready=progress.start)
+    finally:
+        progress.stop()
     summary = _summary(study)
     if save_model is not None:
         summary["model_file"] = str(write_model(study, save_model, data=file))

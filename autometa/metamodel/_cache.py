@@ -183,7 +183,7 @@ def load_kb(kb: Any = None) -> Any:
 
 
 def load_metamodel(task: str, metric: str | None = None, kb: Any = None, *, settings: Settings | None = None,
-                   refresh: bool = False, n_jobs: int = 2, on_fit: Any = None) -> MetaModel:
+                   refresh: bool = False, n_jobs: int = 1, on_fit: Any = None) -> MetaModel:
     """The meta-model of ``task`` and ``metric`` fitted on ``kb``, from the disk cache when it is there.
 
     Args:
@@ -193,7 +193,7 @@ def load_metamodel(task: str, metric: str | None = None, kb: Any = None, *, sett
             folder, or a :class:`~autometa.kb.KnowledgeBase`.
         settings: meta-model settings (default: :data:`DEFAULT_SETTINGS`).
         refresh: refit even if a cached model exists.
-        n_jobs: LightGBM threads for fitting.
+        n_jobs: LightGBM threads for fitting (1: OpenMP threads spin badly on a busy machine).
         on_fit: called with no arguments before a (slow) fit starts, e.g. to tell the user.
     """
     from autometa.evaluation import PRIMARY_METRIC

@@ -116,7 +116,7 @@ class MetaModel:
             if len(rows) >= 20:
                 log_n = np.log(data.n_rows_used.loc[self.dataset_ids].to_numpy(dtype=float))[rows, None]
                 X = np.hstack([log_n, mf_raw[rows], enc[cols]])
-                self.time_model = Surrogate(1, 200, seed=seed, n_jobs=n_jobs).fit(
+                self.time_model = Surrogate(1, 100, seed=seed, n_jobs=n_jobs).fit(
                     X, np.log(fit[rows, cols]), rows, categorical=[1 + n_mf])
         return self
 

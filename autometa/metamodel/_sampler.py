@@ -207,8 +207,17 @@ class MetaSampler(BaseSampler):
             for i in range(self.n_local // 3):
                 u = np.clip(centre + self._rng.normal(0.0, 0.1, size=len(centre)), 0.0, 1.0 - 1e-9)
                 rows.append((f"local:{rank}:{i}", family, spec.from_unit(u)))
-        return pd.DataFrame({"family": [r[1] for r in rows], "config": [r[2] for r in rows]},
-                            index=pd.Index([r[0] for r in rows], name="key"))
+        # A config tried already (random draws and perturbations can land on one: integer and
+        # categorical parameters, rounded floats) is never proposed again.
+        seen = set(tried)
+        unique = []
+        for row in rows:
+            key = (row[1], _dump(row[2]))
+            if key not in seen:
+                seen.add(key)
+                unique.append(row)
+        return pd.DataFrame({"family": [r[1] for r in unique], "config": [r[2] for r in unique]},
+                            index=pd.Index([r[0] for r in unique], name="key"))
 
 
     def _frame(self, observed: list[tuple[str, dict[str, Any]]]) -> pd.DataFrame:

@@ -1,0 +1,288 @@
+"""The meta-model: training tables, predictions, nearest datasets, portfolios, acquisition, disk cache, LODO.
+
+The knowledge base used here is made by the test itself (``tiny_kb``): real evaluations under the
+protocol of two cheap families on small scikit-learn and synthetic datasets, with real meta-features;
+one dataset appears twice under two names, so the nearest-dataset search has a known answer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+FAMILIES = ("linear", "knn")
+N_CONFIGS = 5
+PROTOCOL_CAP = 300
+
+
+def _datasets():
+    from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine, make_classification
+    from sklearn.datasets import make_friedman1, make_regression
+
+    out = {}
+    for name, loader in (("iris", load_iris), ("wine", load_wine), ("breast_cancer", load_breast_cancer)):
+        X, y = loader(return_X_y=True, as_frame=True)
+        out[name] = (X, y, "classification")
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    out["iris_twin"] = (X.copy(), y.copy(), "classification")  # the same data under another name
+    for i, (informative, sep, flip) in enumerate(((2, 0.5, 0.2), (5, 1.5, 0.0), (3, 1.0, 0.1), (8, 0.8, 0.05))):
+        X, y = make_classification(n_samples=240, n_features=10, n_informative=informative, n_redundant=1,
+                                   class_sep=sep, flip_y=flip, random_state=i)
+        out[f"synth_{i}"] = (pd.DataFrame(X, columns=[f"x{j}" for j in range(10)]), pd.Series(y), "classification")
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    out["diabetes"] = (X, y, "regression")
+    for i, noise in enumerate((0.5, 5.0)):
+        X, y = make_friedman1(n_samples=200, noise=noise, random_state=i)
+        out[f"friedman_{i}"] = (pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])]), pd.Series(y), "regression")
+    X, y = make_regression(n_samples=200, n_features=6, noise=10.0, random_state=3)
+    out["linear_reg"] = (pd.DataFrame(X, columns=[f"x{j}" for j in range(6)]), pd.Series(y), "regression")
+    return out
+
+
+def build_tiny_kb(folder: Path) -> Path:
+    """Evaluate every config of FAMILIES on every dataset of ``_datasets()`` and save the KB."""
+    import metafeatures
+
+    from autometa.data import load_dataset
+    from autometa.evaluation import Protocol, evaluate_config, prepare_data
+    from autometa.kb import KnowledgeBase
+    from autometa.spaces import config_set
+
+    if (folder / "kb.json").exists():
+        return folder
+    protocol = Protocol(row_cap=PROTOCOL_CAP)
+    dataset_rows, evaluation_rows = [], []
+    for name, (X, y, task) in _datasets().items():
+        dataset = load_dataset(X, y=y, task=task, name=name)
+        data = prepare_data(dataset, protocol)
+        mf = metafeatures.extract(data.X, data.y, task=task, random_state=protocol.seed)
+        dataset_id = f"test/{name}"
+        dataset_rows.append({"dataset_id": dataset_id, "source": "test", "name": name, "task": task,
+                             "n_rows": dataset.n_rows, "n_features": dataset.n_features,
+                             "n_classes": dataset.n_classes, "row_cap": protocol.row_cap,
+                             "protocol_version": protocol.version,
+                             **{f"mf.{k}": v for k, v in dict(mf).items()}})
+        for family in FAMILIES:
+            for config_id, config in config_set(family, N_CONFIGS).items():
+                result = evaluate_config(data, family, config, protocol, isolate=False)
+                evaluation_rows.append(result.to_row(dataset_id, config_id, "test"))
+    kb = KnowledgeBase(pd.DataFrame(dataset_rows), pd.DataFrame(evaluation_rows), meta={"protocol": protocol.to_dict()})
+    return kb.save(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_kb(tmp_path_factory) -> Path:
+    return build_tiny_kb(tmp_path_factory.getbasetemp() / "tiny-kb")
+
+
+@pytest.fixture()
+def cache(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("AUTOMETA_CACHE_DIR", str(folder))
+    return folder
+
+
+
+
+def fast_settings(**kw):
+    from autometa.metamodel import Settings
+
+    return Settings(n_models=2, num_boost_round=40, k=4, **kw)
+
+
+# ----------------------------------------------------------------------------- training tables
+def test_training_tables_are_normalized_per_dataset(tiny_kb):
+    from autometa.kb import KnowledgeBase
+    from autometa.metamodel import training_data
+
+    data = training_data(KnowledgeBase.load(tiny_kb), "classification")
+    assert data.metric == "balanced_accuracy"
+    assert len(data) == 8 and data.normalized.shape[1] == len(FAMILIES) * N_CONFIGS
+    norm = data.normalized
+    assert ((norm >= 0) & (norm <= 1) | norm.isna()).all().all()
+    assert np.allclose(norm.max(axis=1), 1.0)  # the best config of every dataset is 1
+    # A dataset's best config by raw score is its normalized 1.
+    for dataset_id in data.dataset_ids:
+        assert norm.loc[dataset_id].idxmax() == data.scores.loc[dataset_id].idxmax()
+    assert set(data.candidates["family"]) == set(FAMILIES)
+
+
+def test_lower_is_better_metric_is_flipped(tiny_kb):
+    from autometa.kb import KnowledgeBase
+    from autometa.metamodel import training_data
+
+    data = training_data(KnowledgeBase.load(tiny_kb), "regression", "rmse")
+    for dataset_id in data.dataset_ids:
+        assert data.normalized.loc[dataset_id].idxmax() == data.scores.loc[dataset_id].idxmin()
+
+
+def test_unknown_metric_is_an_input_error(tiny_kb):
+    from autometa.errors import InputError
+    from autometa.kb import KnowledgeBase
+    from autometa.metamodel import training_data
+
+    with pytest.raises(InputError, match="Unknown metric"):
+        training_data(KnowledgeBase.load(tiny_kb), "classification", "accuracyy")
+
+
+# ----------------------------------------------------------------------------- the model
+@pytest.fixture(scope="module")
+def fitted(tiny_kb):
+    from autometa.kb import KnowledgeBase
+    from autometa.metamodel import MetaModel, training_data
+
+    data = training_data(KnowledgeBase.load(tiny_kb), "classification")
+    return data, MetaModel.fit(data.without("test/iris"), fast_settings())
+
+
+def test_nearest_dataset_of_a_twin_is_the_twin(fitted):
+    data, model = fitted
+    nb = model.neighbors(data.metafeatures.loc["test/iris"].to_dict(), k=3)
+    assert nb["dataset_id"].iloc[0] == "test/iris_twin"
+    assert nb["distance"].iloc[0] == pytest.approx(0.0, abs=1e-9)
+    assert nb["distance"].is_monotonic_increasing
+    assert "test/iris" not in set(nb["dataset_id"])  # it was left out of the fit
+    assert nb["weight"].sum() == pytest.approx(1.0)
+
+
+def test_predictions_cover_every_candidate_with_an_uncertainty(fitted):
+    data, model = fitted
+    pred = model.predict(data.metafeatures.loc["test/iris"].to_dict())
+    assert list(pred.index) == list(model.candidates.index)
+    assert np.isfinite(pred[["mean", "std", "surrogate_mean"]].to_numpy()).all()
+    assert (pred["std"] > 0).all()
+    # A config the knowledge base never evaluated is scored by the surrogate alone.
+    new = pd.DataFrame({"family": ["linear"], "config": [{"C": 0.0123}]}, index=["new"])
+    other = model.predict(data.metafeatures.loc["test/iris"].to_dict(), new)
+    assert np.isnan(other.loc["new", "knn_mean"]) and np.isfinite(other.loc["new", "mean"])
+
+
+def test_knn_design_recovers_the_twins_best_config(fitted):
+    data, model = fitted
+    mf = data.metafeatures.loc["test/iris"].to_dict()
+    first = model.rank(mf, 1, design="knn")[0]
+    twin_best = data.normalized.loc["test/iris_twin"].to_numpy().argmax()
+    assert first == twin_best
+
+
+@pytest.mark.parametrize("design", ["portfolio", "knn", "knn-avg", "surrogate", "blend"])
+def test_every_design_ranks_distinct_eligible_configs(fitted, design):
+    data, model = fitted
+    eligible = (model.candidates["family"] == "knn").to_numpy()
+    order = model.rank(data.metafeatures.loc["test/wine"].to_dict(), 4, design=design, eligible=eligible)
+    assert len(order) == 4 and len(set(order)) == 4
+    assert all(eligible[i] for i in order)
+
+
+def test_fit_time_is_predicted_and_grows_with_rows(fitted):
+    data, model = fitted
+    mf = data.metafeatures.loc["test/wine"].to_dict()
+    small = model.predict_fit_seconds(mf)
+    large = model.predict_fit_seconds(mf, n_rows=100_000)
+    assert (small > 0).all() and (large > small).all()
+
+
+# ----------------------------------------------------------------------------- portfolio, acquisition
+def test_greedy_portfolio_covers_complementary_datasets():
+    from autometa.metamodel._portfolio import greedy_portfolio
+
+    # Config 0 is good on average; configs 1 and 2 are each best on half the datasets.
+    scores = np.array([[0.8, 1.0, 0.0], [0.8, 1.0, 0.0], [0.8, 0.0, 1.0], [0.8, 0.0, 1.0]])
+    assert greedy_portfolio(scores, 1) == [0]
+    assert sorted(greedy_portfolio(scores, 3)[1:]) == [1, 2]
+    assert greedy_portfolio(scores, 2, weights=np.array([1, 1, 0, 0]))[0] == 1
+
+
+def test_posterior_follows_observations_and_keeps_the_prior_far_away():
+    from autometa.metamodel._acquisition import AcquisitionSettings, posterior
+
+    settings = AcquisitionSettings(length_scale=0.1, family_corr=0.0)
+    cand = np.array([[0, 0.50], [0, 0.52], [0, 0.95], [1, 0.5]])
+    obs = np.array([[0, 0.5], [0, 0.1]])
+    prior = np.array([0.9, 0.9, 0.9, 0.9])
+    mu, sigma = posterior(prior, np.full(4, 0.2), cand, obs, np.array([0.9, 0.9]), np.array([0.0, 1.0]), settings)
+    assert mu[0] < 0.5 and mu[1] < 0.6  # observed bad right there
+    assert mu[2] == pytest.approx(0.9, abs=0.01) and mu[3] == pytest.approx(0.9)  # far away / other family
+    assert sigma[0] < sigma[2] and sigma[3] == pytest.approx(0.2)
+
+
+# ----------------------------------------------------------------------------- cache
+def test_cache_is_reused_and_holds_no_pickles(tiny_kb, cache, monkeypatch):
+    from autometa.metamodel import MetaModel, load_metamodel
+
+    first = load_metamodel("classification", kb=tiny_kb, settings=fast_settings())
+    files = [p for p in cache.rglob("*") if p.is_file()]
+    assert {p.suffix for p in files} <= {".json", ".parquet", ".txt"}
+    meta = json.loads(next(p for p in files if p.name == "model.json").read_text())
+    assert meta["format"] == "autometa-metamodel" and meta["format_version"] >= 1
+
+    def no_fit(*a, **k):
+        raise AssertionError("refitted although the cache is valid")
+
+    monkeypatch.setattr(MetaModel, "fit", no_fit)
+    again = load_metamodel("classification", kb=tiny_kb, settings=fast_settings())
+    mf = {"NumberOfInstances": 150.0, "NumberOfFeatures": 5.0, "ClassEntropy": 1.5}
+    pd.testing.assert_frame_equal(first.predict(mf), again.predict(mf))
+
+
+def test_stale_or_broken_cache_is_rebuilt(tiny_kb, cache):
+    from autometa.metamodel import load_metamodel
+
+    load_metamodel("classification", kb=tiny_kb, settings=fast_settings())
+    model_json = next(cache.rglob("model.json"))
+    meta = json.loads(model_json.read_text())
+    meta["format_version"] = 999
+    model_json.write_text(json.dumps(meta))
+    load_metamodel("classification", kb=tiny_kb, settings=fast_settings())
+    assert json.loads(model_json.read_text())["format_version"] != 999
+    next(model_json.parent.glob("surrogate-0.txt")).write_text("not a model")
+    model = load_metamodel("classification", kb=tiny_kb, settings=fast_settings())
+    assert model.surrogate is not None and (model_json.parent / "surrogate-0.txt").read_text().startswith("tree")
+
+
+def test_another_knowledge_base_gets_another_model(tiny_kb, cache, tmp_path):
+    from autometa.kb import KnowledgeBase
+    from autometa.metamodel import kb_fingerprint, load_metamodel
+
+    kb = KnowledgeBase.load(tiny_kb)
+    smaller = KnowledgeBase(kb.datasets[kb.datasets["dataset_id"] != "test/wine"],
+                            kb.evaluations[kb.evaluations["dataset_id"] != "test/wine"])
+    smaller.save(tmp_path / "smaller")
+    assert kb_fingerprint(folders=[tiny_kb]) != kb_fingerprint(folders=[tmp_path / "smaller"])
+    a = load_metamodel("classification", kb=tiny_kb, settings=fast_settings())
+    b = load_metamodel("classification", kb=tmp_path / "smaller", settings=fast_settings())
+    assert "test/wine" in a.dataset_ids and "test/wine" not in b.dataset_ids
+    assert len(list((cache / "metamodel").iterdir())) == 2
+
+
+# ----------------------------------------------------------------------------- leave one dataset out
+def test_lodo_scores_every_design_without_the_held_out_dataset(tiny_kb):
+    from autometa.kb import KnowledgeBase
+    from autometa.metamodel import training_data
+    from autometa.metamodel._evaluate import lodo, summarize
+
+    data = training_data(KnowledgeBase.load(tiny_kb), "classification")
+    results = lodo(data, [fast_settings()], datasets=["test/iris", "test/synth_1"], ks=(1, 3))
+    assert set(results["design"]) == {"portfolio", "knn", "knn-avg", "surrogate", "blend"}
+    assert ((results["top1"] <= results["top3"]) & (results["top3"] <= 1.0)).all()
+    # iris has a twin in the KB: the nearest-dataset designs find its best config at once.
+    iris = results[(results["dataset_id"] == "test/iris") & (results["design"] == "knn")]
+    assert iris["top1"].iloc[0] == pytest.approx(1.0)
+    summary = summarize(results, ks=(1, 3))
+    assert set(summary["datasets"]) == {2}
+
+
+def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
+    from autometa.metamodel import cache_dir
+
+    monkeypatch.setenv("AUTOMETA_CACHE_DIR", str(tmp_path / "x"))
+    assert cache_dir() == tmp_path / "x"
+    monkeypatch.delenv("AUTOMETA_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "autometa"
+    assert os.environ.get("AUTOMETA_CACHE_DIR") is None

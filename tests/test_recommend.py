@@ -1,0 +1,133 @@
+"""``autometa.recommend`` and ``autometa recommend``: ranked, diverse, filtered, with evidence; bad input exits 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from sklearn.datasets import load_diabetes, load_wine
+from test_metamodel import FAMILIES, N_CONFIGS, build_tiny_kb
+
+import cli
+
+
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory):
+    return build_tiny_kb(tmp_path_factory.getbasetemp() / "tiny-kb")
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path_factory, monkeypatch):
+    # One cache for the module: the first test pays for the fit, the others read it back.
+    monkeypatch.setenv("AUTOMETA_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "recommend-cache"))
+
+
+@pytest.fixture(scope="module")
+def wine_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "wine.csv"
+    load_wine(as_frame=True).frame.to_csv(path, index=False)
+    return path
+
+
+def run_cli(args, capsys):
+    code = cli.main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_recommend_ranks_distinct_configs_with_evidence(kb):
+    import autometa
+
+    frame = load_wine(as_frame=True).frame
+    recs = autometa.recommend(frame, target="target", n=6, kb=kb)
+    assert isinstance(recs, autometa.Recommendations) and len(recs) == 6
+    assert [r.rank for r in recs] == list(range(1, 7))
+    keys = {(r.family, json.dumps(r.config, sort_keys=True)) for r in recs}
+    assert len(keys) == 6  # no config twice
+    assert {r.family for r in recs} <= set(FAMILIES)
+    for r in recs:
+        assert 0.0 <= r.uncertainty and r.predicted_fit_seconds > 0
+        assert len(r.evidence) == 3 and all(e.dataset_id.startswith("test/") for e in r.evidence)
+    assert recs.task == "classification" and recs.metric == "balanced_accuracy"
+    assert recs.neighbors[0]["distance"] <= recs.neighbors[-1]["distance"]
+    frame_out = recs.to_frame()
+    assert list(frame_out["rank"]) == list(range(1, 7))
+
+
+def test_the_list_is_diverse_across_families(kb):
+    import autometa
+
+    recs = autometa.recommend(load_wine(as_frame=True).frame, target="target", n=2 * N_CONFIGS, kb=kb)
+    assert {r.family for r in recs} == set(FAMILIES)  # every config of the KB, both families
+
+
+def test_family_and_metric_filters(kb):
+    import autometa
+
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    recs = autometa.recommend(X.assign(target=y), families=["knn"], metric="rmse", n=3, kb=kb)
+    assert recs.metric == "rmse" and recs.task == "regression"
+    assert {r.family for r in recs} == {"knn"} and len(recs) == 3
+
+
+def test_time_budget_leaves_out_slow_configs(kb):
+    import autometa
+    from autometa.errors import InputError
+
+    frame = load_wine(as_frame=True).frame
+    recs = autometa.recommend(frame, target="target", n=10, kb=kb)
+    cutoff = sorted(r.predicted_fit_seconds_full for r in recs)[len(recs) // 2]
+    kept = autometa.recommend(frame, target="target", n=10, kb=kb, time_budget=cutoff)
+    assert 0 < len(kept) < len(recs)
+    assert all(r.predicted_fit_seconds_full <= cutoff for r in kept)
+    with pytest.raises(InputError, match="budget"):
+        autometa.recommend(frame, target="target", kb=kb, time_budget=1e-12)
+
+
+def test_cli_table_and_json(kb, wine_csv, capsys):
+    code, out, err = run_cli(["recommend", str(wine_csv), "--kb", str(kb), "-n", "3"], capsys)
+    assert code == 0, err
+    assert "recommendations" in out and "nearest known datasets" in out
+    code, out, _ = run_cli(["recommend", str(wine_csv), "--kb", str(kb), "-n", "2", "--family", "linear", "--json"],
+                           capsys)
+    assert code == 0
+    payload = json.loads(out)
+    assert [r["family"] for r in payload["recommendations"]] == ["linear", "linear"]
+    assert payload["dataset"]["n_rows"] == 178 and payload["metric"] == "balanced_accuracy"
+    assert set(payload["recommendations"][0]) >= {"config", "predicted_score", "uncertainty", "predicted_fit_seconds",
+                                                  "evidence"}
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--family", "xgboost"], "Unknown model family 'xgboost'"),
+    (["--metric", "f1"], "Unknown metric 'f1'"),
+    (["--metric", "r2"], "does not apply to a classification"),
+    (["--target", "nope"], "nope"),
+])
+def test_cli_bad_input_is_one_line_and_exit_2(kb, wine_csv, capsys, args, words):
+    code, out, err = run_cli(["recommend", str(wine_csv), "--kb", str(kb), *args], capsys)
+    assert code == 2
+    assert words in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_cli_missing_file_and_missing_kb(kb, tmp_path, capsys):
+    code, _, err = run_cli(["recommend", str(tmp_path / "absent.csv"), "--kb", str(kb)], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    frame = pd.DataFrame({"a": [0.5, 1.5, 2.5, 3.0] * 10, "target": [0, 1] * 20})
+    frame.to_csv(tmp_path / "small.csv", index=False)
+    code, _, err = run_cli(["recommend", str(tmp_path / "small.csv"), "--kb", str(tmp_path / "no-kb")], capsys)
+    assert code == 2 and "not a knowledge base" in err
+
+
+def test_recommend_does_not_import_torch(kb, wine_csv, tmp_path):
+    probe = (
+        "import sys, cli; code = cli.main(['recommend', sys.argv[1], '--kb', sys.argv[2], '--json']); "
+        "print('TORCH=' + str('torch' in sys.modules)); sys.exit(code)"
+    )
+    env = {**__import__("os").environ}
+    run = subprocess.run([sys.executable, "-c", probe, str(wine_csv), str(kb)], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().splitlines()[-1] == "TORCH=False"

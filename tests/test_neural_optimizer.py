@@ -64,6 +64,28 @@ def test_log_and_sign_follows_the_paper():
             assert sign_part == pytest.approx(math.exp(p) * value, rel=1e-4, abs=1e-12)
 
 
+def test_in_place_inference_step_matches_the_differentiable_step():
+    # LearnedOptimizer runs CoordinateLSTM.step_ (reordered gates, tanh trick, in place); meta-training
+    # runs forward. They must be the same function, whatever the weights.
+    torch.manual_seed(0)
+    net = CoordinateLSTM()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(0.0, 0.3)
+    state_a = net.initial_state(200)
+    state_b = {k: v.clone() for k, v in state_a.items()}
+    weights = net.inference_weights()
+    for _ in range(6):
+        grad = torch.randn(200) * 10.0 ** torch.randint(-7, 1, (200,))
+        with torch.no_grad():
+            expected, state_a = net(grad, state_a)
+        got = net.step_(grad, state_b, weights)
+        assert torch.allclose(got, expected, rtol=1e-4, atol=1e-7 * float(expected.abs().max()))
+        for key in ("h", "c", "exp_avg", "exp_avg_sq"):
+            assert torch.allclose(state_b[key], state_a[key], rtol=1e-4, atol=1e-6), key
+    assert float(state_b["step"]) == 6
+
+
 def test_a_step_changes_parameters_and_training_lowers_the_loss():
     model, X, y = _wine_problem()
     before = [p.detach().clone() for p in model.parameters()]

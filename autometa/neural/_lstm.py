@@ -189,3 +189,55 @@ class CoordinateLSTM(nn.Module):
         if self.skip is not None:
             out = out + self.skip(x).squeeze(-1)
         return out * self.log_scale.exp(), new
+
+    # -- in-place inference (LearnedOptimizer) --------------------------------------------------
+    def inference_weights(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per layer ``(W, b)`` for :meth:`step_`: gates reordered to (i, f, o, g), and the rows of the
+        three sigmoid gates halved, since ``sigmoid(z) = (tanh(z / 2) + 1) / 2``: one ``tanh`` then
+        serves all four gates (tanh is the faster kernel on CPUs)."""
+        out = []
+        with torch.no_grad():
+            for cell in self.cells:
+                h = cell.hidden_size
+                w = torch.cat((cell.weight_ih, cell.weight_hh), dim=1)
+                b = cell.bias_ih + cell.bias_hh
+                order = torch.cat((torch.arange(0, 2 * h), torch.arange(3 * h, 4 * h), torch.arange(2 * h, 3 * h)))
+                gain = torch.ones(4 * h, dtype=w.dtype, device=w.device)
+                gain[:3 * h] = 0.5
+                w, b = w[order] * gain[:, None], b[order] * gain
+                out.append((w.t().contiguous(), b.contiguous()))
+        return out
+
+    @torch.no_grad()
+    def step_(self, grad: torch.Tensor, state: State, weights: list[tuple[torch.Tensor, torch.Tensor]]
+              ) -> torch.Tensor:
+        """:meth:`forward` without autograd, updating ``state`` in place (fewer, allocation-free
+        kernels). ``weights`` come from :meth:`inference_weights`. Returns the update."""
+        state["step"].add_(1)
+        step = state["step"]
+        feats = []
+        for f in self.config["features"]:
+            if f == "logsign":
+                feats.append(log_and_sign(grad, self.config["p"]))
+            else:
+                m, v = state["exp_avg"], state["exp_avg_sq"]
+                m.lerp_(grad, 1 - _BETA1)
+                v.lerp_(grad * grad, 1 - _BETA2)
+                inv = (v / (1 - _BETA2 ** step)).sqrt_().add_(_EPS).reciprocal_()
+                feats.append(torch.stack((m * inv / (1 - _BETA1 ** step), grad * inv), dim=-1))
+        x = torch.cat(feats, dim=-1) if len(feats) > 1 else feats[0]
+        inp = x
+        for i, (w, b) in enumerate(weights):
+            hsz = w.shape[1] // 4
+            h, c = state["h"][i], state["c"][i]
+            gates = torch.addmm(b, torch.cat((inp, h), dim=1), w).tanh_()
+            sig = gates[:, :3 * hsz].add_(1.0).mul_(0.5)
+            c.mul_(sig[:, hsz:2 * hsz]).addcmul_(sig[:, :hsz], gates[:, 3 * hsz:])
+            torch.tanh(c, out=h)
+            h.mul_(sig[:, 2 * hsz:])
+            inp = h
+        out = torch.addmm(self.head.bias, inp, self.head.weight.t()).squeeze_(-1)
+        if self.skip is not None:
+            out.add_(x @ self.skip.weight[0])
+        return out.mul_(self.log_scale.exp())
+

@@ -51,6 +51,8 @@ class LearnedOptimizer(torch.optim.Optimizer):
         for p in self.network.parameters():
             p.requires_grad_(False)
         self.network.eval()
+        self._weights: tuple[torch.device, list] | None = None  # inference weights, per device
+        self._flat_cache: dict[tuple[int, ...], tuple[dict, list]] = {}
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
@@ -73,45 +75,45 @@ class LearnedOptimizer(torch.optim.Optimizer):
         return loss
 
     def _step_flat(self, params: list[torch.Tensor], device: torch.device, scale: float) -> None:
-        net, fused = self._network_on(device)
-        sizes = [p.numel() for p in params]
-        for p in params:
-            if not self.state[p]:
-                self.state[p].update(net.initial_state(p.numel(), device=device))
-        flat = self._flat_state(params)
-        grad = torch.cat([p.grad.reshape(-1).to(torch.float32) for p in params])
-        update, new = net(grad, flat, fused)
-        step = new["step"]
-        # Per-parameter states are views of the new flat state (cheap to split, and recognized by
-        # _flat_state next step so that it does not copy them back together).
-        pieces = {k: v.split(sizes, dim=-1 if k in ("exp_avg", "exp_avg_sq") else 1)
-                  for k, v in new.items() if k != "step"}
-        for i, p in enumerate(params):
-            self.state[p].update({k: pieces[k][i] for k in pieces})
-            self.state[p]["step"] = step
-        self._flat_cache = (tuple(id(p) for p in params), new, [self.state[p]["h"] for p in params])
-        for p, u in zip(params, update.split(sizes)):
+        net, weights = self._network_on(device)
+        flat = self._flat_state(params, device)
+        grad = torch.cat([p.grad.reshape(-1) for p in params]).to(torch.float32)
+        update = net.step_(grad, flat, weights)  # updates flat, and so every parameter's state views
+        for p, u in zip(params, update.split([p.numel() for p in params])):
             p.add_(u.view_as(p).to(p.dtype), alpha=scale)
 
-    def _flat_state(self, params: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-        cache = getattr(self, "_flat_cache", None)
-        if cache is not None and cache[0] == tuple(id(p) for p in params) and all(
-                self.state[p]["h"] is h for p, h in zip(params, cache[2])):
-            return cache[1]
-        states = [self.state[p] for p in params]
-        flat = {"step": states[0]["step"].to(device=params[0].device, dtype=torch.float32)}
-        for key in states[0]:
-            if key != "step":
-                dim = -1 if key in ("exp_avg", "exp_avg_sq") else 1
-                flat[key] = torch.cat([s[key].to(torch.float32) for s in states], dim=dim)
+    def _flat_state(self, params: list[torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+        """One flat state for all coordinates of ``params``; each parameter's state holds views of it.
+
+        Rebuilt (by concatenation) only when the set of parameters changes or the states were
+        replaced, e.g. by ``load_state_dict``.
+        """
+        key = tuple(id(p) for p in params)
+        cache = self._flat_cache.get(key)
+        if cache is not None and all(self.state[p].get("h") is h for p, h in zip(params, cache[1])):
+            return cache[0]
+        net = self.network
+        states = [self.state[p] if self.state[p] else net.initial_state(p.numel(), device=device) for p in params]
+        flat = {"step": states[0]["step"].detach().to(device=device, dtype=torch.float32).clone()}
+        for key_ in states[0]:
+            if key_ != "step":
+                dim = 1 if key_ in ("h", "c") else 0
+                flat[key_] = torch.cat([s[key_].to(device=device, dtype=torch.float32) for s in states], dim=dim)
+        offset = 0
+        for p in params:
+            n = p.numel()
+            self.state[p] = {k: (v if k == "step" else v[:, offset:offset + n] if k in ("h", "c") else
+                                 v[offset:offset + n]) for k, v in flat.items()}
+            offset += n
+        self._flat_cache[key] = (flat, [self.state[p]["h"] for p in params])
         return flat
 
     def _network_on(self, device: torch.device) -> tuple[CoordinateLSTM, list]:
-        cached = getattr(self, "_fused", None)
+        cached = self._weights
         if cached is None or cached[0] != device:
             self.network.to(device)
-            self._fused = (device, self.network.fused_weights())
-        return self.network, self._fused[1]
+            self._weights = (device, self.network.inference_weights())
+        return self.network, self._weights[1]
 
     def state_dict(self) -> dict[str, Any]:
         sd = super().state_dict()
@@ -130,5 +132,5 @@ class LearnedOptimizer(torch.optim.Optimizer):
             for p in self.network.parameters():
                 p.requires_grad_(False)
             self.network.eval()
-        self._fused = self._flat_cache = None
+        self._weights, self._flat_cache = None, {}
         super().load_state_dict(state_dict)

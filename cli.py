@@ -52,6 +52,7 @@ _COMMAND_MODULES = (
     "meta_optimizer",
     "recommend",
     "tune",
+    "benchmark",
 )
 
 for _name in _COMMAND_MODULES:

@@ -38,6 +38,8 @@ DESIGNS: tuple[str, ...] = ("portfolio", "knn", "knn-avg", "surrogate", "blend")
 # How fit time grows with rows beyond the protocol's row cap, per family (rough, documented exponents:
 # kernel SVMs are about quadratic, the others about linear or n log n).
 _TIME_EXPONENT = {"svm": 2.0}
+# Prior variance of a normalized score when no neighbour informs it (a standard deviation of 0.2).
+_UNKNOWN_VAR = 0.04
 
 
 @dataclass(frozen=True)
@@ -163,10 +165,12 @@ class MetaModel:
         alpha = self.settings.alpha
         known = np.isfinite(k_mean)
         mean = np.where(known, alpha * s_mean + (1 - alpha) * np.nan_to_num(k_mean), s_mean)
-        # Disagreement between the two learners is uncertainty too.
-        spread = np.where(known, np.abs(s_mean - np.nan_to_num(k_mean)), 0.0)
-        std = np.sqrt(s_std ** 2 + np.where(known, np.nan_to_num(k_std) ** 2, np.nanmean(k_std ** 2) if known.any()
-                                            else 0.04) * 0.5 + 0.25 * spread ** 2)
+        # Variance: the surrogate ensemble's spread, half the neighbours' spread of scores (a config
+        # unknown to the KB gets their typical spread) and the disagreement of the two learners.
+        k_var = np.nan_to_num(k_std) ** 2
+        typical = float(k_var[known].mean()) if known.any() else _UNKNOWN_VAR
+        spread = np.where(known, s_mean - np.nan_to_num(k_mean), 0.0)
+        std = np.sqrt(s_std ** 2 + 0.5 * np.where(known, k_var, typical) + 0.25 * spread ** 2)
         return pd.DataFrame({"mean": mean, "std": std, "surrogate_mean": s_mean, "surrogate_std": s_std,
                              "knn_mean": k_mean, "knn_std": k_std, "knn_support": support}, index=cands.index)
 
@@ -222,7 +226,7 @@ class MetaModel:
         if design == "portfolio":
             keep = [i for i, d in enumerate(self.dataset_ids) if d not in set(exclude_datasets)]
             return greedy_portfolio(self.normalized[keep], n, eligible=allowed,
-                                    tie_break=np.nanmean(self.normalized[keep], axis=0))
+                                    tie_break=_column_mean(self.normalized[keep]))
         nb = self.neighbors(metafeatures, exclude=exclude_datasets)
         rows = nb["index"].to_numpy(dtype=int)
         w = nb["weight"].to_numpy(dtype=float)
@@ -237,7 +241,7 @@ class MetaModel:
                 if len(chosen) >= n:
                     break
             # Fewer neighbours than n: fill up by the mean over the neighbours.
-            fill = np.nanmean(self.normalized[rows], axis=0)
+            fill = _column_mean(self.normalized[rows])
             for c in np.argsort(-np.nan_to_num(fill, nan=-1.0), kind="stable"):
                 if len(chosen) >= n:
                     break
@@ -257,3 +261,11 @@ class MetaModel:
             S = (1 - alpha) * np.nan_to_num(self.normalized[rows], nan=0.0) + alpha * pred["surrogate_mean"].to_numpy()
             return greedy_portfolio(S, n, weights=w, eligible=allowed, tie_break=pred["mean"].to_numpy())
         raise ValueError(f"unknown design {design!r}; choose one of {', '.join(DESIGNS)}")
+
+
+def _column_mean(matrix: np.ndarray) -> np.ndarray:
+    """Mean of each column over its evaluated (finite) entries; NaN for a column with none."""
+    finite = np.isfinite(matrix)
+    count = finite.sum(axis=0)
+    total = np.where(finite, matrix, 0.0).sum(axis=0)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)

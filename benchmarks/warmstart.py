@@ -1,0 +1,516 @@
+"""Warm start vs cold start: autometa's meta-model against Optuna TPE, random search, library defaults
+and FLAML's zero-shot LightGBM, on datasets the meta-model never saw.
+
+    python benchmarks/warmstart.py --mode replay [--kb DIR] [--seeds 3]          # LODO over the KB's tables
+    python benchmarks/warmstart.py --mode live --corpus DIR --datasets a,b,...   # real evaluations
+    python benchmarks/warmstart.py --mode designs [--lcdb DIR]                   # meta-model designs, LODO
+    autometa benchmark warmstart --mode replay ...                               # the same, from the CLI
+
+Methods: ``warm`` (autometa: recommendations, then its meta-model sampler), ``zero-shot`` (autometa's
+first recommendation only), ``tpe`` (Optuna TPE, cold), ``random``, ``defaults`` (each family's
+library default, LightGBM first) and ``flaml`` (FLAML's zero-shot LightGBM config, ``flaml.default``).
+
+*replay*: every dataset of the knowledge base whose table is complete is held out in turn; the
+meta-model is refitted without it and every method picks configs from its table (see
+:mod:`autometa.metamodel._replay`). FLAML's config is not in the table: it is evaluated for real
+under the same protocol (cached in ``warmstart_flaml_cache.csv``). *live*: each dataset of ``--corpus``
+is dropped from the knowledge base (by name), the meta-model refitted, and every method runs real
+evaluations (``autometa.tune`` with the protocol, at ``--row-cap``).
+
+Scores are normalized per dataset over everything observed on it (0 = worst, 1 = best); at k = 1, 3,
+5, 10, 25, 50 trials the report gives the mean normalized score, the mean rank, wins/ties/losses
+against cold TPE, trials-to-match and the targets. Outputs: ``warmstart_<mode>.csv`` (raw),
+``.md`` (summary) and ``.png`` (regret curves) under ``--out`` (default ``benchmarks/results``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+KS = (1, 3, 5, 10, 25, 50)
+METHOD_ORDER = ("warm", "zero-shot", "tpe", "random", "defaults", "flaml")
+PMLB_DIR = Path(os.environ.get("AUTOMETA_SHARED_DIR", REPO.parent / "shared")) / "datasets" / "pmlb"
+
+
+# ------------------------------------------------------------------------------------------- FLAML
+def flaml_lgbm_config(task: str, X: pd.DataFrame, y: np.ndarray) -> dict[str, Any]:
+    """FLAML's zero-shot LightGBM hyperparameters for this training data.
+
+    ``flaml.default.suggest_hyperparams`` imports flaml.automl, which needs xgboost (not installed
+    here); this is the same algorithm on FLAML's own shipped data: 1-nearest neighbour over FLAML's 4
+    meta-features (standardized with FLAML's centre/scale) picks a config of FLAML's LightGBM
+    portfolio (``flaml/default/lgbm/{binary,multiclass,regression}.json``), then ``log_max_bin``
+    becomes ``max_bin`` as in ``flaml.automl.model.LGBMEstimator.config2params``.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("flaml")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("FLAML is not installed: pip install flaml")
+    root = Path(list(spec.submodule_search_locations)[0]) / "default" / "lgbm"
+    n_classes = len(np.unique(y)) if task == "classification" else 0
+    kind = "regression" if task != "classification" else ("binary" if n_classes == 2 else "multiclass")
+    predictor = json.loads((root / f"{kind}.json").read_text())
+    numeric = X.select_dtypes(include=[np.number]).shape[1]
+    values = {"NumberOfInstances": X.shape[0], "NumberOfFeatures": X.shape[1], "NumberOfClasses": n_classes,
+              "PercentageOfNumericFeatures": numeric / max(X.shape[1], 1)}
+    feature = np.array([values[n] for n in predictor["meta_feature_names"]], dtype=float)
+    feature = (feature - np.array(predictor["preprocessing"]["center"])) / np.array(predictor["preprocessing"]["scale"])
+    neighbors = np.array([n["features"] for n in predictor["neighbors"]], dtype=float)
+    nearest = int(np.argmin(np.linalg.norm(neighbors - feature, axis=1)))
+    choice = predictor["neighbors"][nearest]["choice"][0]
+    params = dict(predictor["portfolio"][choice]["hyperparameters"])
+    params.pop("FLAML_sample_size", None)
+    if "log_max_bin" in params:
+        params["max_bin"] = (1 << params.pop("log_max_bin")) - 1
+    return params
+
+
+def evaluate_flaml(dataset: Any, protocol: Any) -> dict[str, float]:
+    """FLAML's LightGBM config (chosen on each training fold, as FLAML would) under the protocol."""
+    import lightgbm
+    from sklearn.pipeline import Pipeline
+
+    from autometa.evaluation import fold_indices, prepare_data
+    from autometa.evaluation._metrics import mean_scores, metrics_for, score_classification, score_regression
+    from autometa.spaces._preprocessing import feature_info, native_categorical
+
+    data = prepare_data(dataset, protocol)
+    folds: dict[str, list[float]] = {m: [] for m in metrics_for(data.task)}
+    for train, test in fold_indices(data.y, data.task, protocol):
+        X_train, X_test, y_train, y_test = data.X.iloc[train], data.X.iloc[test], data.y[train], data.y[test]
+        params = flaml_lgbm_config(data.task, X_train, y_train)
+        cls = lightgbm.LGBMClassifier if data.task == "classification" else lightgbm.LGBMRegressor
+        model = Pipeline([("prepare", native_categorical(feature_info(X_train))),
+                          ("model", cls(**params, n_jobs=1, verbose=-1, random_state=protocol.seed))])
+        model.fit(X_train, y_train)
+        if data.task == "classification":
+            proba = np.zeros((len(test), data.n_classes))
+            proba[:, np.asarray(model.classes_, dtype=int)] = model.predict_proba(X_test)
+            scores = score_classification(y_test, proba, data.n_classes)
+        else:
+            scores = score_regression(y_test, model.predict(X_test))
+        for name, value in scores.items():
+            folds[name].append(value)
+    return mean_scores(folds)
+
+
+def _dataset_refs() -> dict[str, Any]:
+    from autometa.kb._corpus import resolve_corpora
+
+    specs = [str(PMLB_DIR)] if PMLB_DIR.exists() else []
+    refs = {}
+    for spec in [*specs, "keel", "sklearn"]:
+        try:
+            refs.update({r.dataset_id: r for r in resolve_corpora([spec])})
+        except Exception as exc:  # a corpus that is not installed: its datasets get no FLAML score
+            print(f"note: corpus {spec} unavailable ({exc})", file=sys.stderr)
+    return refs
+
+
+def flaml_scores(dataset_ids: list[str], protocol: Any, cache: Path) -> pd.DataFrame:
+    """FLAML's scores on KB datasets (evaluated once, cached in a CSV)."""
+    done = pd.read_csv(cache) if cache.exists() else pd.DataFrame(columns=["dataset_id"])
+    todo = [d for d in dataset_ids if d not in set(done["dataset_id"])]
+    if todo:
+        refs = _dataset_refs()
+        rows = []
+        for i, dataset_id in enumerate(todo):
+            start = time.perf_counter()
+            try:
+                scores = evaluate_flaml(refs[dataset_id].load(), protocol)
+                rows.append({"dataset_id": dataset_id, **scores, "seconds": time.perf_counter() - start, "error": ""})
+            except Exception as exc:  # recorded, never fatal
+                rows.append({"dataset_id": dataset_id, "seconds": time.perf_counter() - start,
+                             "error": f"{type(exc).__name__}: {exc}"[:300]})
+            if (i + 1) % 10 == 0 or i + 1 == len(todo):
+                done = pd.concat([done, pd.DataFrame(rows)], ignore_index=True)
+                rows = []
+                done.to_csv(cache, index=False)
+                print(f"flaml: {i + 1}/{len(todo)} datasets", file=sys.stderr, flush=True)
+    return done.set_index("dataset_id")
+
+
+# ------------------------------------------------------------------------------------------- replay
+def run_replay(args: argparse.Namespace) -> pd.DataFrame:
+    from autometa.evaluation import Protocol
+    from autometa.metamodel import DEFAULT_SETTINGS, MetaModel, load_kb, training_data
+    from autometa.metamodel._replay import replay
+
+    kb = load_kb(args.kb)
+    settings = _settings(args, DEFAULT_SETTINGS)
+    frames = []
+    for task in args.tasks:
+        data = training_data(kb, task)
+        held_out = data.complete_datasets(1.0)[: args.max_datasets or None]
+        print(f"replay {task}: {len(held_out)} complete datasets, {data.normalized.shape[1]} configs",
+              file=sys.stderr, flush=True)
+        protocol = Protocol.from_dict(kb.meta.get("protocol") or {})
+        flaml = (flaml_scores(held_out, protocol, args.out / "warmstart_flaml_cache.csv")
+                 if "flaml" in args.methods else pd.DataFrame())
+        for i, dataset_id in enumerate(held_out):
+            model = MetaModel.fit(data.without(dataset_id), settings, time_model=False)
+            curves = replay(model, data, dataset_id, seeds=range(args.seeds), n_trials=args.n_trials,
+                            n_warm=args.n_warm, methods=[m for m in args.methods if m != "flaml"])
+            if "flaml" in args.methods and dataset_id in flaml.index and np.isfinite(flaml.loc[dataset_id].get(data.metric, np.nan)):
+                value = float(flaml.loc[dataset_id, data.metric])
+                curves = pd.concat([curves, pd.DataFrame({"dataset_id": dataset_id, "method": "flaml", "seed": 0,
+                                                          "k": range(1, args.n_trials + 1), "best": value,
+                                                          "family_first": "lightgbm"})])
+            ok = data.scores.loc[dataset_id].dropna().to_numpy()
+            curves["task"], curves["metric"] = task, data.metric
+            curves["table_min"], curves["table_max"] = ok.min(), ok.max()
+            curves["family_ok"] = np.nan
+            zs = curves[(curves["method"] == "zero-shot") & (curves["k"] == 1)]
+            if len(zs):
+                from autometa.metamodel._evaluate import family_within
+
+                curves["family_ok"] = family_within(data.scores.loc[dataset_id].to_numpy(),
+                                                    list(data.candidates["family"]), zs["family_first"].iloc[0], data.metric)
+            frames.append(curves)
+            if (i + 1) % 10 == 0:
+                print(f"replay {task}: {i + 1}/{len(held_out)}", file=sys.stderr, flush=True)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _settings(args: argparse.Namespace, base: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(base, n_models=args.n_models) if args.n_models else base
+
+
+# --------------------------------------------------------------------------------------------- live
+def run_live(args: argparse.Namespace) -> pd.DataFrame:
+    import optuna
+
+    from autometa import tune
+    from autometa.evaluation import HIGHER_IS_BETTER, PRIMARY_METRIC, Protocol, evaluate_config, prepare_data
+    from autometa.kb import KnowledgeBase
+    from autometa.kb._corpus import resolve_corpora
+    from autometa.metamodel import load_kb
+    from autometa.metamodel._replay import DEFAULTS_ORDER
+
+    if not args.corpus:
+        raise SystemExit("live mode needs --corpus DIR (a PMLB-layout folder or a folder of CSV files)")
+    spec = str(args.corpus) + (":" + ",".join(args.datasets) if args.datasets else "")
+    refs = resolve_corpora([spec])
+    kb = load_kb(args.kb)
+    protocol = Protocol(row_cap=args.row_cap, time_limit=args.time_limit)
+    rows = []
+    for ref in refs:
+        dataset = ref.load()
+        metric = PRIMARY_METRIC[dataset.task]
+        up = HIGHER_IS_BETTER[metric]
+        ds = kb.datasets
+        drop = ds.loc[(ds["name"] == ref.name) | (ds["dataset_id"] == ref.dataset_id), "dataset_id"]
+        reduced = KnowledgeBase(ds[~ds["dataset_id"].isin(drop)],
+                                kb.evaluations[~kb.evaluations["dataset_id"].isin(drop)], meta=kb.meta)
+        print(f"live {ref.dataset_id}: {dataset.task}, {dataset.n_rows} rows; dropped {len(drop)} KB dataset(s)",
+              file=sys.stderr, flush=True)
+
+        def add(method: str, seed: int, values: list[float], extra: dict[str, Any] | None = None) -> None:
+            best = -np.inf if up else np.inf
+            for k in range(1, args.n_trials + 1):
+                if k <= len(values) and values[k - 1] is not None and np.isfinite(values[k - 1]):
+                    best = max(best, values[k - 1]) if up else min(best, values[k - 1])
+                rows.append({"dataset_id": ref.dataset_id, "task": dataset.task, "metric": metric, "method": method,
+                             "seed": seed, "k": k, "best": best if np.isfinite(best) else np.nan, **(extra or {})})
+
+        def values_of(study) -> list[float]:
+            ordered = sorted(study.trials, key=lambda t: t.number)
+            return [t.value if t.state == optuna.trial.TrialState.COMPLETE else None for t in ordered]
+
+        for seed in range(args.seeds):
+            for method in args.methods:
+                start = time.perf_counter()
+                if method == "warm":
+                    study = tune(dataset, n_trials=args.n_trials, kb=reduced, random_state=seed, protocol=protocol,
+                                 n_warm=args.n_warm)
+                    vals = values_of(study)
+                    add("warm", seed, vals)
+                    add("zero-shot", seed, vals[:1], {"family_first": study.trials[0].params.get("family")})
+                elif method in ("tpe", "random"):
+                    sampler = (optuna.samplers.TPESampler(seed=seed) if method == "tpe"
+                               else optuna.samplers.RandomSampler(seed=seed))
+                    study = tune(dataset, n_trials=args.n_trials, warm_start=False, sampler=sampler,
+                                 protocol=protocol, family=_kb_families(reduced, dataset.task))
+                    add(method, seed, values_of(study))
+                elif method == "defaults" and seed == 0:
+                    data = prepare_data(dataset, protocol)
+                    vals = []
+                    for family in DEFAULTS_ORDER:
+                        result = evaluate_config(data, family, None, protocol)
+                        vals.append(result.scores.get(metric) if result.ok else None)
+                    add("defaults", 0, vals)
+                elif method == "flaml" and seed == 0:
+                    try:
+                        add("flaml", 0, [evaluate_flaml(dataset, protocol).get(metric)])
+                    except Exception as exc:
+                        print(f"  flaml failed: {exc}", file=sys.stderr)
+                else:
+                    continue
+                print(f"  {method} seed {seed}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+    frame = pd.DataFrame(rows)
+    frame["table_min"] = np.nan
+    frame["table_max"] = np.nan
+    return frame
+
+
+def _kb_families(kb: Any, task: str) -> list[str]:
+    from autometa.spaces import list_families
+
+    ids = set(kb.datasets.loc[kb.datasets["task"] == task, "dataset_id"])
+    present = set(kb.evaluations.loc[kb.evaluations["dataset_id"].isin(ids), "family"])
+    return [f for f in list_families() if f in present]
+
+
+# ------------------------------------------------------------------------------------------ designs
+def run_designs(args: argparse.Namespace) -> pd.DataFrame:
+    from autometa.metamodel import Settings, load_kb, training_data
+    from autometa.metamodel._evaluate import lodo
+
+    frames = []
+    grid = [Settings(n_models=1, k=k, alpha=a, metafeatures=m) for m in ("compact", "all")
+            for k in (10, 20, 40) for a in (0.25, 0.5, 0.75)]
+    sources = [("kb", load_kb(args.kb), t, None) for t in args.tasks]
+    if args.lcdb:
+        sources.append(("lcdb", load_kb(args.lcdb), "classification", "accuracy"))
+    for name, kb, task, metric in sources:
+        data = training_data(kb, task, metric, protocol_version=-1 if name == "lcdb" else None)
+        held = data.complete_datasets(1.0 if name == "kb" else 0.9)[: args.max_datasets or None]
+        print(f"designs {name} {task}: {len(held)} datasets", file=sys.stderr, flush=True)
+        result = lodo(data, grid, datasets=held, on_dataset=lambda i, n, d: print(f"  {i}/{n}", file=sys.stderr)
+                      if i % 25 == 0 else None)
+        result["source"], result["task"], result["metric"] = name, task, data.metric
+        frames.append(result)
+    return pd.concat(frames, ignore_index=True)
+
+
+# ------------------------------------------------------------------------------------------- report
+def normalize_curves(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add ``norm``: per dataset, 0 = worst and 1 = best of everything observed on it (table and runs)."""
+    from autometa.evaluation import HIGHER_IS_BETTER
+
+    out = frame.copy()
+    norms = []
+    for dataset_id, rows in out.groupby("dataset_id", sort=False):
+        up = HIGHER_IS_BETTER[rows["metric"].iloc[0]]
+        values = np.concatenate([rows["best"].dropna().to_numpy(), rows[["table_min", "table_max"]].dropna().to_numpy().ravel()])
+        low, high = (values.min(), values.max()) if len(values) else (np.nan, np.nan)
+        span = high - low if high > low else np.nan
+        norm = (rows["best"] - low) / span if up else (high - rows["best"]) / span
+        # Nothing found yet counts as the worst; a dataset where everything scored the same is all 1.
+        norms.append(norm.fillna(0.0) if np.isfinite(span) else pd.Series(1.0, index=rows.index))
+    out["norm"] = pd.concat(norms).reindex(out.index)
+    return out
+
+
+def summarize(frame: pd.DataFrame, ks: tuple[int, ...] = KS) -> dict[str, pd.DataFrame]:
+    """Tables of the report: mean normalized score, mean rank, W/T/L and trials-to-match."""
+    ks = tuple(k for k in ks if k <= frame["k"].max())
+    methods = [m for m in METHOD_ORDER if m in set(frame["method"])]
+    at = frame[frame["k"].isin(ks)]
+    per_dataset = at.groupby(["method", "dataset_id", "k"])["norm"].mean().unstack("k")
+    score = per_dataset.groupby("method").mean().reindex(methods)
+    # Ranks of the seed-averaged scores, per dataset and k, averaged over datasets.
+    wide = per_dataset.stack().unstack("method")
+    rank = wide.rank(axis=1, ascending=False, method="average").groupby(level="k").mean().T.reindex(methods)
+    wtl_rows, match_rows = [], []
+    tpe = per_dataset.loc["tpe"] if "tpe" in per_dataset.index.get_level_values(0) else None
+    tpe_curve = frame[frame["method"] == "tpe"].groupby(["dataset_id", "k"])["norm"].mean().unstack("k")
+    for method in [m for m in methods if m != "tpe"]:
+        if tpe is None:
+            break
+        mine = per_dataset.loc[method]
+        row, mrow = {"method": method}, {"method": method}
+        for k in ks:
+            diff = (mine[k] - tpe.reindex(mine.index)[k]).dropna()
+            row[k] = f"{int((diff > 1e-9).sum())}/{int((diff.abs() <= 1e-9).sum())}/{int((diff < -1e-9).sum())}"
+            # Trials-to-match: the first k' at which cold TPE (mean over seeds) reaches this method's score at k.
+            target = mine[k].reindex(tpe_curve.index)
+            reached = tpe_curve.ge(target - 1e-9, axis=0)
+            first = reached.idxmax(axis=1).where(reached.any(axis=1))
+            mrow[k] = f"{first.median():.0f} ({100 * first.notna().mean():.0f}%)"
+        wtl_rows.append(row)
+        match_rows.append(mrow)
+    return {"score": score, "rank": rank, "wtl": pd.DataFrame(wtl_rows).set_index("method") if wtl_rows else None,
+            "match": pd.DataFrame(match_rows).set_index("method") if match_rows else None}
+
+
+def targets(frame: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> list[str]:
+    score = tables["score"]
+    lines = []
+    if {"warm", "tpe"} <= set(score.index) and 10 in score.columns and score.columns.max() >= 50:
+        w10, t50 = score.loc["warm", 10], score.loc["tpe", 50]
+        lines.append(f"- warm start at 10 trials ({w10:.4f}) >= cold TPE at 50 ({t50:.4f}): "
+                     f"**{'met' if w10 >= t50 - 1e-12 else 'missed'}**")
+        worse = [k for k in score.columns if score.loc["warm", k] < score.loc["tpe", k] - 1e-12]
+        lines.append(f"- warm start never worse than cold TPE on average at any k: "
+                     f"**{'met' if not worse else 'missed at k = ' + ', '.join(map(str, worse))}**")
+    first = frame[frame["k"] == 1].groupby(["method", "dataset_id"])["norm"].mean().unstack("method")
+    for rival, label in (("defaults", "LightGBM defaults"), ("flaml", "FLAML's zero-shot LightGBM")):
+        if "zero-shot" in first.columns and rival in first.columns:
+            pair = first[["zero-shot", rival]].dropna()
+            wins = (pair["zero-shot"] > pair[rival] + 1e-12).mean()
+            ties = ((pair["zero-shot"] - pair[rival]).abs() <= 1e-12).mean()
+            lines.append(f"- zero-shot beats {label} on {100 * wins:.0f}% of {len(pair)} datasets "
+                         f"(ties {100 * ties:.0f}%; target 70%): **{'met' if wins >= 0.7 else 'missed'}**")
+    if "family_ok" in frame.columns and frame["family_ok"].notna().any():
+        ok = frame.drop_duplicates("dataset_id")["family_ok"].dropna()
+        lines.append(f"- recommended family within 1% of the best family on {100 * ok.mean():.0f}% of {len(ok)} "
+                     f"datasets (target 80%): **{'met' if ok.mean() >= 0.8 else 'missed'}**")
+    return lines
+
+
+def plot(frame: pd.DataFrame, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    curves = frame.groupby(["method", "dataset_id", "k"])["norm"].mean().groupby(["method", "k"]).mean()
+    for method in [m for m in METHOD_ORDER if m in curves.index.get_level_values(0)]:
+        series = curves.loc[method]
+        ax.plot(series.index, 1 - series.to_numpy(), label=method, lw=2 if method == "warm" else 1.3,
+                ls="--" if method in ("zero-shot", "defaults", "flaml") else "-")
+    ax.set_xscale("log")
+    ax.set_yscale("symlog", linthresh=1e-3)
+    ax.set_xlabel("trials (k)")
+    ax.set_ylabel("mean normalized regret (1 - normalized best score)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def report(frame: pd.DataFrame, mode: str, args: argparse.Namespace, seconds: float) -> str:
+    tables = summarize(frame)
+    n_datasets = frame["dataset_id"].nunique()
+    by_task = frame.drop_duplicates("dataset_id")["task"].value_counts().to_dict()
+    lines = [f"# Warm start vs cold start ({mode} mode)", "",
+             f"- date: {_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='minutes')}",
+             f"- command: `{' '.join(['python benchmarks/warmstart.py', *args.argv])}`",
+             f"- datasets: {n_datasets} ({', '.join(f'{v} {k}' for k, v in by_task.items())}); seeds: "
+             f"{sorted(frame['seed'].unique().tolist())}; trials per run: {int(frame['k'].max())}; wall time: {seconds / 60:.1f} min",
+             "- scores: per dataset, 0 = worst and 1 = best observed (table and all runs); primary metric "
+             "(balanced accuracy / R2)", ""]
+    lines += ["## Targets", "", *targets(frame, tables), ""]
+    lines += ["## Mean normalized score at k trials (higher is better)", "", _markdown(tables["score"], ".4f"), ""]
+    lines += ["## Mean rank among the methods at k (1 = best)", "", _markdown(tables["rank"], ".2f"), ""]
+    if tables["wtl"] is not None:
+        lines += ["## Wins / ties / losses against cold TPE (per dataset, seeds averaged)", "",
+                  _markdown(tables["wtl"], None), ""]
+        lines += ["## Trials-to-match: median number of cold-TPE trials to reach the method's score at k "
+                  "(in brackets: share of datasets where TPE gets there within the budget)", "",
+                  _markdown(tables["match"], None), ""]
+    per_task = []
+    for task, rows in frame.groupby("task"):
+        t = summarize(rows)["score"]
+        per_task += [f"### {task} ({rows['dataset_id'].nunique()} datasets)", "", _markdown(t, ".4f"), ""]
+    lines += ["## Per task", "", *per_task]
+    if mode == "live":
+        lines += ["## Datasets", "", ", ".join(sorted(frame["dataset_id"].unique())), ""]
+    return "\n".join(lines)
+
+
+def _markdown(table: pd.DataFrame, fmt: str | None) -> str:
+    cols = list(table.columns)
+    head = "| method | " + " | ".join(f"k={c}" for c in cols) + " |"
+    rule = "|---|" + "---:|" * len(cols)
+    body = []
+    for name, row in table.iterrows():
+        cells = [(format(v, fmt) if fmt and isinstance(v, (float, np.floating)) and math.isfinite(v) else str(v))
+                 for v in row.tolist()]
+        body.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join([head, rule, *body])
+
+
+def _plain_table(frame: pd.DataFrame) -> str:
+    def cell(v: Any) -> str:
+        return f"{v:.4f}" if isinstance(v, (float, np.floating)) and math.isfinite(v) else str(v)
+
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    return "\n".join([head, rule, *("| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False))])
+
+
+def designs_report(frame: pd.DataFrame, args: argparse.Namespace) -> str:
+    from autometa.metamodel._evaluate import summarize as lodo_summary
+
+    lines = ["# Meta-model designs under leave-one-dataset-out", "",
+             f"- date: {_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='minutes')}",
+             f"- command: `{' '.join(['python benchmarks/warmstart.py', *args.argv])}`",
+             "- top<k>: best normalized score among the first k recommended configs of the held-out dataset; "
+             "spearman: rank correlation of predicted and true normalized scores; coverage_1sd: share of true "
+             "scores within one predicted standard deviation; family_ok: top-1's family within 1% of the best family.", ""]
+    for (source, task), rows in frame.groupby(["source", "task"]):
+        summary = lodo_summary(rows)
+        lines += [f"## {source} / {task} ({rows['dataset_id'].nunique()} datasets, metric {rows['metric'].iloc[0]})", "",
+                  _plain_table(summary.head(15)), "",
+                  "Best of each design:", "",
+                  _plain_table(summary.sort_values("top1", ascending=False).groupby("design").head(1)), ""]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------- main
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="warmstart", description=__doc__.split("\n\n")[0])
+    p.add_argument("--mode", choices=("replay", "live", "designs"), default="replay")
+    p.add_argument("--kb", type=Path, default=None, help="knowledge-base folder (default: the shipped one)")
+    p.add_argument("--corpus", type=Path, default=None, help="live mode: a PMLB-layout folder or a folder of CSVs")
+    p.add_argument("--datasets", type=lambda s: [x for x in s.split(",") if x], default=None)
+    p.add_argument("--lcdb", type=Path, default=None, help="designs mode: an LCDB knowledge base (kb import-lcdb)")
+    p.add_argument("--tasks", type=lambda s: s.split(","), default=["classification", "regression"])
+    p.add_argument("--methods", type=lambda s: s.split(","), default=list(METHOD_ORDER))
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--n-trials", type=int, default=50)
+    p.add_argument("--n-warm", type=int, default=10)
+    p.add_argument("--n-models", type=int, default=None, help="surrogate ensemble members (default: autometa's)")
+    p.add_argument("--max-datasets", type=int, default=None)
+    p.add_argument("--row-cap", type=int, default=2000, help="live mode: the protocol's row cap")
+    p.add_argument("--time-limit", type=float, default=30.0, help="live mode: seconds per evaluation")
+    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    args = p.parse_args(argv)
+    args.argv = argv
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(list(sys.argv[1:] if argv is None else argv))
+    args.out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    if args.mode == "designs":
+        frame = run_designs(args)
+        frame.to_csv(args.out / "warmstart_designs.csv", index=False)
+        (args.out / "warmstart_designs.md").write_text(designs_report(frame, args))
+        print(f"wrote {args.out / 'warmstart_designs.md'}")
+        return 0
+    frame = run_replay(args) if args.mode == "replay" else run_live(args)
+    frame = normalize_curves(frame)
+    seconds = time.perf_counter() - start
+    stem = args.out / f"warmstart_{args.mode}"
+    frame.to_csv(f"{stem}.csv", index=False)
+    text = report(frame, args.mode, args, seconds)
+    Path(f"{stem}.md").write_text(text)
+    plot(frame, Path(f"{stem}.png"), f"warm vs cold start ({args.mode}, {frame['dataset_id'].nunique()} datasets)")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

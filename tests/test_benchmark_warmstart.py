@@ -1,0 +1,106 @@
+"""The warm-start benchmark: replay curves, normalization, report files, FLAML's zero-shot config."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_metamodel import build_tiny_kb
+
+import cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("warmstart_benchmark", REPO / "benchmarks" / "warmstart.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory):
+    return build_tiny_kb(tmp_path_factory.getbasetemp() / "tiny-kb")
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("AUTOMETA_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "bench-cache"))
+
+
+def test_replay_methods_pick_distinct_configs_of_the_table(kb):
+    from autometa.kb import KnowledgeBase
+    from autometa.metamodel import MetaModel, Settings, training_data
+    from autometa.metamodel._replay import Table, defaults_order, random_order, tpe_order, warm_order
+
+    data = training_data(KnowledgeBase.load(kb), "classification")
+    model = MetaModel.fit(data.without("test/wine"), Settings(n_models=2, num_boost_round=30, k=4), time_model=False)
+    table = Table(model, data, "test/wine")
+    mf = data.metafeatures.loc["test/wine"].to_dict()
+    n = int(table.available.sum())
+    for order in (warm_order(model, mf, table, n, n_warm=3), random_order(table, n, 0), tpe_order(model, table, n, 0)):
+        assert sorted(order) == list(np.flatnonzero(table.available))  # every config once, nothing else
+    assert warm_order(model, mf, table, 3, n_warm=3) == model.rank(mf, 3, eligible=table.available)
+    defaults = defaults_order(model, table)
+    assert [model.candidates["config_id"].iloc[i] for i in defaults] == ["default", "default"]
+    curve = table.curve(random_order(table, n, 1), n)
+    assert np.all(np.diff(curve) >= 0) and curve[-1] == pytest.approx(np.nanmax(data.scores.loc["test/wine"]))
+
+
+def test_cli_replay_writes_csv_markdown_and_png(kb, tmp_path, capsys):
+    out = tmp_path / "results"
+    code = cli.main(["benchmark", "warmstart", "--mode", "replay", "--kb", str(kb), "--seeds", "2", "--n-trials", "6",
+                     "--methods", "warm,zero-shot,tpe,random,defaults", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    frame = pd.read_csv(out / "warmstart_replay.csv")
+    assert set(frame["method"]) == {"warm", "zero-shot", "tpe", "random", "defaults"}
+    assert frame["norm"].between(0, 1).all()
+    for (_, _, _), rows in frame.groupby(["dataset_id", "method", "seed"]):
+        assert list(rows["k"]) == list(range(1, 7)) and rows["norm"].is_monotonic_increasing
+    # Every dataset reaches 1.0 with some method: the normalization's best is an observed score.
+    assert np.allclose(frame.groupby("dataset_id")["norm"].max(), 1.0)
+    zero = frame[frame["method"] == "zero-shot"].groupby("dataset_id")["norm"].nunique()
+    assert (zero == 1).all()  # one trial only: flat
+    text = (out / "warmstart_replay.md").read_text()
+    assert "## Targets" in text and "| warm |" in text and "Wins / ties / losses" in text
+    assert (out / "warmstart_replay.png").stat().st_size > 1000
+
+
+def test_report_tables_follow_the_definitions():
+    bench = _script()
+    rows = []
+    # Two datasets; warm finds the best at once, TPE at trial 3; scores already normalized (min 0, max 1).
+    for dataset in ("a", "b"):
+        for k in range(1, 5):
+            rows.append({"dataset_id": dataset, "task": "classification", "metric": "balanced_accuracy",
+                         "method": "warm", "seed": 0, "k": k, "best": 1.0, "table_min": 0.0, "table_max": 1.0})
+            rows.append({"dataset_id": dataset, "task": "classification", "metric": "balanced_accuracy",
+                         "method": "tpe", "seed": 0, "k": k, "best": 0.5 if k < 3 else 1.0,
+                         "table_min": 0.0, "table_max": 1.0})
+    frame = bench.normalize_curves(pd.DataFrame(rows))
+    tables = bench.summarize(frame, ks=(1, 3))
+    assert tables["score"].loc["warm", 1] == 1.0 and tables["score"].loc["tpe", 1] == 0.5
+    assert tables["rank"].loc["warm", 1] == 1.0 and tables["rank"].loc["tpe", 1] == 2.0
+    assert tables["wtl"].loc["warm", 1] == "2/0/0" and tables["wtl"].loc["warm", 3] == "0/2/0"
+    assert tables["match"].loc["warm", 1].startswith("3 ")
+
+
+def test_flaml_zero_shot_config_is_a_valid_lightgbm_config():
+    pytest.importorskip("flaml")
+    from sklearn.datasets import load_breast_cancer, load_diabetes
+
+    from autometa.data import load_dataset
+    from autometa.evaluation import Protocol
+
+    bench = _script()
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    params = bench.flaml_lgbm_config("classification", X, y.to_numpy())
+    assert {"n_estimators", "num_leaves", "learning_rate", "max_bin"} <= set(params)
+    assert "log_max_bin" not in params and "FLAML_sample_size" not in params
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    scores = bench.evaluate_flaml(load_dataset(X, y=y, task="regression"), Protocol(row_cap=200))
+    assert np.isfinite(scores["r2"]) and scores["rmse"] > 0

@@ -31,9 +31,9 @@ from autometa.neural._tasks import ACTIVATIONS, HELD_OUT_ARCHITECTURES, Architec
 
 #: Learning-rate grids of the baselines (log-spaced, wide enough that the best is interior).
 LR_GRIDS: dict[str, tuple[float, ...]] = {
-    "adam": (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1),
-    "rmsprop": (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1),
-    "sgd_momentum": (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0),
+    "adam": (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1),
+    "rmsprop": (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2),
+    "sgd_momentum": (3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0),
 }
 _ACT_MODULES = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
@@ -176,6 +176,7 @@ def summarize(runs: pd.DataFrame, horizon: int, long_factor: int = 10) -> pd.Dat
         for (task, opt), grp in at.groupby(["task", "optimizer"]):
             by_lr = grp.groupby("lr")["train_loss"].mean().replace(np.nan, np.inf)
             best_lr = float(by_lr.idxmin())
+            edge = opt != "learned" and best_lr in (float(by_lr.index.min()), float(by_lr.index.max()))
             best = grp[grp["lr"] == best_lr]
             stopped = last[(last["task"] == task) & (last["optimizer"] == opt) & (last["lr"] == best_lr)]
             diverged = int(((~np.isfinite(stopped["train_loss"])) | (stopped["step"] < T)
@@ -186,7 +187,8 @@ def summarize(runs: pd.DataFrame, horizon: int, long_factor: int = 10) -> pd.Dat
                         "train_loss": float(best["train_loss"].mean()),
                         "train_loss_std": float(best["train_loss"].std(ddof=0)),
                         "test_score": float(best["test_score"].mean()),
-                        "initial_loss": float(best["initial_loss"].mean()), "diverged_seeds": diverged})
+                        "initial_loss": float(best["initial_loss"].mean()), "diverged_seeds": diverged,
+                        "lr_at_grid_edge": bool(edge)})
     return pd.DataFrame(out)
 
 
@@ -220,7 +222,7 @@ def run_benchmark(checkpoint: str | Path = "pretrained", *, data_dir: str | Path
                   long_factor: int = 10, seeds: tuple[int, ...] = (0, 1, 2), datasets: tuple[str, ...] | None = None,
                   out: str | Path | None = None, prefix: str = "meta_optimizer_", threads: int | None = None,
                   progress: bool = True, command: str | None = None, timing_steps: int = 200,
-                  timing_repeats: int = 7) -> dict[str, Any]:
+                  timing_repeats: int = 7, timing_tasks: int = 4) -> dict[str, Any]:
     """Evaluate a checkpoint on the held-out tasks; write CSV/Markdown/PNG under ``out`` when given.
 
     Returns the headline numbers (:func:`autometa.neural._report.headline`), plus ``files`` written.
@@ -254,7 +256,11 @@ def run_benchmark(checkpoint: str | Path = "pretrained", *, data_dir: str | Path
         runs = evaluate_optimizers(tasks, network, horizon, long_factor, seeds,
                                    progress=lambda _msg: bar.advance(job))
         bar.update(job, description="timing")
-        timing = time_per_step(tasks[0], network, steps=timing_steps, repeats=timing_repeats)
+        timing = {}
+        for task in tasks[:timing_tasks]:  # networks of different shapes and sizes
+            n_params = sum(p.numel() for p in make_mlp(task.data.n_features, task.arch, task.data.n_outputs).parameters())
+            timing[task.name] = {**time_per_step(task, network, steps=timing_steps, repeats=timing_repeats),
+                                 "n_params": n_params}
     summary = summarize(runs, horizon, long_factor)
     head = _report.headline(summary, horizon, timing)
     if out is not None:
@@ -264,8 +270,8 @@ def run_benchmark(checkpoint: str | Path = "pretrained", *, data_dir: str | Path
                 f"horizon {record.get('config', {}).get('horizon')}, {record.get('date')}",
                 "tasks": ", ".join(t.name for t in tasks), "seeds": list(seeds),
                 "lr grids": {k: list(v) for k, v in LR_GRIDS.items()},
-                "timing network": f"{tasks[0].name}, batch {tasks[0].batch_size}, torch threads "
-                f"{torch.get_num_threads()}"}
+                "timing": f"median of {timing_repeats} interleaved repeats of {timing_steps} steps (forward, "
+                f"backward, optimizer step), batch {tasks[0].batch_size}, torch threads {torch.get_num_threads()}"}
         head = _report.write_report(runs, summary, horizon, out, prefix, timing, meta)
         head["files"] = sorted(str(p) for p in Path(out).glob(f"{prefix}*"))
     return head

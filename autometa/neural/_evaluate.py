@@ -31,9 +31,9 @@ from autometa.neural._tasks import ACTIVATIONS, HELD_OUT_ARCHITECTURES, Architec
 
 #: Learning-rate grids of the baselines (log-spaced, wide enough that the best is interior).
 LR_GRIDS: dict[str, tuple[float, ...]] = {
-    "adam": (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1),
-    "rmsprop": (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2),
-    "sgd_momentum": (3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0),
+    "adam": (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1),
+    "rmsprop": (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1),
+    "sgd_momentum": (3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0, 3.0),
 }
 _ACT_MODULES = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
@@ -48,7 +48,7 @@ class Task:
 
     @property
     def name(self) -> str:
-        return f"{self.data.name}|{self.arch.name}"
+        return f"{self.data.name} @ {self.arch.name}"
 
 
 def held_out_tasks(data_dir: str | Path | None, datasets: tuple[str, ...] = HELD_OUT_DATASETS,

@@ -128,7 +128,7 @@ def plot_curves(curves: pd.DataFrame, tuned_for: int, horizon: int, path: Path, 
         ax.axvline(horizon, color="gray", ls=":", lw=1)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_title(task.replace("|", "\n"), fontsize=8)
+        ax.set_title(task.replace(" @ ", "\n"), fontsize=8)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=6)
     for ax in list(axes.flat)[len(tasks):]:

@@ -9,14 +9,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from cli import main  # noqa: E402
-
 from autometa.errors import InputError  # noqa: E402
 from autometa.neural import CoordinateLSTM, MetaTrainConfig, load_network, meta_train  # noqa: E402
 from autometa.neural._datasets import load_pool  # noqa: E402
 from autometa.neural._evaluate import make_mlp, run_benchmark  # noqa: E402
 from autometa.neural._meta_train import evaluate_meta_loss  # noqa: E402
 from autometa.neural._tasks import Architecture, TaskBatch  # noqa: E402
+from cli import main  # noqa: E402
 
 NAMES = ["sklearn/digits", "sklearn/iris", "sklearn/wine", "sklearn/diabetes"]
 TINY = {"unroll": 5, "horizon": 10, "tasks_per_step": 4, "max_rows": 256, "batch_sizes": (32,), "seed": 1}
@@ -46,8 +45,8 @@ def test_batched_tasks_match_independent_networks(pool):
         d, o = int(tasks.n_features[i]), data.n_outputs
         model = make_mlp(d, arch, o)
         with torch.no_grad():
-            for layer, (off, fan_in, fan_out) in zip([m for m in model if isinstance(m, torch.nn.Linear)],
-                                                     tasks.layers):
+            linears = [m for m in model if isinstance(m, torch.nn.Linear)]
+            for layer, (off, fan_in, fan_out) in zip(linears, tasks.layers, strict=True):
                 w = theta[i, off:off + fan_in * fan_out].view(fan_in, fan_out)
                 layer.weight.copy_(w[:layer.in_features, :layer.out_features].t())
                 layer.bias.copy_(theta[i, off + fan_in * fan_out:off + fan_in * fan_out + layer.out_features])
@@ -84,7 +83,7 @@ def test_resume_continues_exactly(tmp_path, pool):
     meta_train(part, MetaTrainConfig(steps=6, checkpoint_every=2, **TINY), datasets=NAMES, progress=False, resume=True)
     a, _ = load_network(full)
     b, _ = load_network(part)
-    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.allclose(x, y, atol=1e-6), name
     with pytest.raises(InputError, match="other settings"):
         meta_train(part, MetaTrainConfig(steps=8, **{**TINY, "unroll": 2}), datasets=NAMES, progress=False,

@@ -55,7 +55,7 @@ def test_log_and_sign_follows_the_paper():
     p = 10.0
     g = torch.tensor([1.0, -0.5, 1e-3, -1e-3, 1e-6, -1e-6, 0.0])
     feats = log_and_sign(g, p)
-    for value, (log_part, sign_part) in zip(g.tolist(), feats.tolist()):
+    for value, (log_part, sign_part) in zip(g.tolist(), feats.tolist(), strict=True):
         if abs(value) >= math.exp(-p):  # (log|g| / p, sign g)
             assert log_part == pytest.approx(math.log(abs(value)) / p, rel=1e-5)
             assert sign_part == math.copysign(1.0, value)
@@ -91,7 +91,7 @@ def test_a_step_changes_parameters_and_training_lowers_the_loss():
     before = [p.detach().clone() for p in model.parameters()]
     opt = LearnedOptimizer(model.parameters())  # the shipped, pretrained update rule
     losses = _train(model, opt, X, y, steps=60)
-    assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
     assert losses[-1] < 0.5 * losses[0]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -40,12 +39,12 @@ def train_command(
     tasks_per_step: int = typer.Option(8, "--tasks-per-step", "-k", help="Base networks trained side by side."),
     meta_lr: float = typer.Option(1e-3, "--meta-lr", help="Adam learning rate of the LSTM weights."),
     seed: int = typer.Option(0, "--seed", help="Seed of tasks, inits and mini-batches."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="PMLB-layout folder (default: ../shared/datasets/pmlb if present)."),
-    datasets: Optional[str] = typer.Option(None, "--datasets", help="Comma-separated datasets (pmlb/x, keel/x, sklearn/x) instead of all."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="PMLB-layout folder (default: ../shared/datasets/pmlb if present)."),
+    datasets: str | None = typer.Option(None, "--datasets", help="Comma-separated datasets (pmlb/x, keel/x, sklearn/x) instead of all."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/training_state.pt."),
-    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Stop with a checkpoint after this many seconds (continue with --resume)."),
+    time_limit: float | None = typer.Option(None, "--time-limit", help="Stop with a checkpoint after this many seconds (continue with --resume)."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda, cuda:1..."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (1 is fastest on a busy machine)."),
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch (1 is fastest on a busy machine)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     as_json: bool = typer.Option(False, "--json", help="Print the training record as JSON."),
 ) -> None:
@@ -94,11 +93,11 @@ def eval_command(
     horizon: int = typer.Option(100, "--horizon", help="T: steps at which the optimizers are compared."),
     long_factor: int = typer.Option(10, "--long-factor", help="Also compare after this many times T."),
     seeds: int = typer.Option(3, "--seeds", help="Seeds per (task, optimizer, lr)."),
-    datasets: Optional[str] = typer.Option(None, "--datasets", help="Comma-separated held-out datasets (default: all)."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="PMLB-layout folder (default: ../shared/datasets/pmlb if present)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for CSV, Markdown and PNG results."),
+    datasets: str | None = typer.Option(None, "--datasets", help="Comma-separated held-out datasets (default: all)."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="PMLB-layout folder (default: ../shared/datasets/pmlb if present)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Folder for CSV, Markdown and PNG results."),
     prefix: str = typer.Option("meta_optimizer_", "--prefix", help="File-name prefix of the results."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch."),
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch."),
     as_json: bool = typer.Option(False, "--json", help="Print the headline numbers as JSON."),
 ) -> None:
     from autometa.neural._evaluate import run_benchmark

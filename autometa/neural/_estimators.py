@@ -157,7 +157,9 @@ class _TabularMLP(BaseEstimator):
         batch = min(int(self.batch_size), len(train_idx))
         best, best_state, stale = math.inf, None, 0
         self.loss_curve_, self.validation_loss_curve_ = [], []
-        for epoch in range(int(self.max_epochs)):
+        epochs = 0
+        for _ in range(int(self.max_epochs)):
+            epochs += 1
             self.model_.train()
             order = torch.randperm(len(train_idx), generator=gen).to(dev)
             total = 0.0
@@ -186,7 +188,7 @@ class _TabularMLP(BaseEstimator):
                     break
         if best_state is not None:
             self.model_.load_state_dict(best_state)
-        self.n_iter_ = epoch + 1
+        self.n_iter_ = epochs
         self.best_loss_ = best
         self.model_.eval()
 

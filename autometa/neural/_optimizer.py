@@ -79,7 +79,7 @@ class LearnedOptimizer(torch.optim.Optimizer):
         flat = self._flat_state(params, device)
         grad = torch.cat([p.grad.reshape(-1) for p in params]).to(torch.float32)
         update = net.step_(grad, flat, weights)  # updates flat, and so every parameter's state views
-        for p, u in zip(params, update.split([p.numel() for p in params])):
+        for p, u in zip(params, update.split([p.numel() for p in params]), strict=True):
             p.add_(u.view_as(p).to(p.dtype), alpha=scale)
 
     def _flat_state(self, params: list[torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
@@ -90,7 +90,7 @@ class LearnedOptimizer(torch.optim.Optimizer):
         """
         key = tuple(id(p) for p in params)
         cache = self._flat_cache.get(key)
-        if cache is not None and all(self.state[p].get("h") is h for p, h in zip(params, cache[1])):
+        if cache is not None and all(self.state[p].get("h") is h for p, h in zip(params, cache[1], strict=True)):
             return cache[0]
         net = self.network
         states = [self.state[p] if self.state[p] else net.initial_state(p.numel(), device=device) for p in params]

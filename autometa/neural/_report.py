@@ -119,7 +119,7 @@ def plot_curves(curves: pd.DataFrame, tuned_for: int, horizon: int, path: Path, 
     rows = math.ceil(len(tasks) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
     colors = {"learned": "C3", "adam": "C0", "rmsprop": "C2", "sgd_momentum": "C1"}
-    for ax, task in zip(axes.flat, tasks):
+    for ax, task in zip(axes.flat, tasks, strict=False):  # more panels than tasks
         for opt, grp in sel[sel["task"] == task].groupby("optimizer"):
             g = grp[grp["step"] > 0]
             y = g["train_loss"].replace([np.inf], np.nan)

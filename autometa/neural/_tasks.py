@@ -75,11 +75,11 @@ class TaskBatch:
         self.n_outputs = np.array([d.n_outputs for d in datasets])
         rows = [len(d.X_train) if max_rows is None else min(len(d.X_train), max_rows) for d in datasets]
         self.n_rows = torch.tensor(rows, device=self.device)
-        D, O, N = int(self.n_features.max()), int(self.n_outputs.max()), max(rows)
+        D, n_out, N = int(self.n_features.max()), int(self.n_outputs.max()), max(rows)
         X = torch.zeros(self.k, N, D)
         y_cls = torch.zeros(self.k, N, dtype=torch.long)
         y_reg = torch.zeros(self.k, N)
-        for i, (d, c, n) in enumerate(zip(datasets, cols, rows)):
+        for i, (d, c, n) in enumerate(zip(datasets, cols, rows, strict=True)):
             X[i, :n, :len(c)] = torch.from_numpy(d.X_train[:n][:, c])
             if d.task == "classification":
                 y_cls[i, :n] = torch.from_numpy(d.y_train[:n].astype(np.int64))
@@ -88,15 +88,15 @@ class TaskBatch:
         self.X, self.y_cls, self.y_reg = X.to(self.device), y_cls.to(self.device), y_reg.to(self.device)
         self.is_cls = torch.tensor([d.task == "classification" for d in datasets], device=self.device)
         # -1e4 rather than -inf: padded classes vanish from the softmax without risking inf - inf = nan.
-        class_mask = torch.zeros(self.k, 1, O)
+        class_mask = torch.zeros(self.k, 1, n_out)
         for i, o in enumerate(self.n_outputs):
             class_mask[i, 0, o:] = -1e4
         self.class_bias = class_mask.to(self.device)
         # Parameter layout: (offset, fan_in, fan_out) for each weight, followed by its bias.
-        dims = [D, *arch.hidden, O]
+        dims = [D, *arch.hidden, n_out]
         self.layers: list[tuple[int, int, int]] = []
         offset = 0
-        for fan_in, fan_out in zip(dims[:-1], dims[1:]):
+        for fan_in, fan_out in zip(dims[:-1], dims[1:], strict=True):
             self.layers.append((offset, fan_in, fan_out))
             offset += fan_in * fan_out + fan_out
         self.n_params = offset

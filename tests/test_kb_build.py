@@ -106,6 +106,23 @@ def test_a_changed_protocol_or_space_is_refused(tmp_path):
         holder.close()
 
 
+def test_retry_evaluates_timeouts_again_and_the_newer_result_wins(tmp_path):
+    refs = resolve_corpora(["sklearn:digits"])
+    store = BuildStore(tmp_path / "b").open()
+    try:
+        rushed = Protocol(time_limit=0.2)  # too short for a forest of 300 trees on digits
+        first = LocalBuilder(BuildPlan(refs, ["random_forest"], 1, rushed), store).run()
+        assert first.failures == 1
+        same = LocalBuilder(BuildPlan(refs, ["random_forest"], 1, FAST), store).run()
+        assert same.done == 0  # a finished timeout is not redone by default
+        again = LocalBuilder(BuildPlan(refs, ["random_forest"], 1, FAST), store, retry=("timeout",)).run()
+        assert again.done == 1 and again.failures == 0
+    finally:
+        store.close()
+    kb = build_to_kb(tmp_path / "b")
+    assert kb.evaluations["status"].tolist() == ["ok"]
+
+
 def test_torn_log_lines_are_cut_and_redone(tmp_path):
     store = BuildStore(tmp_path / "b").open()
     store.append("x/y", {"dataset_id": "x/y", "n": 1})

@@ -80,6 +80,8 @@ def build_command(
     heartbeat_interval: int = typer.Option(10, "--heartbeat-interval", min=1, help="With --storage: seconds between heartbeats."),
     grace_period: int | None = typer.Option(None, "--grace-period", min=1, help="With --storage: seconds without a heartbeat before a trial is retried (default: 2 heartbeats)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="With --storage: one line per finished evaluation."),
+    retry: str | None = typer.Option(None, "--retry", help="Evaluate again finished evaluations with these statuses "
+                                     "(comma-separated: timeout,memory,failed), e.g. timeouts of a busy machine."),
 ) -> None:
     import shlex
     import sys
@@ -88,6 +90,10 @@ def build_command(
     from autometa.evaluation import Protocol
     from autometa.kb._corpus import resolve_corpora
 
+    retry_statuses = tuple(v.strip() for v in (retry or "").split(",") if v.strip())
+    bad = [v for v in retry_statuses if v not in ("timeout", "memory", "failed")]
+    if bad:
+        raise InputError(f"--retry takes timeout, memory or failed; got '{bad[0]}'.")
     protocol = Protocol(k=3, seed=seed, row_cap=row_cap, time_limit=time_limit, memory_limit_mb=memory_limit)
     family_list = _families(families)
     refs = resolve_corpora(list(corpus))
@@ -119,7 +125,7 @@ def build_command(
         with BuildProgress(console) as progress:
             command = " ".join(["autometa", *map(shlex.quote, sys.argv[1:])])
             stats = LocalBuilder(plan, store, n_jobs=n_jobs, on_progress=progress, worker_stderr=log_handle,
-                                 command=command).run()
+                                 command=command, retry=retry_statuses).run()
     finally:
         store.close()
         if log_handle:

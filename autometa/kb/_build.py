@@ -116,8 +116,9 @@ class LocalBuilder:
 
     def __init__(self, plan: BuildPlan, store: BuildStore, n_jobs: int = 1,
                  on_progress: Callable[[BuildStats], None] | None = None, worker_stderr: Any = None,
-                 command: str | None = None) -> None:
+                 command: str | None = None, retry: tuple[str, ...] = ()) -> None:
         self.command = command
+        self.retry = tuple(retry)
         self.plan = plan
         self.store = store
         self.n_jobs = n_jobs
@@ -154,11 +155,13 @@ class LocalBuilder:
         """Every finished evaluation (from shards and logs), checked against the current config sets."""
         done: dict[Key, dict[str, Any]] = {}
         shards = self.store.read_shards()
-        for row in shards[list(S.EVALUATION_KEY) + ["config"]].itertuples(index=False):
-            done[(row.dataset_id, row.family, row.config_id)] = {"config": row.config}
+        for row in shards[list(S.EVALUATION_KEY) + ["config", "status"]].itertuples(index=False):
+            done[(row.dataset_id, row.family, row.config_id)] = {"config": row.config, "status": row.status}
         for record in self.store.iter_log():
             done[(record["dataset_id"], record["family"], record["config_id"])] = record
         self._check_configs(done)
+        if self.retry:  # e.g. timeouts of a busy machine, evaluated again; the newer result replaces the old
+            done = {k: v for k, v in done.items() if _status(v) not in self.retry}
         return done
 
     def _check_configs(self, done: dict[Key, dict[str, Any]]) -> None:
@@ -264,6 +267,10 @@ class LocalBuilder:
         rows = shard.to_dict("records")
         rows = [r for r in rows if (r["family"], r["config_id"]) not in records] + list(records.values())
         self.store.write_shard(ref.dataset_id, rows)
+
+
+def _status(record: dict[str, Any]) -> str:
+    return record["result"]["status"] if "result" in record else record.get("status", S.STATUS_OK)
 
 
 def _same_config(a: dict[str, Any], b: dict[str, Any]) -> bool:

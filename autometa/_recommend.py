@@ -17,6 +17,7 @@ import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,12 @@ from autometa.errors import InputError
 
 #: Nearest known datasets shown as evidence for each recommendation.
 N_EVIDENCE = 3
+#: Rows of a big table that recommend types and characterizes. Meta-features use the protocol's
+#: 2,000-row subsample anyway (as in the knowledge base), so typing every row of a huge table would
+#: cost seconds for nothing; a seeded uniform subsample of this many rows stands for the table.
+TYPE_ROWS = 20_000
+#: Plain CSV/TSV files larger than this are parsed by pyarrow's multi-threaded reader.
+_FAST_READ_BYTES = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -159,7 +166,7 @@ def recommend(data: Any, target: str | None = None, metric: str | None = None,
     if time_budget is not None and not time_budget > 0:
         raise InputError(f"The time budget must be a positive number of seconds; got {time_budget}.")
     family_list = check_families(families)
-    dataset = load_dataset(data, target=target)
+    dataset, n_rows = _load(data, target)
     metric = check_metric(metric, dataset.task)
     seconds["load"] = time.perf_counter() - start
 
@@ -175,14 +182,70 @@ def recommend(data: Any, target: str | None = None, metric: str | None = None,
 
     t = time.perf_counter()
     items, neighbors = rank_candidates(model, mf, n, families=family_list, time_budget=time_budget,
-                                       n_rows=dataset.n_rows)
+                                       n_rows=n_rows)
     seconds["rank"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - start
     if not items:
         raise InputError(f"No known config fits a fit-time budget of {time_budget:g} s on this dataset; "
                          "raise --time-budget or leave it out.")
-    return Recommendations(items=tuple(items), dataset=dataset.summary(), task=dataset.task, metric=metric,
+    summary = {**dataset.summary(), "n_rows": n_rows}
+    if n_rows > dataset.n_rows:
+        summary["notes"] = [*summary["notes"], f"Typed and characterized on a seeded sample of {dataset.n_rows} of "
+                            f"the {n_rows} rows (meta-features use the protocol's row cap anyway)."]
+    if isinstance(data, (str, Path)):
+        summary["source"] = str(data)
+    return Recommendations(items=tuple(items), dataset=summary, task=dataset.task, metric=metric,
                            neighbors=tuple(neighbors), metafeatures=dict(mf), seconds=seconds)
+
+
+def _load(data: Any, target: str | None) -> tuple[Any, int]:
+    """The dataset to characterize (at most TYPE_ROWS rows of it) and its full number of rows."""
+    import pandas as pd
+
+    from autometa.data import Dataset, load_dataset, read_table
+
+    if isinstance(data, Dataset) or not isinstance(data, (str, Path)):
+        if isinstance(data, pd.DataFrame) and len(data) > TYPE_ROWS:
+            sample = data.sample(n=TYPE_ROWS, random_state=0).sort_index()
+            return load_dataset(sample, target=target), len(data)
+        dataset = load_dataset(data, target=target)
+        return dataset, dataset.n_rows
+    path = Path(data).expanduser()
+    raw = _fast_read(path) or read_table(path)
+    frame = raw.frame
+    n_rows = len(frame)
+    if n_rows > TYPE_ROWS:
+        frame = frame.sample(n=TYPE_ROWS, random_state=0).sort_index().reset_index(drop=True)
+    dataset = load_dataset(frame, target=target or raw.target, task=raw.task, name=raw.name,
+                           categorical=list(raw.categorical) or None)
+    return dataset, n_rows
+
+
+def _fast_read(path: Path) -> Any:
+    """A big plain CSV/TSV read by pyarrow (multi-threaded); None to let ``read_table`` do it (and
+    report any problem with the file in its words)."""
+    name = path.name.lower()
+    if not path.is_file() or not name.endswith((".csv", ".tsv")) or path.stat().st_size < _FAST_READ_BYTES:
+        return None
+    try:
+        import pyarrow.csv as pacsv
+
+        from autometa.data import RawTable
+
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            header = handle.readline()
+        sep = "\t" if name.endswith(".tsv") or ("\t" in header and "," not in header) else ","
+        nulls = ["?", "NA", "N/A", "na", "nan", "NaN", "null", "NULL", ""]
+        table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=sep),
+                               convert_options=pacsv.ConvertOptions(null_values=nulls, strings_can_be_null=True))
+        names = [str(c).strip() for c in table.column_names]
+        if len(set(names)) != len(names) or len(names) < 2 or table.num_rows == 0:
+            return None
+        frame = table.to_pandas()
+        frame.columns = names
+        return RawTable(frame=frame, name=path.name.rsplit(".", 1)[0], source=str(path))
+    except Exception:  # anything unusual: the careful reader decides
+        return None
 
 
 def check_families(families: Sequence[str] | str | None) -> list[str] | None:

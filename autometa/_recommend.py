@@ -159,7 +159,6 @@ def recommend(data: Any, target: str | None = None, metric: str | None = None,
     """
     seconds: dict[str, float] = {}
     start = time.perf_counter()
-    from autometa.data import load_dataset
 
     if n < 1:
         raise InputError(f"Ask for at least one recommendation; got n={n}.")
@@ -283,7 +282,6 @@ def check_metric(metric: str | None, task: str) -> str:
 def dataset_metafeatures(dataset: Any, protocol: Any = None) -> dict[str, float]:
     """Meta-features of the rows the protocol evaluates (its seeded row cap), as the KB computed them."""
     import metafeatures
-
     from autometa.evaluation import DEFAULT_PROTOCOL, prepare_data
 
     protocol = protocol or DEFAULT_PROTOCOL

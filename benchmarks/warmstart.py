@@ -220,13 +220,9 @@ def run_live(args: argparse.Namespace) -> pd.DataFrame:
         print(f"live {ref.dataset_id}: {dataset.task}, {dataset.n_rows} rows; dropped {len(drop)} KB dataset(s)",
               file=sys.stderr, flush=True)
 
-        def add(method: str, seed: int, values: list[float], extra: dict[str, Any] | None = None) -> None:
-            best = -np.inf if up else np.inf
-            for k in range(1, args.n_trials + 1):
-                if k <= len(values) and values[k - 1] is not None and np.isfinite(values[k - 1]):
-                    best = max(best, values[k - 1]) if up else min(best, values[k - 1])
-                rows.append({"dataset_id": ref.dataset_id, "task": dataset.task, "metric": metric, "method": method,
-                             "seed": seed, "k": k, "best": best if np.isfinite(best) else np.nan, **(extra or {})})
+        def add(method: str, seed: int, values: list, extra: dict[str, Any] | None = None, *, _ref=ref,
+                _task=dataset.task, _metric=metric, _up=up) -> None:
+            rows.extend(_curve_rows(_ref.dataset_id, _task, _metric, _up, method, seed, values, args.n_trials, extra))
 
         def values_of(study) -> list[float]:
             ordered = sorted(study.trials, key=lambda t: t.number)
@@ -268,6 +264,19 @@ def run_live(args: argparse.Namespace) -> pd.DataFrame:
     return frame
 
 
+def _curve_rows(dataset_id: str, task: str, metric: str, up: bool, method: str, seed: int, values: list,
+                n_trials: int, extra: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Best-so-far rows (k = 1..n_trials) of one run; a failed trial (None) improves nothing."""
+    rows, best = [], -np.inf if up else np.inf
+    for k in range(1, n_trials + 1):
+        value = values[k - 1] if k <= len(values) else None
+        if value is not None and np.isfinite(value):
+            best = max(best, value) if up else min(best, value)
+        rows.append({"dataset_id": dataset_id, "task": task, "metric": metric, "method": method, "seed": seed, "k": k,
+                     "best": best if np.isfinite(best) else np.nan, **(extra or {})})
+    return rows
+
+
 def _kb_families(kb: Any, task: str) -> list[str]:
     from autometa.spaces import list_families
 
@@ -305,7 +314,7 @@ def normalize_curves(frame: pd.DataFrame) -> pd.DataFrame:
 
     out = frame.copy()
     norms = []
-    for dataset_id, rows in out.groupby("dataset_id", sort=False):
+    for _, rows in out.groupby("dataset_id", sort=False):
         up = HIGHER_IS_BETTER[rows["metric"].iloc[0]]
         values = np.concatenate([rows["best"].dropna().to_numpy(), rows[["table_min", "table_max"]].dropna().to_numpy().ravel()])
         low, high = (values.min(), values.max()) if len(values) else (np.nan, np.nan)

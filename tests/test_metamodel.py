@@ -21,8 +21,15 @@ PROTOCOL_CAP = 300
 
 
 def _datasets():
-    from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine, make_classification
-    from sklearn.datasets import make_friedman1, make_regression
+    from sklearn.datasets import (
+        load_breast_cancer,
+        load_diabetes,
+        load_iris,
+        load_wine,
+        make_classification,
+        make_friedman1,
+        make_regression,
+    )
 
     out = {}
     for name, loader in (("iris", load_iris), ("wine", load_wine), ("breast_cancer", load_breast_cancer)):
@@ -47,7 +54,6 @@ def _datasets():
 def build_tiny_kb(folder: Path) -> Path:
     """Evaluate every config of FAMILIES on every dataset of ``_datasets()`` and save the KB."""
     import metafeatures
-
     from autometa.data import load_dataset
     from autometa.evaluation import Protocol, evaluate_config, prepare_data
     from autometa.kb import KnowledgeBase

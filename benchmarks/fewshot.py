@@ -155,7 +155,7 @@ def _sinusoid_markdown(rows, budget, args, quick) -> str:
              f"- evaluation: {budget['eval_tasks']} new tasks per K, each with K support points and "
              f"{budget['eval_points']} query points on [-5, 5]; MSE on the query after n gradient steps on the "
              "support (MAML/FOMAML step 0.01, Reptile 0.02, pretrained 0.01 / 0.02 for K = 5 / 10); "
-             "mean ± 95% interval over tasks.\n")
+             "mean ± 95% interval over tasks. 'train s' is wall time on the shared, busy 2-core machine.\n")
     md = _header("sinusoid regression", args, extra)
     md += "\n## MSE after adaptation (lower is better)\n\n"
     steps = budget["steps"]
@@ -171,8 +171,8 @@ def _sinusoid_markdown(rows, budget, args, quick) -> str:
            "curves of MSE against gradient steps, no table. The claims the curves support: MAML after one step "
            "is far below the pretrained baseline, which barely improves with more steps and stays near the "
            "error of predicting the mean; MAML keeps improving with further steps without overfitting.\n"
-           "- Reptile paper (Nichol et al., 2018, Fig. 1): the sinusoid result is a qualitative plot (a fit "
-           "after 32 inner steps on 10 points), no numbers.\n"
+           "- Reptile paper (Nichol et al., 2018, Fig. 1): the sinusoid result is a qualitative plot (MAML and "
+           "Reptile fits after 32 inner steps on 10 points, MLP 1-64-64-1), no numbers.\n"
            "We quote no numbers read off those plots. Compare the shape: which method is lower after 1 and 10 "
            "steps, and how far each is from the pretrained baseline.\n"
            "\n![MSE vs gradient steps](fewshot_sinusoid" + ("_quick" if quick else "") + ".png)\n")

@@ -53,14 +53,25 @@ def _datasets():
 
 def build_tiny_kb(folder: Path) -> Path:
     """Evaluate every config of FAMILIES on every dataset of ``_datasets()`` and save the KB."""
+    from threadpoolctl import threadpool_limits
+
+    if (folder / "kb.json").exists():
+        return folder
+    import metafeatures  # noqa: F401 - load the native libraries first: the limit applies to loaded ones
+    import sklearn.linear_model  # noqa: F401
+    import sklearn.neighbors  # noqa: F401
+
+    with threadpool_limits(1):  # as in the protocol's workers; many BLAS threads only spin on 2 cores
+        return _build(folder)
+
+
+def _build(folder: Path) -> Path:
     import metafeatures
     from autometa.data import load_dataset
     from autometa.evaluation import Protocol, evaluate_config, prepare_data
     from autometa.kb import KnowledgeBase
     from autometa.spaces import config_set
 
-    if (folder / "kb.json").exists():
-        return folder
     protocol = Protocol(row_cap=PROTOCOL_CAP)
     dataset_rows, evaluation_rows = [], []
     for name, (X, y, task) in _datasets().items():

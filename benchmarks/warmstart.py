@@ -351,7 +351,8 @@ def summarize(frame: pd.DataFrame, ks: tuple[int, ...] = KS) -> dict[str, pd.Dat
             target = mine[k].reindex(tpe_curve.index)
             reached = tpe_curve.ge(target - 1e-9, axis=0)
             first = reached.idxmax(axis=1).where(reached.any(axis=1))
-            mrow[k] = f"{first.median():.0f} ({100 * first.notna().mean():.0f}%)"
+            median = f"{first.dropna().median():.0f}" if first.notna().any() else "never"
+            mrow[k] = f"{median} ({100 * first.notna().mean():.0f}%)"
         wtl_rows.append(row)
         match_rows.append(mrow)
     return {"score": score, "rank": rank, "wtl": pd.DataFrame(wtl_rows).set_index("method") if wtl_rows else None,

@@ -118,6 +118,9 @@ def training_data(kb: Any, task: str, metric: str | None = None, *, protocol_ver
     mf = datasets.set_index("dataset_id")[mf_columns].astype(float)
     mf.columns = [c[3:] for c in mf_columns]
     has_mf = mf.notna().mean(axis=1) >= 0.25 if len(mf_columns) else pd.Series(False, index=mf.index)
+    if not has_mf.any():
+        raise InputError(f"The knowledge base has no meta-features for its {task} datasets, so nothing can be "
+                         "learned from them; compute them with 'autometa kb refresh-metafeatures BUILD_DIR' and export again.")
     mf = mf[has_mf]
 
     ev = kb.evaluations

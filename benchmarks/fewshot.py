@@ -476,12 +476,23 @@ def _tabular_markdown(rows, budget, args, n_train, seconds, best_lr, best_steps,
         for method in pivot.mean().sort_values(ascending=False).index:
             wins = int((pivot[method] > pivot[scratch_col]).sum()) if method != scratch_col else "-"
             md += f"| {method} | {100 * pivot[method].mean():.1f} | {ranks[method]:.2f} | {wins} / {len(pivot)} |\n"
+        md += "\n" + _init_verdict(pivot, scratch_col) + "\n"
         md += "\nPer dataset (accuracy %):\n\n| dataset | " + " | ".join(pivot.columns) + " |\n"
         md += "|---|" + "---|" * len(pivot.columns) + "\n"
         for ds, r in pivot.iterrows():
             md += f"| {ds} | " + " | ".join(f"{100 * v:.1f}" for v in r.values) + " |\n"
     md += "\n![tabular few-shot](fewshot_tabular" + ("_quick" if args.quick else "") + ".png)\n"
     return md
+
+
+def _init_verdict(pivot, scratch_col) -> str:
+    """One sentence: does a meta-learned initialization beat the same MLP trained from scratch?"""
+    parts = []
+    for init in ("MAML init", "Reptile init"):
+        diff = 100 * (pivot[init] - pivot[scratch_col])
+        parts.append(f"{init} {diff.mean():+.1f} points (range {diff.min():+.1f} to {diff.max():+.1f}, "
+                     f"better on {int((diff > 0).sum())} of {len(diff)} datasets)")
+    return "Meta-learned initialization vs the same MLP from a random init, mean over datasets: " + "; ".join(parts) + "."
 
 
 def _plot_tabular(rows, quick) -> None:

@@ -30,7 +30,7 @@ N_EVIDENCE = 3
 #: 2,000-row subsample anyway (as in the knowledge base), so typing every row of a huge table would
 #: cost seconds for nothing; a seeded uniform subsample of this many rows stands for the table.
 TYPE_ROWS = 20_000
-#: Plain CSV/TSV files larger than this are parsed by pyarrow's multi-threaded reader.
+#: Plain CSV/TSV files larger than this are sampled line by line before parsing.
 _FAST_READ_BYTES = 8 << 20
 
 
@@ -210,39 +210,65 @@ def _load(data: Any, target: str | None) -> tuple[Any, int]:
         dataset = load_dataset(data, target=target)
         return dataset, dataset.n_rows
     path = Path(data).expanduser()
-    raw = _fast_read(path) or read_table(path)
-    frame = raw.frame
-    n_rows = len(frame)
-    if n_rows > TYPE_ROWS:
-        frame = frame.sample(n=TYPE_ROWS, random_state=0).sort_index().reset_index(drop=True)
+    sampled = _sampled_read(path)
+    if sampled is not None:
+        raw, n_rows = sampled
+        frame = raw.frame
+    else:
+        raw = read_table(path)
+        frame, n_rows = raw.frame, len(raw.frame)
+        if n_rows > TYPE_ROWS:
+            frame = frame.sample(n=TYPE_ROWS, random_state=0).sort_index().reset_index(drop=True)
     dataset = load_dataset(frame, target=target or raw.target, task=raw.task, name=raw.name,
                            categorical=list(raw.categorical) or None)
     return dataset, n_rows
 
 
-def _fast_read(path: Path) -> Any:
-    """A big plain CSV/TSV read by pyarrow (multi-threaded); None to let ``read_table`` do it (and
-    report any problem with the file in its words)."""
+def _sampled_read(path: Path) -> tuple[Any, int] | None:
+    """A seeded sample of TYPE_ROWS data lines of a big plain CSV/TSV (``.gz`` too), parsed alone.
+
+    Only the sampled lines are parsed, which is what makes ``recommend`` fast on big files. Files with
+    quotes (a quoted field may span lines) or anything unusual return None: ``read_table`` then reads
+    the whole file and reports problems in its own words.
+    """
     name = path.name.lower()
-    if not path.is_file() or not name.endswith((".csv", ".tsv")) or path.stat().st_size < _FAST_READ_BYTES:
+    plain = name.removesuffix(".gz")
+    if not path.is_file() or not plain.endswith((".csv", ".tsv")) or path.stat().st_size < _FAST_READ_BYTES:
         return None
     try:
-        import pyarrow.csv as pacsv
+        import gzip
+        import io
+
+        import numpy as np
+        import pandas as pd
 
         from autometa.data import RawTable
 
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            header = handle.readline()
-        sep = "\t" if name.endswith(".tsv") or ("\t" in header and "," not in header) else ","
-        nulls = ["?", "NA", "N/A", "na", "nan", "NaN", "null", "NULL", ""]
-        table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=sep),
-                               convert_options=pacsv.ConvertOptions(null_values=nulls, strings_can_be_null=True))
-        names = [str(c).strip() for c in table.column_names]
-        if len(set(names)) != len(names) or len(names) < 2 or table.num_rows == 0:
+        data = gzip.decompress(path.read_bytes()) if name.endswith(".gz") else path.read_bytes()
+        if b'"' in data or b"\x00" in data:
             return None
-        frame = table.to_pandas()
+        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+        if not len(ends):
+            return None
+        starts = np.concatenate([[0], ends + 1])
+        stops = np.concatenate([ends, [len(data)]])
+        lengths = stops - starts
+        header, body = 0, np.flatnonzero(lengths[1:] > 1) + 1  # blank lines (or a lone \r) are no rows
+        if len(body) <= TYPE_ROWS:
+            return None
+        rng = np.random.default_rng(0)
+        keep = np.sort(rng.choice(body, size=TYPE_ROWS, replace=False))
+        text = b"\n".join(data[starts[i]:stops[i]] for i in [header, *keep]) + b"\n"
+        first = data[starts[0]:stops[0]].decode("utf-8", errors="replace")
+        sep = "\t" if plain.endswith(".tsv") or ("\t" in first and "," not in first) else ","
+        frame = pd.read_csv(io.BytesIO(text), sep=sep, skipinitialspace=True, low_memory=False,
+                            na_values=["?", "NA", "N/A", "na", "nan", "NaN", "null", "NULL", ""])
+        names = [str(c).strip() for c in frame.columns]
+        if len(set(names)) != len(names) or len(names) < 2:
+            return None
         frame.columns = names
-        return RawTable(frame=frame, name=path.name.rsplit(".", 1)[0], source=str(path))
+        stem = path.name[: -len(".gz")] if name.endswith(".gz") else path.name
+        return RawTable(frame=frame, name=stem.rsplit(".", 1)[0], source=str(path)), int(len(body))
     except Exception:  # anything unusual: the careful reader decides
         return None
 

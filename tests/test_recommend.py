@@ -131,3 +131,27 @@ def test_recommend_does_not_import_torch(kb, wine_csv, tmp_path):
     run = subprocess.run([sys.executable, "-c", probe, str(wine_csv), str(kb)], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().splitlines()[-1] == "TORCH=False"
+
+
+def test_big_files_are_sampled_but_counted_in_full(kb, tmp_path, monkeypatch):
+    import numpy as np
+
+    import autometa._recommend as rec
+
+    monkeypatch.setattr(rec, "TYPE_ROWS", 200)
+    monkeypatch.setattr(rec, "_FAST_READ_BYTES", 1)
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(900, 4)), columns=list("abcd"))
+    frame["colour"] = rng.choice(["red", "blue"], size=900)
+    frame["target"] = (frame["a"] > 0).astype(int)
+    frame.to_csv(tmp_path / "big.csv", index=False)
+    dataset, n_rows = rec._load(tmp_path / "big.csv", None)
+    assert n_rows == 900 and dataset.n_rows == 200
+    assert dataset.categorical_columns == ["colour"] and dataset.target == "target"
+    recs = rec.recommend(tmp_path / "big.csv", n=2, kb=kb)
+    assert recs.dataset["n_rows"] == 900 and "sample of 200" in recs.dataset["notes"][-1]
+    # Quotes may hide line breaks inside fields: such a file is read whole, never sampled by lines.
+    frame["colour"] = '"x,\ny"'
+    frame.to_csv(tmp_path / "quoted.csv", index=False)
+    assert rec._sampled_read(tmp_path / "quoted.csv") is None
+    assert rec._load(tmp_path / "quoted.csv", None)[1] == 900

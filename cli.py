@@ -65,28 +65,59 @@ def main(argv: list[str] | None = None) -> int:
     User errors (:class:`autometa.errors.InputError`, bad options) print one line on stderr and
     return 2; they never show a traceback.
     """
-    import click
-
     from autometa.errors import AutometaError
 
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="autometa", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
-        sys.stderr.write("Aborted.\n")
-        return 130
-    except click.ClickException as exc:  # usage errors: unknown option, missing argument, bad value
-        sys.stderr.write(f"error: {exc.format_message()}\n")
-        return 2
     except AutometaError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted.\n")
         return 130
+    except Exception as exc:
+        code = _framework_exit_code(exc)
+        if code is None:
+            raise
+        return code
     return result if isinstance(result, int) else 0
+
+
+def _framework_exit_code(exc: Exception) -> int | None:
+    """Map typer/click's control-flow exceptions to an exit code (printing their one line); None if foreign.
+
+    typer >= 0.20 runs on a vendored click (``typer._click``), older typer on the click package, so the
+    classes are looked up by module rather than imported from one place.
+    """
+    for module in _click_exception_modules():
+        if isinstance(exc, getattr(module, "Exit", ())):
+            return int(getattr(exc, "exit_code", 0) or 0)
+        if isinstance(exc, getattr(module, "Abort", ())):
+            sys.stderr.write("Aborted.\n")
+            return 130
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            return 0  # the help text has been shown: asking for it is not an error
+        if isinstance(exc, getattr(module, "ClickException", ())):
+            hint = ""
+            ctx = getattr(exc, "ctx", None)
+            if ctx is not None and isinstance(exc, getattr(module, "UsageError", ())):
+                hint = f" (see '{ctx.command_path} --help')"
+            sys.stderr.write(f"error: {exc.format_message()}{hint}\n")
+            return int(getattr(exc, "exit_code", 2) or 2)
+    return None
+
+
+def _click_exception_modules() -> list:
+    import importlib
+
+    modules = []
+    for name in ("typer.exceptions", "typer._click.exceptions", "click.exceptions"):
+        try:
+            modules.append(importlib.import_module(name))
+        except ImportError:
+            continue
+    return modules
 
 
 if __name__ == "__main__":

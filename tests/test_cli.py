@@ -108,3 +108,21 @@ def test_console_script_exit_code_is_2_for_bad_input(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error: File")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [(["metafeatures", "x.csv", "--bogus"], "No such option"), (["nosuchverb"], "No such command"),
+     (["metafeatures"], "Missing argument")],
+)
+def test_usage_errors_exit_2_with_one_line(args, message, capsys):
+    code, out, err = run_cli(args, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert "--help" in lines[0]
+
+
+def test_no_arguments_shows_help_and_succeeds(capsys):
+    code, out, _ = run_cli([], capsys)
+    assert code == 0 and "Commands" in out

@@ -153,7 +153,7 @@ def run_replay(args: argparse.Namespace) -> pd.DataFrame:
     settings = _settings(args, DEFAULT_SETTINGS)
     frames = []
     for task in args.tasks:
-        data = training_data(kb, task)
+        data = training_data(kb, task, min_coverage=args.min_coverage)
         held_out = data.complete_datasets(1.0)[: args.max_datasets or None]
         print(f"replay {task}: {len(held_out)} complete datasets, {data.normalized.shape[1]} configs",
               file=sys.stderr, flush=True)
@@ -297,7 +297,8 @@ def run_designs(args: argparse.Namespace) -> pd.DataFrame:
     if args.lcdb:
         sources.append(("lcdb", load_kb(args.lcdb), "classification", "accuracy"))
     for name, kb, task, metric in sources:
-        data = training_data(kb, task, metric, protocol_version=-1 if name == "lcdb" else None)
+        data = training_data(kb, task, metric, protocol_version=-1 if name == "lcdb" else None,
+                             min_coverage=args.min_coverage)
         held = data.complete_datasets(1.0 if name == "kb" else 0.9)[: args.max_datasets or None]
         print(f"designs {name} {task}: {len(held)} datasets", file=sys.stderr, flush=True)
         result = lodo(data, grid, datasets=held, on_dataset=lambda i, n, d: print(f"  {i}/{n}", file=sys.stderr)
@@ -492,6 +493,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--n-warm", type=int, default=10)
     p.add_argument("--n-models", type=int, default=None, help="surrogate ensemble members (default: autometa's)")
     p.add_argument("--max-datasets", type=int, default=None)
+    p.add_argument("--min-coverage", type=float, default=0.5,
+                   help="keep configs evaluated on at least this share of the datasets (0: every config; for a KB "
+                   "whose build is still running)")
     p.add_argument("--row-cap", type=int, default=2000, help="live mode: the protocol's row cap")
     p.add_argument("--time-limit", type=float, default=30.0, help="live mode: seconds per evaluation")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")

@@ -54,18 +54,22 @@ class Settings:
         num_boost_round: trees per surrogate member.
         metafeatures: ``"compact"`` (:data:`COMPACT_METAFEATURES`) or ``"all"`` (every one the
             knowledge base has).
+        std_scale: factor on the predicted standard deviation, so that about 68 % of true scores fall
+            within one of it under leave-one-dataset-out (the raw spread is too narrow).
     """
 
     design: str = "blend"
-    k: int = 20
-    alpha: float = 0.5
+    k: int = 5
+    alpha: float = 0.25
     n_models: int = 5
     num_boost_round: int = 200
     metafeatures: str = "compact"
+    std_scale: float = 1.6
 
     def to_dict(self) -> dict[str, Any]:
         return {"design": self.design, "k": self.k, "alpha": self.alpha, "n_models": self.n_models,
-                "num_boost_round": self.num_boost_round, "metafeatures": self.metafeatures}
+                "num_boost_round": self.num_boost_round, "metafeatures": self.metafeatures,
+                "std_scale": self.std_scale}
 
 
 class MetaModel:
@@ -170,7 +174,7 @@ class MetaModel:
         k_var = np.nan_to_num(k_std) ** 2
         typical = float(k_var[known].mean()) if known.any() else _UNKNOWN_VAR
         spread = np.where(known, s_mean - np.nan_to_num(k_mean), 0.0)
-        std = np.sqrt(s_std ** 2 + 0.5 * np.where(known, k_var, typical) + 0.25 * spread ** 2)
+        std = self.settings.std_scale * np.sqrt(s_std ** 2 + 0.5 * np.where(known, k_var, typical) + 0.25 * spread ** 2)
         return pd.DataFrame({"mean": mean, "std": std, "surrogate_mean": s_mean, "surrogate_std": s_std,
                              "knn_mean": k_mean, "knn_std": k_std, "knn_support": support}, index=cands.index)
 
@@ -225,6 +229,10 @@ class MetaModel:
         allowed = np.ones(len(self.candidates), dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool)
         if design == "portfolio":
             keep = [i for i, d in enumerate(self.dataset_ids) if d not in set(exclude_datasets)]
+            # Datasets with every eligible config evaluated, when there are some: a config that is
+            # missing on a dataset would otherwise count as its worst.
+            complete = [i for i in keep if np.isfinite(self.normalized[i, allowed]).all()]
+            keep = complete if len(complete) >= 5 else keep
             return greedy_portfolio(self.normalized[keep], n, eligible=allowed,
                                     tie_break=_column_mean(self.normalized[keep]))
         nb = self.neighbors(metafeatures, exclude=exclude_datasets)
@@ -258,7 +266,10 @@ class MetaModel:
             return [int(c) for c in order[: min(n, int(allowed.sum()))]]
         if design == "blend":
             alpha = self.settings.alpha
-            S = (1 - alpha) * np.nan_to_num(self.normalized[rows], nan=0.0) + alpha * pred["surrogate_mean"].to_numpy()
+            s_mean = pred["surrogate_mean"].to_numpy()
+            # A config a neighbour never ran is filled in by the surrogate's prediction.
+            observed = np.where(np.isfinite(self.normalized[rows]), self.normalized[rows], s_mean)
+            S = (1 - alpha) * observed + alpha * s_mean
             return greedy_portfolio(S, n, weights=w, eligible=allowed, tie_break=pred["mean"].to_numpy())
         raise ValueError(f"unknown design {design!r}; choose one of {', '.join(DESIGNS)}")
 

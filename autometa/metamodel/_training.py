@@ -94,7 +94,8 @@ def normalize_rows(scores: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 
 def training_data(kb: Any, task: str, metric: str | None = None, *, protocol_version: int | None = None,
-                  families: list[str] | None = None, min_coverage: float = 0.5) -> TrainingData:
+                  families: list[str] | None = None, min_coverage: float = 0.5,
+                  min_datasets: int = 20) -> TrainingData:
     """Collect the meta-model's training tables from a :class:`~autometa.kb.KnowledgeBase`.
 
     Args:
@@ -105,7 +106,8 @@ def training_data(kb: Any, task: str, metric: str | None = None, *, protocol_ver
             protocol; ``-1`` keeps every version, for imported histories such as LCDB's).
         families: keep only these families (default: all present).
         min_coverage: a candidate is kept when it was evaluated on at least this fraction of the
-            datasets (configs of a complete config set are evaluated everywhere).
+            datasets (configs of a complete config set are evaluated everywhere), or
+        min_datasets: on at least this many datasets (a knowledge base still being built).
     """
     from autometa.evaluation import PRIMARY_METRIC, PROTOCOL_VERSION
 
@@ -138,8 +140,10 @@ def training_data(kb: Any, task: str, metric: str | None = None, *, protocol_ver
         raise InputError(f"The knowledge base has no usable {task} evaluations for metric '{metric}'.")
 
     n_datasets = ev["dataset_id"].nunique()
-    coverage = ev.groupby("key")["dataset_id"].nunique() / max(n_datasets, 1)
-    keys = sorted(coverage.index[coverage >= min_coverage - 1e-12], key=_candidate_order)
+    counts = ev.groupby("key")["dataset_id"].nunique()
+    coverage = counts / max(n_datasets, 1)
+    wanted = (coverage >= min_coverage - 1e-12) | (counts >= min_datasets)
+    keys = sorted(coverage.index[wanted], key=_candidate_order)
     ev = ev[ev["key"].isin(keys)]
     first = ev.drop_duplicates("key").set_index("key")
     candidates = pd.DataFrame({

@@ -94,6 +94,8 @@ class _Worker:
                     self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
         self.process.stdin.flush()
         self.data_key = job.data.key
+        # A worker that is already near the limit can crash before the first periodic sample.
+        self.sample_memory()
 
     def sample_memory(self) -> None:
         """Record the peak address space (VmSize) of the running evaluation."""

@@ -29,6 +29,8 @@ def headline(summary: pd.DataFrame, horizon: int, timing: dict[str, dict[str, fl
         "win_rate_vs_tuned_at_long": {b: float((at_long["learned"] < at_long[b]).mean()) for b in BASELINES
                                       if b in at_long},
         "learned_diverged_tasks_at_long": int((long["diverged_seeds"] > 0).sum()),
+        # Not divergence, but instability: the training loss is higher at the long horizon than at T.
+        "learned_loss_rose_after_horizon": int((at_long["learned"] > at_t["learned"].reindex(at_long.index)).sum()),
         "target_win_rate_met": bool(wins.get("adam", 0.0) >= 0.7),
         "target_no_divergence_met": bool((long["diverged_seeds"] == 0).all()),
     }
@@ -71,7 +73,9 @@ def markdown(summary: pd.DataFrame, head: dict[str, Any], meta: dict[str, Any]) 
     lines.append(f"- At {head['long_steps']} steps (10x): learned lower than tuned Adam on {lw.get('adam', 0):.0%} "
                  f"of tasks; learned diverged (loss not finite or above its initial value) on "
                  f"{head['learned_diverged_tasks_at_long']} task(s) (target 0: "
-                 f"{'met' if head['target_no_divergence_met'] else 'NOT met'}).")
+                 f"{'met' if head['target_no_divergence_met'] else 'NOT met'}); but its mean training loss at "
+                 f"{head['long_steps']} steps is higher than at T={head['horizon']} on "
+                 f"{head['learned_loss_rose_after_horizon']} task(s) (it does not anneal its steps).")
     lines.append(f"- Baseline lrs tuned to the edge of their grid: {head['baseline_lr_at_grid_edge']} of "
                  f"{int((summary['optimizer'] != 'learned').sum())} (task, optimizer, T) cases.")
     if "step_cost_ratio_vs_adam" in head:

@@ -33,7 +33,7 @@ from autometa.errors import InputError
 #: Study user attribute holding what autometa needs to resume or refit a study.
 STUDY_ATTR = "autometa"
 #: Recommendations enqueued before the sampler takes over.
-N_WARM = 10
+N_WARM = 5
 
 
 def tune(data: Any, target: str | None = None, family: str | Sequence[str] | None = None, n_trials: int | None = 50,

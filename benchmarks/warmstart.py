@@ -490,7 +490,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--methods", type=lambda s: s.split(","), default=list(METHOD_ORDER))
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--n-trials", type=int, default=50)
-    p.add_argument("--n-warm", type=int, default=10)
+    p.add_argument("--n-warm", type=int, default=5, help="recommendations tried first (autometa.tune enqueues as many)")
     p.add_argument("--n-models", type=int, default=None, help="surrogate ensemble members (default: autometa's)")
     p.add_argument("--max-datasets", type=int, default=None)
     p.add_argument("--min-coverage", type=float, default=0.5,

@@ -60,7 +60,7 @@ class Table:
         return self.sign * best
 
 
-def warm_order(model: Any, mf: dict[str, float], table: Table, n_trials: int, n_warm: int = 10,
+def warm_order(model: Any, mf: dict[str, float], table: Table, n_trials: int, n_warm: int = 5,
                settings: AcquisitionSettings | None = None, prediction: pd.DataFrame | None = None) -> list[int]:
     """autometa's order: the top ``n_warm`` recommendations, then the acquisition, one at a time."""
     settings = settings or AcquisitionSettings()

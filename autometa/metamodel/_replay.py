@@ -138,7 +138,7 @@ def _nearest(model: Any, table: Table, remaining: np.ndarray, family: str, confi
 
 
 def replay(model: Any, data: TrainingData, dataset_id: str, *, seeds: Sequence[int] = (0, 1, 2),
-           n_trials: int = 50, n_warm: int = 10, methods: Sequence[str] = METHODS,
+           n_trials: int = 50, n_warm: int = 5, methods: Sequence[str] = METHODS,
            settings: AcquisitionSettings | None = None) -> pd.DataFrame:
     """Best-so-far curves of each method (and seed) on one held-out dataset.
 

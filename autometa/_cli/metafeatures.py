@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -33,16 +32,15 @@ Examples:
 
 def metafeatures_command(
     file: Path = typer.Argument(..., help="The dataset: CSV/TSV (.gz ok), Parquet, or a PMLB folder."),
-    target: Optional[str] = typer.Option(None, "--target", "-t", help="Target column (default: target/class/label/y, else the last)."),
-    task: Optional[str] = typer.Option(None, "--task", help="classification or regression (default: inferred)."),
-    groups: Optional[str] = typer.Option(None, "--groups", "-g", help=GROUPS_HELP),
+    target: str | None = typer.Option(None, "--target", "-t", help="Target column (default: target/class/label/y, else the last)."),
+    task: str | None = typer.Option(None, "--task", help="classification or regression (default: inferred)."),
+    groups: str | None = typer.Option(None, "--groups", "-g", help=GROUPS_HELP),
     random_state: int = typer.Option(0, "--seed", help="Seed for subsampling and landmarkers."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (for scripts) instead of a table."),
 ) -> None:
     import time
 
     import metafeatures
-
     from autometa.data import load_dataset
     from autometa.errors import InputError
 

@@ -9,8 +9,9 @@ What it does:
 1. The dataset's meta-features (on the protocol's rows) go to the meta-model, whose top
    recommendations are enqueued as the first trials (``study.enqueue_trial``; a resumed or shared
    study never gets them twice).
-2. Every later trial is proposed by :class:`autometa.metamodel.MetaSampler`, which keeps using the
-   meta-model as a prior and corrects it with the study's own results.
+2. Later trials come from :class:`autometa.metamodel._sampler.MetaSampler`: on every other trial it
+   keeps using the meta-model as a prior, corrected by the study's own results; on the others
+   Optuna's TPE, which models every trial of the study (warm start included), refines.
 3. Each trial is scored by :func:`autometa.evaluation.evaluate_config`, the knowledge base's protocol
    (same folds, seed, row cap, time and memory limits), in a worker process.
 
@@ -107,7 +108,7 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
         families = [f for f in list_families() if f in known]
     record["families"] = families
     if sampler is None:
-        sampler = (MetaSampler(model, mf, families, seed=random_state) if warm_start
+        sampler = (MetaSampler(model, mf, families, seed=random_state, n_warm=n_warm) if warm_start
                    else optuna.samplers.TPESampler(seed=random_state))
     created = True
     try:

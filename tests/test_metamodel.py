@@ -303,3 +303,22 @@ def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert cache_dir() == tmp_path / "xdg" / "autometa"
     assert os.environ.get("AUTOMETA_CACHE_DIR") is None
+
+
+def test_meta_model_and_tpe_take_turns_after_the_warm_start():
+    from autometa.metamodel._acquisition import AcquisitionSettings, meta_turn
+
+    turns = [meta_turn(n, 5, AcquisitionSettings(meta_every=2)) for n in range(12)]
+    assert turns == [True] * 5 + [True, False, True, False, True, False, True]
+    assert not any(meta_turn(n, 5, AcquisitionSettings(meta_every=0)) for n in range(5, 20))
+
+
+def test_near_copies_of_tried_configs_are_never_proposed():
+    from autometa.metamodel._acquisition import AcquisitionSettings, acquisition
+
+    cand = np.array([[0, 0.501], [0, 0.7], [1, 0.5], [2, np.nan]])
+    obs = np.array([[0, 0.5], [2, np.nan]])
+    score = acquisition(np.full(4, 0.9), np.full(4, 0.1), cand, obs, np.full(2, 0.9), np.array([1.0, 0.0]),
+                        AcquisitionSettings(min_distance=0.05))
+    assert score[0] == -np.inf and score[3] == -np.inf  # a near-copy; a family without parameters, tried
+    assert np.isfinite(score[1]) and np.isfinite(score[2])

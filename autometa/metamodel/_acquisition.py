@@ -13,6 +13,14 @@ families and, within a family, ``rho + (1 - rho) exp(-d^2 / (2 l^2))`` over the 
 (``rho`` lets one bad result of a family lower the whole family a little). Far from anything observed
 the prior rules; near observed configs the data do; as trials accumulate the prior's influence fades,
 which is what protects against negative transfer when the meta-model is wrong about a dataset.
+
+After the warm start this acquisition proposes only every ``meta_every``-th trial (:func:`meta_turn`);
+the other trials go to Optuna's TPE, which sees every trial of the study, warm start included. TPE is
+better at refining the best region once it has data (the min-max normalization above compresses
+differences when every observed config is decent, and the acquisition then keeps circling one
+family); the meta-model is better at saying where else to look. A candidate closer than
+``min_distance`` (root-mean-square in the unit cube) to a config already tried in its family is never
+proposed: a near-copy teaches nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +38,35 @@ class AcquisitionSettings:
     family_corr: float = 0.3
     prior_weight: float = 1.0
     kappa: float = 0.5
+    meta_every: int = 2
+    min_distance: float = 0.05
+
+
+def meta_turn(n_observed: int, n_warm: int, settings: AcquisitionSettings) -> bool:
+    """Whether the trial after ``n_observed`` ones is proposed by the meta-model (else by TPE)."""
+    if n_observed < n_warm:
+        return True
+    every = max(int(settings.meta_every), 0)
+    return every > 0 and (n_observed - n_warm) % every == 0
+
+
+def too_close(cand: np.ndarray, obs: np.ndarray, min_distance: float) -> np.ndarray:
+    """Candidates within ``min_distance`` (RMS over the family's parameters) of a tried config."""
+    out = np.zeros(len(cand), dtype=bool)
+    for code in np.unique(obs[:, 0]) if len(obs) else []:
+        ci = np.flatnonzero(cand[:, 0] == code)
+        oi = np.flatnonzero(obs[:, 0] == code)
+        cols = 1 + np.flatnonzero(np.isfinite(obs[oi][:, 1:]).any(axis=0))
+        if not len(ci):
+            continue
+        if not len(cols):  # no parameters: every config of the family is the one tried
+            out[ci] = True
+            continue
+        a = np.nan_to_num(cand[np.ix_(ci, cols)], nan=0.5)
+        b = np.nan_to_num(obs[np.ix_(oi, cols)], nan=0.5)
+        d = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).mean(axis=2))
+        out[ci] = (d < min_distance).any(axis=1)
+    return out
 
 
 def normalize_observed(values: np.ndarray, failed: np.ndarray | None = None) -> np.ndarray:
@@ -92,6 +129,8 @@ def posterior(prior_mean: np.ndarray, prior_std: np.ndarray, cand: np.ndarray, o
 def acquisition(prior_mean: np.ndarray, prior_std: np.ndarray, cand: np.ndarray, obs: np.ndarray,
                 obs_prior_mean: np.ndarray, obs_z: np.ndarray,
                 settings: AcquisitionSettings = AcquisitionSettings()) -> np.ndarray:
-    """Upper confidence bound ``mu + kappa * sigma`` of every candidate (higher = try sooner)."""
+    """Upper confidence bound ``mu + kappa * sigma`` of every candidate (higher = try sooner); near-copies
+    of tried configs get ``-inf``."""
     mu, sigma = posterior(prior_mean, prior_std, cand, obs, obs_prior_mean, obs_z, settings)
-    return mu + settings.kappa * sigma
+    score = mu + settings.kappa * sigma
+    return np.where(too_close(cand, obs, settings.min_distance), -np.inf, score)

@@ -4,7 +4,8 @@ On a held-out dataset whose every knowledge-base config was evaluated, a "trial"
 Each method picks configs one at a time from that dataset's table, without repeats:
 
 ``warm``       autometa: the meta-model's top ``n_warm`` ranking, then the meta-model-guided
-               acquisition (:mod:`autometa.metamodel._acquisition`) over the remaining configs;
+               acquisition (:mod:`autometa.metamodel._acquisition`) and TPE taking turns, as in
+               ``autometa.tune``;
 ``zero-shot``  autometa's first recommendation only (its curve is flat after one trial);
 ``tpe``        Optuna's TPESampler, cold, over the same conditional space as ``autometa.tune``; each
                proposal is snapped to the nearest configuration of the table that was not tried yet
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autometa.metamodel._acquisition import AcquisitionSettings, acquisition, normalize_observed
+from autometa.metamodel._acquisition import AcquisitionSettings, acquisition, meta_turn, normalize_observed
 from autometa.metamodel._training import TrainingData, higher_is_better
 
 METHODS: tuple[str, ...] = ("warm", "zero-shot", "tpe", "random", "defaults")
@@ -61,20 +62,30 @@ class Table:
 
 
 def warm_order(model: Any, mf: dict[str, float], table: Table, n_trials: int, n_warm: int = 5,
-               settings: AcquisitionSettings | None = None, prediction: pd.DataFrame | None = None) -> list[int]:
-    """autometa's order: the top ``n_warm`` recommendations, then the acquisition, one at a time."""
+               settings: AcquisitionSettings | None = None, prediction: pd.DataFrame | None = None,
+               seed: int = 0) -> list[int]:
+    """autometa's order: the top ``n_warm`` recommendations, then the meta-model's acquisition and TPE
+    taking turns (:func:`autometa.metamodel._acquisition.meta_turn`), one config at a time."""
     settings = settings or AcquisitionSettings()
     pred = model.predict(mf) if prediction is None else prediction
     order = list(model.rank(mf, min(n_warm, n_trials), eligible=table.available, prediction=pred))
     mean, std = pred["mean"].to_numpy(), pred["std"].to_numpy()
     remaining = table.available.copy()
     remaining[order] = False
+    tpe = _TPEProposer(model, table, seed, n_startup=n_warm)
+    for pick in order:
+        tpe.observe(pick)
     while len(order) < n_trials and remaining.any():
-        tried = np.array(order)
-        z = normalize_observed(table.value[tried], table.failed[tried])
-        cand = np.flatnonzero(remaining)
-        score = acquisition(mean[cand], std[cand], table.encoded[cand], table.encoded[tried], mean[tried], z, settings)
-        pick = int(cand[int(np.argmax(score))])
+        if meta_turn(len(order), n_warm, settings):
+            tried = np.array(order)
+            z = normalize_observed(table.value[tried], table.failed[tried])
+            cand = np.flatnonzero(remaining)
+            score = acquisition(mean[cand], std[cand], table.encoded[cand], table.encoded[tried], mean[tried], z,
+                                settings)
+            pick = int(cand[int(np.argmax(score))])
+        else:
+            pick = tpe.propose(remaining)
+        tpe.observe(pick)
         order.append(pick)
         remaining[pick] = False
     return order
@@ -96,34 +107,56 @@ def defaults_order(model: Any, table: Table) -> list[int]:
 
 def tpe_order(model: Any, table: Table, n_trials: int, seed: int) -> list[int]:
     """Cold TPE over the conditional space, proposals snapped to the nearest untried table config."""
-    import optuna
-    from optuna.trial import TrialState, create_trial
-
-    from autometa.metamodel._sampler import FAMILY_PARAM, fixed_params, param_name, suggest_config
-    from autometa.spaces import get_family
-
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    families = [f for f in DEFAULTS_ORDER if ((table.families == f) & table.available).any()]
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    tpe = _TPEProposer(model, table, seed)
     remaining = table.available.copy()
     order: list[int] = []
     while len(order) < n_trials and remaining.any():
-        trial = study.ask()
-        family, config = suggest_config(trial, families)
-        pick = _nearest(model, table, remaining, family, config)
-        study.tell(trial, state=TrialState.FAIL)  # the proposal itself is replaced by the snapped config
+        pick = tpe.propose(remaining)
+        tpe.observe(pick)
         order.append(pick)
         remaining[pick] = False
-        snapped_family = str(table.families[pick])
-        params = fixed_params(snapped_family, model.candidates["config"].iloc[pick])
-        distributions = {FAMILY_PARAM: optuna.distributions.CategoricalDistribution(families),
-                         **{param_name(snapped_family, n): d for n, d in get_family(snapped_family).space.items()}}
-        value = table.value[pick]
-        if np.isfinite(value):
-            study.add_trial(create_trial(params=params, distributions=distributions, value=float(value)))
-        else:
-            study.add_trial(create_trial(params=params, distributions=distributions, state=TrialState.FAIL))
     return order
+
+
+class _TPEProposer:
+    """Optuna's TPESampler over the conditional space of ``autometa.tune``, on a table: each proposal
+    is snapped to the nearest untried config of the table, and TPE is told that config and its score."""
+
+    def __init__(self, model: Any, table: Table, seed: int, n_startup: int | None = None) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        self.model, self.table = model, table
+        self.families = [f for f in DEFAULTS_ORDER if ((table.families == f) & table.available).any()]
+        kwargs = {} if n_startup is None else {"n_startup_trials": n_startup}
+        self.study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed, **kwargs))
+
+    def propose(self, remaining: np.ndarray) -> int:
+        from optuna.trial import TrialState
+
+        from autometa.metamodel._sampler import suggest_config
+
+        trial = self.study.ask()
+        family, config = suggest_config(trial, self.families)
+        self.study.tell(trial, state=TrialState.FAIL)  # the proposal itself is replaced by the snapped config
+        return _nearest(self.model, self.table, remaining, family, config)
+
+    def observe(self, pick: int) -> None:
+        import optuna
+        from optuna.trial import TrialState, create_trial
+
+        from autometa.metamodel._sampler import FAMILY_PARAM, fixed_params, param_name
+        from autometa.spaces import get_family
+
+        family = str(self.table.families[pick])
+        params = fixed_params(family, self.model.candidates["config"].iloc[pick])
+        distributions = {FAMILY_PARAM: optuna.distributions.CategoricalDistribution(self.families),
+                         **{param_name(family, n): d for n, d in get_family(family).space.items()}}
+        value = self.table.value[pick]
+        if np.isfinite(value):
+            self.study.add_trial(create_trial(params=params, distributions=distributions, value=float(value)))
+        else:
+            self.study.add_trial(create_trial(params=params, distributions=distributions, state=TrialState.FAIL))
 
 
 def _nearest(model: Any, table: Table, remaining: np.ndarray, family: str, config: dict[str, Any]) -> int:
@@ -152,10 +185,10 @@ def replay(model: Any, data: TrainingData, dataset_id: str, *, seeds: Sequence[i
     deterministic: dict[str, list[int]] = {}
     for method in methods:
         for seed in seeds:
-            if method in ("warm", "zero-shot", "defaults") and method in deterministic:
+            if method in ("zero-shot", "defaults") and method in deterministic:
                 order = deterministic[method]
             elif method == "warm":
-                order = warm_order(model, mf, table, n_trials, n_warm, settings, prediction=pred)
+                order = warm_order(model, mf, table, n_trials, n_warm, settings, prediction=pred, seed=seed)
             elif method == "zero-shot":
                 order = list(model.rank(mf, 1, eligible=table.available, prediction=pred))
             elif method == "defaults":
@@ -166,7 +199,7 @@ def replay(model: Any, data: TrainingData, dataset_id: str, *, seeds: Sequence[i
                 order = random_order(table, n_trials, seed)
             else:
                 raise ValueError(f"unknown method {method!r}")
-            if method in ("warm", "zero-shot", "defaults"):
+            if method in ("zero-shot", "defaults"):
                 deterministic[method] = order
             curve = table.curve(order, n_trials)
             first = str(table.families[order[0]]) if order else ""

@@ -5,11 +5,13 @@ The search space is conditional: a ``family`` parameter, then that family's para
 families that share a parameter name never collide. :func:`suggest_config` asks a trial for such a
 config; :func:`trial_config` reads it back.
 
-For each new trial the sampler scores candidates (the knowledge base's configs not tried yet, random
-configs of every family, and perturbations of the best configs so far) with
-:func:`autometa.metamodel._acquisition.acquisition`: the meta-model's prediction for this dataset as
-the prior, corrected by the study's own results. It then answers the trial's ``suggest_*`` calls
-with the chosen config. Everything it uses comes from the study's storage, so many workers on many
+After the warm start, the meta-model and Optuna's TPE take turns
+(:func:`autometa.metamodel._acquisition.meta_turn`: every other trial by default). On its turns the
+sampler scores candidates (the knowledge base's configs not tried yet, random configs of every family,
+and perturbations of the best configs so far) with :func:`autometa.metamodel._acquisition.acquisition`:
+the meta-model's prediction for this dataset as the prior, corrected by the study's own results, and
+answers the trial's ``suggest_*`` calls with the chosen config. On TPE's turns, TPE (which sees every
+trial, the warm start included, and models from the first trial after it) samples. Everything it uses comes from the study's storage, so many workers on many
 machines can share one study; trials still running count as "being looked at" (they make nearby
 configs less attractive) so that workers spread out.
 """
@@ -23,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autometa.metamodel._acquisition import AcquisitionSettings, acquisition, normalize_observed
+from autometa.metamodel._acquisition import AcquisitionSettings, acquisition, meta_turn, normalize_observed
 
 FAMILY_PARAM = "family"
 try:  # optuna is a dependency; the import is guarded only so that this module documents cleanly
@@ -85,14 +87,15 @@ class MetaSampler(BaseSampler):
         settings: the acquisition's settings.
         n_random: random candidate configs per family and trial.
         n_local: perturbations of the best configs so far, per trial.
-        seed: seed of the candidates.
+        seed: seed of the candidates and of TPE.
         exclude_datasets: known datasets the meta-model must ignore (benchmarks: the dataset itself).
+        n_warm: trials of the warm start (enqueued recommendations), after which TPE joins in.
     """
 
     def __init__(self, model: Any, metafeatures: Mapping[str, float], families: Sequence[str], *,
                  settings: AcquisitionSettings | None = None, n_random: int = 64, n_local: int = 32,
-                 seed: int | None = None, exclude_datasets: Sequence[str] = ()) -> None:
-        from optuna.samplers import RandomSampler
+                 seed: int | None = None, exclude_datasets: Sequence[str] = (), n_warm: int = 5) -> None:
+        from optuna.samplers import RandomSampler, TPESampler
 
         self.model = model
         self.metafeatures = dict(metafeatures)
@@ -102,6 +105,8 @@ class MetaSampler(BaseSampler):
         self.n_local = n_local
         self._rng = np.random.default_rng(seed)
         self._fallback = RandomSampler(seed=seed)
+        self.n_warm = n_warm
+        self._tpe = TPESampler(seed=seed, n_startup_trials=max(n_warm, 1))
         self._exclude = list(exclude_datasets)
         self._neighbors = model.neighbors(self.metafeatures, exclude=self._exclude)
         eligible = model.candidates["family"].isin(self.families).to_numpy()
@@ -120,7 +125,10 @@ class MetaSampler(BaseSampler):
     def sample_independent(self, study, trial, param_name, param_distribution):  # noqa: D102
         proposal = self._proposals.get(trial._trial_id)
         if proposal is None:
-            proposal = self._proposals[trial._trial_id] = self.propose(study, trial)
+            proposal = self._proposals[trial._trial_id] = (self.propose(study, trial)
+                                                           if self._meta_turn(study, trial) else {})
+        if not proposal:  # TPE's turn
+            return self._tpe.sample_independent(study, trial, param_name, param_distribution)
         value = proposal.get(param_name)
         if value is not None:
             try:
@@ -130,12 +138,24 @@ class MetaSampler(BaseSampler):
                 pass
         return self._fallback.sample_independent(study, trial, param_name, param_distribution)
 
+    def before_trial(self, study, trial):  # noqa: D102
+        self._tpe.before_trial(study, trial)
+
     def after_trial(self, study, trial, state, values):  # noqa: D102
         self._proposals.pop(trial._trial_id, None)
+        self._tpe.after_trial(study, trial, state, values)
 
     def reseed_rng(self) -> None:  # noqa: D102
         self._rng = np.random.default_rng()
         self._fallback.reseed_rng()
+        self._tpe.reseed_rng()
+
+    def _meta_turn(self, study: Any, trial: Any) -> bool:
+        from optuna.trial import TrialState
+
+        states = (TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING)
+        n = sum(1 for t in study.get_trials(deepcopy=False, states=states) if t._trial_id != trial._trial_id)
+        return meta_turn(n, self.n_warm, self.settings)
 
     # --------------------------------------------------------------- proposal
     def propose(self, study: Any, trial: Any) -> dict[str, Any]:

@@ -4,7 +4,8 @@
 
 The reference is lcdb's ``datasets.csv``: the qualities OpenML computed (Java/Weka) for 219
 datasets. A PMLB dataset is paired with an lcdb dataset when the names agree (a few aliases) and so
-do the numbers of rows, columns (target included) and, for classification, classes. Every quality
+do the numbers of rows, columns (target included) and, for classification, classes
+(``autometa.kb._duplicates.pmlb_openml_pairs``, also used by the tests and the knowledge base). Every quality
 OpenML reported is compared with ours at 1e-6 relative tolerance. Pairs are not always the same
 table -- PMLB sometimes reorders rows, re-types attributes or re-encodes missing values, and lcdb
 holds binarized-target copies of regression datasets -- so the report splits the pairs by that.
@@ -16,8 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
-import re
+import functools
 import sys
 import time
 from pathlib import Path
@@ -29,18 +29,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import metafeatures  # noqa: E402
+from autometa.kb._duplicates import pmlb_openml_pairs  # noqa: E402
+from autometa.kb._import_lcdb import lcdb_qualities  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 REL_TOL = 1e-6
-ALIASES = {
-    "segmentation": "segment",
-    "magic": "MagicTelescope",
-    "ann_thyroid": "thyroid-ann",
-    "krkopt": "kropt",
-    "german": "credit-g",
-    "waveform_40": "waveform-5000",
-    "contraceptive": "cmc",
-}
 # Why a pair differs, found by inspecting the values (see the README's "Meta-features" section).
 REASONS = {
     "car": "PMLB rows in another order (AutoCorrelation differs), so Weka's folds differ",
@@ -82,17 +75,6 @@ def target_free(quality: str) -> bool:
     }
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
-def lcdb_table() -> pd.DataFrame:
-    spec = importlib.util.find_spec("lcdb")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("lcdb is not installed: pip install lcdb")
-    return pd.read_csv(Path(next(iter(spec.submodule_search_locations))) / "datasets.csv")
-
-
 def load(folder: Path):
     meta = yaml.safe_load((folder / "metadata.yaml").read_text())
     frame = pd.read_csv(folder / f"{folder.name}.tsv.gz", sep="\t")
@@ -109,25 +91,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    lcdb = lcdb_table()
+    lcdb = lcdb_qualities()
     qualities = [c for c in lcdb.columns if c not in ("openmlid", "Name")]
-    by_name = lcdb.groupby(lcdb["Name"].map(_norm))
     started = dt.datetime.now()
     rows, seconds = [], {}
-    for folder in sorted(p for p in args.pmlb.iterdir() if p.is_dir()):
-        key = _norm(ALIASES.get(folder.name, re.sub(r"^\d+_", "", folder.name)))
-        if key not in by_name.groups:
-            continue
-        X, y, task, categorical = load(folder)
-        candidates = [
-            r
-            for _, r in by_name.get_group(key).iterrows()
-            if r.NumberOfInstances == len(X)
-            and r.NumberOfFeatures == X.shape[1] + 1
-            and (task != "classification" or r.NumberOfClasses == y.nunique())
-        ]
-        if not candidates:
-            continue
+    cached = functools.cache(load)  # the pairing reads each matching folder once
+    pairs: dict[str, list[pd.Series]] = {}
+    for name, row in pmlb_openml_pairs(args.pmlb, lcdb, load=cached):
+        pairs.setdefault(name, []).append(row)
+    for name, candidates in pairs.items():
+        folder = args.pmlb / name
+        X, y, task, categorical = cached(folder)
         start = time.perf_counter()
         mf = metafeatures.extract(X, y, task=task, categorical=categorical)
         seconds[folder.name] = time.perf_counter() - start

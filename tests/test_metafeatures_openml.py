@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import re
 from functools import cache
 from pathlib import Path
 
@@ -26,18 +25,10 @@ import pytest
 import yaml
 
 import metafeatures
+from autometa.kb._duplicates import pmlb_openml_pairs
+from autometa.kb._import_lcdb import lcdb_qualities
 
 REL_TOL = 1e-6
-# PMLB names that differ from OpenML's beyond punctuation.
-ALIASES = {
-    "segmentation": "segment",
-    "magic": "MagicTelescope",
-    "ann_thyroid": "thyroid-ann",
-    "krkopt": "kropt",
-    "german": "credit-g",
-    "waveform_40": "waveform-5000",
-    "contraceptive": "cmc",
-}
 # PMLB copies identical to OpenML's table (same row order: AutoCorrelation, which depends on it,
 # agrees; same nominal attributes), with the OpenML id they copy.
 IDENTICAL = {
@@ -77,16 +68,11 @@ DECLARED_LEVELS = {
 FAST_GROUPS = ["general", "statistical", "info-theory"]
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
 @cache
 def _lcdb() -> pd.DataFrame:
-    spec = importlib.util.find_spec("lcdb")
-    if spec is None or not spec.submodule_search_locations:
+    if importlib.util.find_spec("lcdb") is None:
         pytest.skip("lcdb is not installed")
-    return pd.read_csv(Path(next(iter(spec.submodule_search_locations))) / "datasets.csv")
+    return lcdb_qualities()
 
 
 def _quality_names() -> list[str]:
@@ -106,20 +92,7 @@ def _load(pmlb_dir: Path, name: str):
 @cache
 def _pairs(pmlb_dir: Path) -> list[tuple[str, pd.Series]]:
     """(PMLB name, lcdb row) for every PMLB dataset that is an OpenML dataset of lcdb."""
-    lcdb = _lcdb()
-    by_name = lcdb.groupby(lcdb["Name"].map(_norm))
-    pairs = []
-    for folder in sorted(p for p in pmlb_dir.iterdir() if p.is_dir()):
-        key = _norm(ALIASES.get(folder.name, re.sub(r"^\d+_", "", folder.name)))
-        if key not in by_name.groups:
-            continue
-        X, y, task, _ = _load(pmlb_dir, folder.name)
-        for _, row in by_name.get_group(key).iterrows():
-            same_shape = row.NumberOfInstances == len(X) and row.NumberOfFeatures == X.shape[1] + 1
-            same_classes = task != "classification" or row.NumberOfClasses == y.nunique()
-            if same_shape and same_classes:
-                pairs.append((folder.name, row))
-    return pairs
+    return pmlb_openml_pairs(pmlb_dir, _lcdb(), load=lambda folder: _load(pmlb_dir, folder.name))
 
 
 def _agrees(ours: float, ref: float) -> bool:

@@ -178,6 +178,16 @@ def lcdb_folder() -> Path:
     return folder
 
 
+def lcdb_qualities(folder: str | Path | None = None) -> pd.DataFrame:
+    """LCDB's ``datasets.csv``: OpenML's qualities (``openmlid``, ``Name``, ``NumberOfInstances``, ...)
+    of the OpenML datasets LCDB covers, as OpenML computed them.
+
+    Raises:
+        InputError: lcdb is not installed, or its data files are missing.
+    """
+    return pd.read_csv(Path(folder if folder is not None else lcdb_folder()) / "datasets.csv")
+
+
 def import_lcdb(
     openml_ids: Iterable[int] | None = None,
     *,
@@ -199,7 +209,7 @@ def import_lcdb(
     """
     say = progress or (lambda message: None)
     folder = Path(folder) if folder is not None else lcdb_folder()
-    qualities = pd.read_csv(folder / "datasets.csv")
+    qualities = lcdb_qualities(folder)
     wanted = None if openml_ids is None else sorted({int(i) for i in openml_ids})
     if wanted is not None:
         unknown = sorted(set(wanted) - set(qualities["openmlid"].astype(int)))

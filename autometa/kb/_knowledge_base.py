@@ -98,6 +98,24 @@ class KnowledgeBase:
         table.index.name, table.columns.name = "dataset_id", "config_id"
         return table.sort_index().reindex(columns=_config_order(table.columns))
 
+    def duplicate_groups(self) -> pd.Series:
+        """Which datasets hold the same data, for leave-one-dataset-out evaluation.
+
+        The same data appears under several sources (iris in PMLB, KEEL and scikit-learn; PMLB copies of
+        OpenML datasets that LCDB also has). Hold a dataset out together with every dataset of its
+        group, or the meta-model is asked about data it has seen.
+
+        Contract: a string Series indexed by ``dataset_id`` (every dataset of :attr:`datasets`, in its
+        order); equal values mean copies of the same data. The value is the smallest ``dataset_id`` of
+        the group, so a dataset without copies is its own group and its value is its own id. Copies
+        have the same task; they are found from what the ``datasets`` table stores (shape, class counts,
+        meta-features, names), with the rules of :mod:`autometa.kb._duplicates`. The pairs and the rule
+        that joined each are in ``autometa.kb._duplicates.duplicate_pairs(kb.datasets)``.
+        """
+        from autometa.kb._duplicates import duplicate_groups
+
+        return duplicate_groups(self._datasets)
+
     # --------------------------------------------------------------- changes
     def add(self, datasets: pd.DataFrame | None = None, evaluations: pd.DataFrame | None = None) -> KnowledgeBase:
         """Add rows in place and return ``self``. A dataset or (dataset, family, config) already

@@ -130,6 +130,21 @@ def test_bad_input_raises_one_clear_sentence(frame, kwargs, message):
     assert "\n" not in text and text.endswith(".")
 
 
+@pytest.mark.parametrize("n_text", [0, 1, 10, 11, 50, 100])
+def test_text_among_numbers_first_in_the_column(n_text):
+    # Text cells at the top of a column of 100: all numbers is numeric, up to 10% text is a mixed-up
+    # column (refused), more is a text column. Text first exercises the early exit that looks only at
+    # the column's first tenth.
+    values = [f"t{i % 3}" for i in range(n_text)] + [str(i % 7) for i in range(100 - n_text)]
+    frame = pd.DataFrame({"a": values, "y": [0, 1] * 50})
+    if 1 <= n_text <= 10:
+        with pytest.raises(InputError, match="mixes numbers and text"):
+            load_dataset(frame)
+        return
+    expected = FeatureKind.NUMERIC if n_text == 0 else FeatureKind.CATEGORICAL
+    assert load_dataset(frame).feature_kinds["a"] == expected
+
+
 def test_duplicate_column_names_are_refused(tmp_path):
     path = tmp_path / "dup.csv"
     path.write_text("a,a,y\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(20)))

@@ -3,6 +3,10 @@
 Tests that need the real corpora in ``../shared`` use the ``shared_dir`` / ``pmlb_dir`` fixtures: they
 skip on a user's machine without that folder, but fail (never skip) in CI (``CI=true``), where the
 folder is always present.
+
+Tests of the meta-model's users (recommend, tune, the warm-start benchmark) share ``tiny_kb`` (a small
+knowledge base evaluated on scikit-learn's datasets, built once per session), ``metamodel_cache`` (one
+meta-model cache folder per session, so the meta-model is fitted once), ``wine_csv`` and ``run_cli``.
 """
 
 from __future__ import annotations
@@ -38,3 +42,42 @@ def pmlb_dir() -> Path:
 @pytest.fixture(scope="session")
 def omniglot_dir() -> Path:
     return _require(SHARED_DIR / "datasets" / "omniglot")
+
+
+@pytest.fixture(scope="session")
+def tiny_kb(tmp_path_factory) -> Path:
+    """A small knowledge base (see ``test_metamodel.build_tiny_kb``), built once per session."""
+    from test_metamodel import build_tiny_kb
+
+    return build_tiny_kb(tmp_path_factory.getbasetemp() / "tiny-kb")
+
+
+@pytest.fixture()
+def metamodel_cache(tmp_path_factory, monkeypatch) -> Path:
+    """``AUTOMETA_CACHE_DIR`` set to one folder for the session: the first test pays for the fit."""
+    folder = tmp_path_factory.getbasetemp() / "metamodel-cache"
+    monkeypatch.setenv("AUTOMETA_CACHE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def wine_csv(tmp_path_factory) -> Path:
+    """scikit-learn's wine data (178 rows, 3 classes) as a CSV with a ``target`` column."""
+    from sklearn.datasets import load_wine
+
+    path = tmp_path_factory.mktemp("data") / "wine.csv"
+    load_wine(as_frame=True).frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture()
+def run_cli(capsys):
+    """Run the ``autometa`` CLI in this process: ``run_cli(args) -> (exit code, stdout, stderr)``."""
+    import cli
+
+    def run(args: list[str]) -> tuple[int, str, str]:
+        code = cli.main(args)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

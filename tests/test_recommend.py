@@ -9,40 +9,18 @@ import sys
 import pandas as pd
 import pytest
 from sklearn.datasets import load_diabetes, load_wine
-from test_metamodel import FAMILIES, N_CONFIGS, build_tiny_kb
+from test_metamodel import FAMILIES, N_CONFIGS
 
-import cli
-
-
-@pytest.fixture(scope="module")
-def kb(tmp_path_factory):
-    return build_tiny_kb(tmp_path_factory.getbasetemp() / "tiny-kb")
+# Fixtures tiny_kb, wine_csv and run_cli: conftest.py. One meta-model cache for the session: the first
+# test pays for the fit, the others read it back.
+pytestmark = pytest.mark.usefixtures("metamodel_cache")
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path_factory, monkeypatch):
-    # One cache for the module: the first test pays for the fit, the others read it back.
-    monkeypatch.setenv("AUTOMETA_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "recommend-cache"))
-
-
-@pytest.fixture(scope="module")
-def wine_csv(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "wine.csv"
-    load_wine(as_frame=True).frame.to_csv(path, index=False)
-    return path
-
-
-def run_cli(args, capsys):
-    code = cli.main(args)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def test_recommend_ranks_distinct_configs_with_evidence(kb):
+def test_recommend_ranks_distinct_configs_with_evidence(tiny_kb):
     import autometa
 
     frame = load_wine(as_frame=True).frame
-    recs = autometa.recommend(frame, target="target", n=6, kb=kb)
+    recs = autometa.recommend(frame, target="target", n=6, kb=tiny_kb)
     assert isinstance(recs, autometa.Recommendations) and len(recs) == 6
     assert [r.rank for r in recs] == list(range(1, 7))
     keys = {(r.family, json.dumps(r.config, sort_keys=True)) for r in recs}
@@ -57,42 +35,41 @@ def test_recommend_ranks_distinct_configs_with_evidence(kb):
     assert list(frame_out["rank"]) == list(range(1, 7))
 
 
-def test_the_list_is_diverse_across_families(kb):
+def test_the_list_is_diverse_across_families(tiny_kb):
     import autometa
 
-    recs = autometa.recommend(load_wine(as_frame=True).frame, target="target", n=2 * N_CONFIGS, kb=kb)
+    recs = autometa.recommend(load_wine(as_frame=True).frame, target="target", n=2 * N_CONFIGS, kb=tiny_kb)
     assert {r.family for r in recs} == set(FAMILIES)  # every config of the KB, both families
 
 
-def test_family_and_metric_filters(kb):
+def test_family_and_metric_filters(tiny_kb):
     import autometa
 
     X, y = load_diabetes(return_X_y=True, as_frame=True)
-    recs = autometa.recommend(X.assign(target=y), families=["knn"], metric="rmse", n=3, kb=kb)
+    recs = autometa.recommend(X.assign(target=y), families=["knn"], metric="rmse", n=3, kb=tiny_kb)
     assert recs.metric == "rmse" and recs.task == "regression"
     assert {r.family for r in recs} == {"knn"} and len(recs) == 3
 
 
-def test_time_budget_leaves_out_slow_configs(kb):
+def test_time_budget_leaves_out_slow_configs(tiny_kb):
     import autometa
     from autometa.errors import InputError
 
     frame = load_wine(as_frame=True).frame
-    recs = autometa.recommend(frame, target="target", n=10, kb=kb)
+    recs = autometa.recommend(frame, target="target", n=10, kb=tiny_kb)
     cutoff = sorted(r.predicted_fit_seconds_full for r in recs)[len(recs) // 2]
-    kept = autometa.recommend(frame, target="target", n=10, kb=kb, time_budget=cutoff)
+    kept = autometa.recommend(frame, target="target", n=10, kb=tiny_kb, time_budget=cutoff)
     assert 0 < len(kept) < len(recs)
     assert all(r.predicted_fit_seconds_full <= cutoff for r in kept)
     with pytest.raises(InputError, match="budget"):
-        autometa.recommend(frame, target="target", kb=kb, time_budget=1e-12)
+        autometa.recommend(frame, target="target", kb=tiny_kb, time_budget=1e-12)
 
 
-def test_cli_table_and_json(kb, wine_csv, capsys):
-    code, out, err = run_cli(["recommend", str(wine_csv), "--kb", str(kb), "-n", "3"], capsys)
+def test_cli_table_and_json(tiny_kb, wine_csv, run_cli):
+    code, out, err = run_cli(["recommend", str(wine_csv), "--kb", str(tiny_kb), "-n", "3"])
     assert code == 0, err
     assert "recommendations" in out and "nearest known datasets" in out
-    code, out, _ = run_cli(["recommend", str(wine_csv), "--kb", str(kb), "-n", "2", "--family", "linear", "--json"],
-                           capsys)
+    code, out, _ = run_cli(["recommend", str(wine_csv), "--kb", str(tiny_kb), "-n", "2", "--family", "linear", "--json"])
     assert code == 0
     payload = json.loads(out)
     assert [r["family"] for r in payload["recommendations"]] == ["linear", "linear"]
@@ -107,33 +84,33 @@ def test_cli_table_and_json(kb, wine_csv, capsys):
     (["--metric", "r2"], "does not apply to a classification"),
     (["--target", "nope"], "nope"),
 ])
-def test_cli_bad_input_is_one_line_and_exit_2(kb, wine_csv, capsys, args, words):
-    code, out, err = run_cli(["recommend", str(wine_csv), "--kb", str(kb), *args], capsys)
+def test_cli_bad_input_is_one_line_and_exit_2(tiny_kb, wine_csv, run_cli, args, words):
+    code, out, err = run_cli(["recommend", str(wine_csv), "--kb", str(tiny_kb), *args])
     assert code == 2
     assert words in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-def test_cli_missing_file_and_missing_kb(kb, tmp_path, capsys):
-    code, _, err = run_cli(["recommend", str(tmp_path / "absent.csv"), "--kb", str(kb)], capsys)
+def test_cli_missing_file_and_missing_kb(tiny_kb, tmp_path, run_cli):
+    code, _, err = run_cli(["recommend", str(tmp_path / "absent.csv"), "--kb", str(tiny_kb)])
     assert code == 2 and len(err.strip().splitlines()) == 1
     frame = pd.DataFrame({"a": [0.5, 1.5, 2.5, 3.0] * 10, "target": [0, 1] * 20})
     frame.to_csv(tmp_path / "small.csv", index=False)
-    code, _, err = run_cli(["recommend", str(tmp_path / "small.csv"), "--kb", str(tmp_path / "no-kb")], capsys)
+    code, _, err = run_cli(["recommend", str(tmp_path / "small.csv"), "--kb", str(tmp_path / "no-kb")])
     assert code == 2 and "not a knowledge base" in err
 
 
-def test_recommend_does_not_import_torch(kb, wine_csv, tmp_path):
+def test_recommend_does_not_import_torch(tiny_kb, wine_csv, tmp_path):
     probe = (
         "import sys, cli; code = cli.main(['recommend', sys.argv[1], '--kb', sys.argv[2], '--json']); "
         "print('TORCH=' + str('torch' in sys.modules)); sys.exit(code)"
     )
     env = {**__import__("os").environ}
-    run = subprocess.run([sys.executable, "-c", probe, str(wine_csv), str(kb)], capture_output=True, text=True, env=env)
+    run = subprocess.run([sys.executable, "-c", probe, str(wine_csv), str(tiny_kb)], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().splitlines()[-1] == "TORCH=False"
 
 
-def test_big_files_are_sampled_but_counted_in_full(kb, tmp_path, monkeypatch):
+def test_big_files_are_sampled_but_counted_in_full(tiny_kb, tmp_path, monkeypatch):
     import numpy as np
 
     import autometa._recommend as rec
@@ -148,7 +125,7 @@ def test_big_files_are_sampled_but_counted_in_full(kb, tmp_path, monkeypatch):
     dataset, n_rows = rec._load(tmp_path / "big.csv", None)
     assert n_rows == 900 and dataset.n_rows == 200
     assert dataset.categorical_columns == ["colour"] and dataset.target == "target"
-    recs = rec.recommend(tmp_path / "big.csv", n=2, kb=kb)
+    recs = rec.recommend(tmp_path / "big.csv", n=2, kb=tiny_kb)
     assert recs.dataset["n_rows"] == 900 and "sample of 200" in recs.dataset["notes"][-1]
     # Quotes may hide line breaks inside fields: such a file is read whole, never sampled by lines.
     frame["colour"] = '"x,\ny"'

@@ -13,44 +13,21 @@ import numpy as np
 import optuna
 import pytest
 from sklearn.datasets import load_wine
-from test_metamodel import build_tiny_kb
-
-import cli
 
 REPO = Path(__file__).resolve().parents[1]
 
-
-@pytest.fixture(scope="module")
-def kb(tmp_path_factory):
-    return build_tiny_kb(tmp_path_factory.getbasetemp() / "tiny-kb")
+# Fixtures tiny_kb, wine_csv and run_cli: conftest.py; one meta-model cache for the session.
+pytestmark = pytest.mark.usefixtures("metamodel_cache")
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("AUTOMETA_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "tune-cache"))
-
-
-@pytest.fixture(scope="module")
-def wine_csv(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "wine.csv"
-    load_wine(as_frame=True).frame.to_csv(path, index=False)
-    return path
-
-
-def run_cli(args, capsys):
-    code = cli.main(args)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def test_recommendations_come_first_then_the_sampler(kb, wine_csv):
+def test_recommendations_come_first_then_the_sampler(tiny_kb, wine_csv):
     import autometa
     from autometa.metamodel._sampler import trial_config
 
-    study = autometa.tune(wine_csv, n_trials=5, kb=kb, n_warm=3, random_state=0)
+    study = autometa.tune(wine_csv, n_trials=5, kb=tiny_kb, n_warm=3, random_state=0)
     trials = study.trials
     assert len(trials) == 5 and all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
-    recs = autometa.recommend(wine_csv, n=3, kb=kb)
+    recs = autometa.recommend(wine_csv, n=3, kb=tiny_kb)
     for trial, rec in zip(trials[:3], recs, strict=True):
         assert trial.user_attrs["autometa.origin"] == f"recommendation {rec.rank}"
         assert trial_config(trial.params) == (rec.family, rec.config)
@@ -65,21 +42,21 @@ def test_recommendations_come_first_then_the_sampler(kb, wine_csv):
     assert study.user_attrs["autometa"]["metric"] == "balanced_accuracy"
 
 
-def test_one_family_and_another_metric(kb, wine_csv):
+def test_one_family_and_another_metric(tiny_kb, wine_csv):
     import autometa
 
-    study = autometa.tune(wine_csv, family="knn", metric="log_loss", n_trials=3, kb=kb, n_warm=2, random_state=1)
+    study = autometa.tune(wine_csv, family="knn", metric="log_loss", n_trials=3, kb=tiny_kb, n_warm=2, random_state=1)
     assert study.direction == optuna.study.StudyDirection.MINIMIZE
     assert {t.params["family"] for t in study.trials} == {"knn"}
     assert study.best_value == min(t.value for t in study.trials)
 
 
-def test_sqlite_study_resumes_without_repeating_the_warm_start(kb, wine_csv, tmp_path):
+def test_sqlite_study_resumes_without_repeating_the_warm_start(tiny_kb, wine_csv, tmp_path):
     import autometa
 
     db = tmp_path / "study.db"
-    autometa.tune(wine_csv, n_trials=3, kb=kb, n_warm=3, storage=str(db), study_name="wine", random_state=0)
-    study = autometa.tune(wine_csv, n_trials=2, kb=kb, n_warm=3, storage=f"sqlite:///{db}", study_name="wine",
+    autometa.tune(wine_csv, n_trials=3, kb=tiny_kb, n_warm=3, storage=str(db), study_name="wine", random_state=0)
+    study = autometa.tune(wine_csv, n_trials=2, kb=tiny_kb, n_warm=3, storage=f"sqlite:///{db}", study_name="wine",
                           random_state=0)
     assert len(study.trials) == 5
     origins = [t.user_attrs.get("autometa.origin") for t in study.trials]
@@ -88,11 +65,11 @@ def test_sqlite_study_resumes_without_repeating_the_warm_start(kb, wine_csv, tmp
     assert len(reloaded.trials) == 5
 
 
-def test_best_model_is_saved_as_json_and_refit_on_load(kb, wine_csv, tmp_path):
+def test_best_model_is_saved_as_json_and_refit_on_load(tiny_kb, wine_csv, tmp_path):
     import autometa
     from autometa._tune import save_model
 
-    study = autometa.tune(wine_csv, n_trials=2, kb=kb, n_warm=2)
+    study = autometa.tune(wine_csv, n_trials=2, kb=tiny_kb, n_warm=2)
     path = save_model(study, tmp_path / "model.json", data=wine_csv)
     spec = json.loads(path.read_text())
     assert spec["format"] == "autometa-model" and spec["family"] == study.best_trial.params["family"]
@@ -111,12 +88,12 @@ def test_best_model_is_saved_as_json_and_refit_on_load(kb, wine_csv, tmp_path):
         autometa.load_model(path)
 
 
-def test_meta_sampler_is_a_plain_optuna_sampler(kb):
+def test_meta_sampler_is_a_plain_optuna_sampler(tiny_kb):
     from autometa.kb import KnowledgeBase
     from autometa.metamodel import MetaModel, Settings, training_data
     from autometa.metamodel._sampler import MetaSampler, suggest_config, trial_config
 
-    data = training_data(KnowledgeBase.load(kb), "classification")
+    data = training_data(KnowledgeBase.load(tiny_kb), "classification")
     model = MetaModel.fit(data, Settings(n_models=2, num_boost_round=30, k=4))
     mf = data.metafeatures.loc["test/wine"].to_dict()
     sampler = MetaSampler(model, mf, ["linear", "knn"], seed=0)
@@ -135,34 +112,34 @@ def test_meta_sampler_is_a_plain_optuna_sampler(kb):
     assert scores.notna().all()
 
 
-def test_cli_tune_json_and_saved_model(kb, wine_csv, tmp_path, capsys):
-    args = ["tune", str(wine_csv), "--kb", str(kb), "-n", "2", "--storage", str(tmp_path / "s.db"),
+def test_cli_tune_json_and_saved_model(tiny_kb, wine_csv, tmp_path, run_cli):
+    args = ["tune", str(wine_csv), "--kb", str(tiny_kb), "-n", "2", "--storage", str(tmp_path / "s.db"),
             "--study-name", "cli", "--save-model", str(tmp_path / "best.json"), "--json"]
-    code, out, err = run_cli(args, capsys)
+    code, out, err = run_cli(args)
     assert code == 0, err
     payload = json.loads(out)
     assert payload["n_complete"] == 2 and payload["best_family"] in ("linear", "knn")
     assert json.loads((tmp_path / "best.json").read_text())["config"] == payload["best_config"]
-    code, out, err = run_cli(["tune", str(wine_csv), "--kb", str(kb), "-n", "1", "--storage", str(tmp_path / "s.db"),
-                              "--study-name", "cli", "--metric", "roc_auc"], capsys)
+    code, out, err = run_cli(["tune", str(wine_csv), "--kb", str(tiny_kb), "-n", "1", "--storage", str(tmp_path / "s.db"),
+                              "--study-name", "cli", "--metric", "roc_auc"])
     assert code == 2 and "created for metric" in err
 
 
 @pytest.mark.parametrize("args, words", [
     (["--family", "xgboost"], "Unknown model family"),
-    (["--metric", "accuracy"], "Unknown metric"),
+    (["--metric", "f1"], "Unknown metric"),
     (["--storage", "postgresql://tuner:s3cr3t-pw@127.0.0.1:9/nodb"], "Cannot open the storage"),
     (["--storage", "/no/such/folder/study.db"], "folder does not exist"),
 ])
-def test_cli_bad_input_is_one_line_and_exit_2(kb, wine_csv, capsys, args, words):
-    code, out, err = run_cli(["tune", str(wine_csv), "--kb", str(kb), "-n", "1", *args], capsys)
+def test_cli_bad_input_is_one_line_and_exit_2(tiny_kb, wine_csv, run_cli, args, words):
+    code, out, err = run_cli(["tune", str(wine_csv), "--kb", str(tiny_kb), "-n", "1", *args])
     assert code == 2, err
     assert words in err and len(err.strip().splitlines()) == 1
     assert "s3cr3t-pw" not in err + out and "Traceback" not in err
 
 
 @pytest.mark.postgres
-def test_many_workers_share_one_postgresql_study(kb, wine_csv, tmp_path):
+def test_many_workers_share_one_postgresql_study(tiny_kb, wine_csv, tmp_path):
     """Two worker processes tune one study in PostgreSQL; the warm start is enqueued once."""
     url = os.environ.get("AUTOMETA_TEST_POSTGRES_URL")
     if not url:
@@ -172,7 +149,7 @@ def test_many_workers_share_one_postgresql_study(kb, wine_csv, tmp_path):
     name = f"autometa-tune-test-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "AUTOMETA_CACHE_DIR": os.environ["AUTOMETA_CACHE_DIR"]}
     command = [sys.executable, "-c", "import sys, cli; sys.exit(cli.main(sys.argv[1:]))", "tune", str(wine_csv),
-               "--kb", str(kb), "-n", "4", "--storage", url, "--study-name", name, "--json"]
+               "--kb", str(tiny_kb), "-n", "4", "--storage", url, "--study-name", name, "--json"]
     # The first worker creates the study and the cache; the second joins while the first runs.
     first = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     second = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -11,8 +11,9 @@ The public surface is small and re-exported here; the modules behind it are priv
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from autometa._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -35,17 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from autometa.errors import InputError  # noqa: F401
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'autometa' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
 
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -10,8 +10,9 @@ torch is imported only inside this package, and only when one of these names is 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from autometa._lazy import lazy_exports
 
 _LAZY: dict[str, str] = {
     "TabularMLPClassifier": "autometa.neural._estimators",
@@ -34,17 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from autometa.neural._optimizer import LearnedOptimizer  # noqa: F401
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'autometa.neural' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
 
 
 __all__ = sorted(_LAZY)

@@ -18,8 +18,9 @@ Learners (``meta_fit(task_sampler, ...)``, ``adapt(support) -> Predictor``, ``ev
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from autometa._lazy import lazy_exports
 
 _LAZY: dict[str, str] = {
     "Episode": "autometa.neural.fewshot._episodes",
@@ -56,17 +57,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from autometa.neural.fewshot._omniglot import OmniglotData, load_omniglot, load_omniglot_runs  # noqa: F401
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'autometa.neural.fewshot' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
 
 
 __all__ = sorted(_LAZY)

@@ -1,0 +1,40 @@
+"""Lazy re-exports for package ``__init__`` modules (PEP 562).
+
+A package lists its public names and the private modules that define them; a name's module is imported
+the first time the name is used, so importing the package stays cheap (torch, scikit-learn and the
+like load only when needed)::
+
+    _LAZY = {"tune": "autometa._tune", ...}
+    __getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+
+def lazy_exports(package: str, namespace: dict[str, Any],
+                 names: Mapping[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A package's module-level ``__getattr__`` and ``__dir__`` for names defined in other modules.
+
+    Args:
+        package: the package's ``__name__`` (for the error message).
+        namespace: the package's ``globals()``; a resolved name is stored there, so the next lookup is a
+            plain attribute access.
+        names: public name -> module that defines it under the same name.
+    """
+
+    def __getattr__(name: str) -> Any:
+        module = names.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(namespace) | set(names))
+
+    return __getattr__, __dir__

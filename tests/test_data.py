@@ -52,7 +52,9 @@ def test_task_is_inferred_and_can_be_overridden():
     assert load_dataset(X, y=y).task == "regression"
     integer_labels = pd.Series(np.arange(60) % 3)
     frame = pd.DataFrame({"a": np.linspace(0, 1, 60)})
-    assert load_dataset(frame, y=integer_labels).task == "classification"
+    inferred = load_dataset(frame, y=integer_labels)
+    assert inferred.task == "classification"
+    assert any(n.startswith("Task inferred as classification") and "at most 20 distinct" in n for n in inferred.notes)
     assert load_dataset(frame, y=integer_labels, task="regression").task == "regression"
     with pytest.raises(InputError, match="Unknown task"):
         load_dataset(frame, y=integer_labels, task="clustering")

@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 from autometa.errors import InputError  # noqa: E402
 from autometa.neural import CoordinateLSTM, MetaTrainConfig, load_network, meta_train  # noqa: E402
 from autometa.neural._datasets import load_pool  # noqa: E402
-from autometa.neural._evaluate import make_mlp, run_benchmark  # noqa: E402
+from autometa.neural._evaluate import arch_mlp, run_benchmark  # noqa: E402
 from autometa.neural._meta_train import evaluate_meta_loss  # noqa: E402
 from autometa.neural._tasks import Architecture, TaskBatch  # noqa: E402
 from cli import main  # noqa: E402
@@ -21,12 +21,7 @@ NAMES = ["sklearn/digits", "sklearn/iris", "sklearn/wine", "sklearn/diabetes"]
 TINY = {"unroll": 5, "horizon": 10, "tasks_per_step": 4, "max_rows": 256, "batch_sizes": (32,), "seed": 1}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +38,7 @@ def test_batched_tasks_match_independent_networks(pool):
     losses = tasks.loss(theta, x, y_cls, y_reg)
     for i, data in enumerate(pool):
         d, o = int(tasks.n_features[i]), data.n_outputs
-        model = make_mlp(d, arch, o)
+        model = arch_mlp(d, arch, o)
         with torch.no_grad():
             linears = [m for m in model if isinstance(m, torch.nn.Linear)]
             for layer, (off, fan_in, fan_out) in zip(linears, tasks.layers, strict=True):

@@ -23,9 +23,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 from autometa.errors import InputError
+from autometa.neural._mlp import ACTIVATIONS, make_mlp
 
 OPTIMIZERS = ("adam", "sgd", "learned")
-_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 _MIN_VALIDATION_ROWS = 20  # below this a validation split is too noisy to stop on
 
 
@@ -63,8 +63,8 @@ class _TabularMLP(BaseEstimator):
     def _check_params(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise InputError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}; got {self.optimizer!r}.")
-        if self.activation not in _ACTIVATIONS:
-            raise InputError(f"activation must be one of {', '.join(map(repr, _ACTIVATIONS))}; got {self.activation!r}.")
+        if self.activation not in ACTIVATIONS:
+            raise InputError(f"activation must be one of {', '.join(map(repr, ACTIVATIONS))}; got {self.activation!r}.")
         sizes = (self.hidden_layer_sizes,) if isinstance(self.hidden_layer_sizes, int) else self.hidden_layer_sizes
         if not all(isinstance(s, (int, np.integer)) and s > 0 for s in sizes):
             raise InputError(f"hidden_layer_sizes must be positive integers; got {self.hidden_layer_sizes!r}.")
@@ -129,12 +129,7 @@ class _TabularMLP(BaseEstimator):
 
     def _build(self, n_in: int) -> nn.Sequential:
         sizes = (self.hidden_layer_sizes,) if isinstance(self.hidden_layer_sizes, int) else self.hidden_layer_sizes
-        layers: list[nn.Module] = []
-        for width in sizes:
-            layers += [nn.Linear(n_in, int(width)), _ACTIVATIONS[self.activation]()]
-            n_in = int(width)
-        layers.append(nn.Linear(n_in, self._n_outputs()))
-        return nn.Sequential(*layers)
+        return make_mlp(n_in, sizes, self._n_outputs(), self.activation)
 
     def _make_optimizer(self, params) -> torch.optim.Optimizer:
         if self.optimizer == "adam":

@@ -26,8 +26,9 @@ from torch import nn
 
 from autometa.neural._datasets import HELD_OUT_DATASETS, TaskData, load_task_data
 from autometa.neural._lstm import CoordinateLSTM
+from autometa.neural._mlp import make_mlp
 from autometa.neural._optimizer import LearnedOptimizer
-from autometa.neural._tasks import ACTIVATIONS, HELD_OUT_ARCHITECTURES, Architecture
+from autometa.neural._tasks import HELD_OUT_ARCHITECTURES, Architecture
 
 #: Learning-rate grids of the baselines (log-spaced, wide enough that the best is interior).
 LR_GRIDS: dict[str, tuple[float, ...]] = {
@@ -35,7 +36,6 @@ LR_GRIDS: dict[str, tuple[float, ...]] = {
     "rmsprop": (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1),
     "sgd_momentum": (3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0, 3.0),
 }
-_ACT_MODULES = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
 
 @dataclass
@@ -61,15 +61,9 @@ def held_out_tasks(data_dir: str | Path | None, datasets: tuple[str, ...] = HELD
     return tasks
 
 
-def make_mlp(n_in: int, arch: Architecture, n_out: int) -> nn.Sequential:
-    """A plain ``nn.Sequential`` MLP of the given shape."""
-    assert arch.activation in ACTIVATIONS
-    layers: list[nn.Module] = []
-    for width in arch.hidden:
-        layers += [nn.Linear(n_in, width), _ACT_MODULES[arch.activation]()]
-        n_in = width
-    layers.append(nn.Linear(n_in, n_out))
-    return nn.Sequential(*layers)
+def arch_mlp(n_in: int, arch: Architecture, n_out: int) -> nn.Sequential:
+    """A plain ``nn.Sequential`` MLP of the architecture's shape."""
+    return make_mlp(n_in, arch.hidden, n_out, arch.activation)
 
 
 def make_optimizer(name: str, params, lr: float, network: CoordinateLSTM | None = None) -> torch.optim.Optimizer:
@@ -114,7 +108,7 @@ def train_run(task: Task, optimizer: str, lr: float, steps: int, seed: int, netw
     """Train one network; return its loss curve (full training loss at :func:`record_steps`) and scores."""
     data = task.data
     torch.manual_seed(seed)
-    model = make_mlp(data.n_features, task.arch, data.n_outputs)
+    model = arch_mlp(data.n_features, task.arch, data.n_outputs)
     opt = make_optimizer(optimizer, model.parameters(), lr, network)
     X = torch.from_numpy(data.X_train)
     y = torch.from_numpy(data.y_train)
@@ -204,7 +198,7 @@ def time_per_step(task: Task, network: CoordinateLSTM, optimizers: tuple[str, ..
     for r in range(repeats):
         for name in optimizers:
             torch.manual_seed(r)
-            model = make_mlp(task.data.n_features, task.arch, task.data.n_outputs)
+            model = arch_mlp(task.data.n_features, task.arch, task.data.n_outputs)
             opt = make_optimizer(name, model.parameters(), 1.0 if name == "learned" else 1e-3, network)
             batches = [torch.randint(len(X), (task.batch_size,)) for _ in range(steps + 10)]
             for i, idx in enumerate(batches):
@@ -258,7 +252,7 @@ def run_benchmark(checkpoint: str | Path = "pretrained", *, data_dir: str | Path
         bar.update(job, description="timing")
         timing = {}
         for task in tasks[:timing_tasks]:  # networks of different shapes and sizes
-            n_params = sum(p.numel() for p in make_mlp(task.data.n_features, task.arch, task.data.n_outputs).parameters())
+            n_params = sum(p.numel() for p in arch_mlp(task.data.n_features, task.arch, task.data.n_outputs).parameters())
             timing[task.name] = {**time_per_step(task, network, steps=timing_steps, repeats=timing_repeats),
                                  "n_params": n_params}
     summary = summarize(runs, horizon, long_factor)

@@ -20,7 +20,6 @@ from a checkpoint continues exactly as the uninterrupted run would.
 
 from __future__ import annotations
 
-import math
 import platform
 import time
 from dataclasses import asdict, dataclass, field
@@ -35,6 +34,7 @@ from autometa.errors import InputError
 from autometa.neural import _checkpoint
 from autometa.neural._datasets import TaskData, load_pool, meta_training_names
 from autometa.neural._lstm import CoordinateLSTM
+from autometa.neural._progress import LossProgress
 from autometa.neural._tasks import TRAIN_ARCHITECTURES, TaskBatch
 
 
@@ -152,7 +152,8 @@ def meta_train(out: str | Path, config: MetaTrainConfig | None = None, *, data_d
             "step": step, "history": history, "elapsed_s": elapsed})
         return record
 
-    bar = _Progress(config.steps, step, enabled=progress)
+    bar = LossProgress("meta-training", config.steps, enabled=progress, completed=step, smoothing=0.95,
+                       info="meta-loss {ema:.4f}  horizon {unrolls} unrolls")
     last_saved, started = step, time.perf_counter()
     try:
         while step < config.steps:
@@ -171,7 +172,7 @@ def meta_train(out: str | Path, config: MetaTrainConfig | None = None, *, data_d
 
 
 def _trajectory(net: CoordinateLSTM, meta_opt: torch.optim.Optimizer | None, pool: list[TaskData],
-                config: MetaTrainConfig, step: int, dev: torch.device, history: list, bar: _Progress | None,
+                config: MetaTrainConfig, step: int, dev: torch.device, history: list, bar: LossProgress | None,
                 n_unrolls: int | None = None) -> int:
     """Run one trajectory (several unrolls, one meta-update each); return the new step count.
 
@@ -210,7 +211,7 @@ def _trajectory(net: CoordinateLSTM, meta_opt: torch.optim.Optimizer | None, poo
         value = float(meta_loss.detach()) if finite else float("nan")
         history.append({"step": step, "meta_loss": value, "unrolls": n_unrolls, "arch": arch.name})
         if bar is not None:
-            bar.advance(value, n_unrolls)
+            bar.advance(value, unrolls=n_unrolls)
         if not finite:  # a base network blew up: drop the rest of this trajectory
             break
     return step
@@ -265,34 +266,6 @@ def _load_pool_with_progress(names, data_dir, config, out, progress) -> list[Tas
         job = bar.add_task("loading datasets", total=len(names))
         return load_pool(names, data_dir, max_rows=config.max_rows, seed=config.seed,
                          cache=out / "task_cache.npz", progress=lambda _msg: bar.advance(job))
-
-
-class _Progress:
-    """A rich progress bar with the smoothed meta-loss (no-op when disabled)."""
-
-    def __init__(self, total: int, done: int, enabled: bool) -> None:
-        self.ema = math.nan
-        self.bar = None
-        if enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            from autometa._cli._common import stderr_console
-
-            self.bar = Progress(TextColumn("meta-training"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
-                                console=stderr_console())
-            self.bar.start()
-            self.job = self.bar.add_task("meta", total=total, completed=done, info="")
-
-    def advance(self, meta_loss: float, unrolls: int) -> None:
-        if math.isfinite(meta_loss):
-            self.ema = meta_loss if math.isnan(self.ema) else 0.95 * self.ema + 0.05 * meta_loss
-        if self.bar is not None:
-            self.bar.update(self.job, advance=1, info=f"meta-loss {self.ema:.4f}  horizon {unrolls} unrolls")
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 def _held_out() -> frozenset[str]:

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from autometa.errors import InputError
+from autometa.neural._progress import LossProgress
 from autometa.neural.fewshot._episodes import Episode, TaskSampler, stack_episodes
 from autometa.neural.fewshot._networks import WithHead, build_body, complete_config, feature_size
 
@@ -121,7 +122,7 @@ class FewShotLearner:
         if n_iterations < 0:
             raise InputError(f"n_iterations must be >= 0, got {n_iterations}.")
         batch_size = int(meta_batch_size or self.meta_batch_size)
-        with _Progress(type(self).__name__, n_iterations, progress) as bar:
+        with LossProgress(type(self).__name__, n_iterations, enabled=progress) as bar:
             for i in range(n_iterations):
                 self._run_fraction = i / n_iterations  # for schedules within one meta_fit call (Reptile)
                 rng = np.random.default_rng([self.seed, getattr(self, "iterations_", 0)])
@@ -179,7 +180,7 @@ class FewShotLearner:
             rng = np.random.default_rng(seed)
             fixed = [episodes.sample(rng) for _ in range(n_episodes)]
         scores = []
-        with _Progress("evaluating", len(fixed), progress) as bar:
+        with LossProgress("evaluating", len(fixed), enabled=progress) as bar:
             for ep in fixed:
                 scores.append(self.adapt(ep).score(ep.query_x, ep.query_y))
                 bar.advance(scores[-1])
@@ -196,33 +197,3 @@ class FewShotLearner:
 
         self._check_fitted()
         return save_learner(self, folder)
-
-
-class _Progress:
-    """A rich progress bar on stderr showing a smoothed loss (a no-op when disabled)."""
-
-    def __init__(self, label: str, total: int, enabled: bool) -> None:
-        self.label, self.total, self.enabled = label, total, enabled and total > 0
-        self.ema = math.nan
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            from autometa._cli._common import stderr_console
-
-            self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=stderr_console())
-            self.bar.start()
-            self.job = self.bar.add_task(self.label, total=self.total, info="")
-        return self
-
-    def advance(self, value: float) -> None:
-        if math.isfinite(value):
-            self.ema = value if math.isnan(self.ema) else 0.98 * self.ema + 0.02 * value
-        if self.enabled:
-            self.bar.update(self.job, advance=1, info=f"{self.ema:.4f}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self.bar.stop()

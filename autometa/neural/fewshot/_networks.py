@@ -17,9 +17,8 @@ It is written out in elementary operations (:class:`BatchStatNorm`) rather than 
 with torch 2.13, ``F.batch_norm`` under ``vmap`` returns wrong second derivatives for the layers
 before it (checked against a per-task loop; the test suite compares the two), and MAML needs them.
 
-(autometa.neural's tabular MLP is a scikit-learn estimator with its own batched training loop; its
-network is not exposed as a module, so this small body is kept here. It could move up to
-``autometa.neural`` if both come to share one.)
+The MLP body's layers are :func:`autometa.neural._mlp.hidden_layers`, the same that autometa.neural's
+tabular estimators and learned-optimizer benchmark build.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ import torch
 from torch import nn
 
 from autometa.errors import InputError
+from autometa.neural._mlp import hidden_layers
 
 
 class BatchStatNorm(nn.Module):
@@ -67,12 +67,7 @@ class MLPBody(nn.Module):
 
     def __init__(self, in_features: int, hidden: list[int] | tuple[int, ...] = (40, 40)) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        width = in_features
-        for h in hidden:
-            layers += [nn.Linear(width, h), nn.ReLU()]
-            width = h
-        self.layers = nn.Sequential(*layers)
+        self.layers = nn.Sequential(*hidden_layers(in_features, hidden, "relu"))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)

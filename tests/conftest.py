@@ -81,3 +81,15 @@ def run_cli(capsys):
         return code, captured.out, captured.err
 
     return run
+
+
+@pytest.fixture()
+def torch_one_thread():
+    """torch on one thread during the test: tiny networks on a shared machine run faster without
+    oversubscription."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

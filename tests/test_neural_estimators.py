@@ -21,15 +21,7 @@ from autometa.neural import TabularMLPClassifier, TabularMLPRegressor  # noqa: E
 _FAST = {"hidden_layer_sizes": (16,), "max_epochs": 30, "learning_rate": 1e-2}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny networks on a shared machine: one thread avoids oversubscription (much faster here).
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # conftest.py
 
 
 @parametrize_with_checks([TabularMLPClassifier(**_FAST), TabularMLPRegressor(**_FAST, optimizer="learned")])

@@ -19,14 +19,7 @@ from autometa.neural._checkpoint import FORMAT_VERSION, save_network  # noqa: E4
 from autometa.neural._datasets import EXCLUDED_FROM_META_TRAINING, HELD_OUT_DATASETS  # noqa: E402
 from autometa.neural._lstm import log_and_sign  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny networks on a shared machine: one thread avoids oversubscription (much faster here).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # conftest.py
 
 
 def _wine_problem(seed: int = 0):

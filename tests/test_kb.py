@@ -96,7 +96,30 @@ def test_matrix_is_datasets_by_configs_of_ok_rows():
     assert kb.matrix("svm", "r2").empty  # the only svm row timed out
     assert kb.matrix("svm", "r2", only_ok=False).shape == (1, 1)
     with pytest.raises(InputError, match="Unknown metric"):
-        kb.matrix("knn", "accuracy")
+        kb.matrix("knn", "f1")
+
+
+def test_matrix_keeps_imported_rows_apart_by_the_metrics_they_report(tmp_path):
+    """LCDB-like rows (plain accuracy, ROC AUC; no balanced accuracy; protocol 0) in a family of ours."""
+    datasets = pd.concat([_datasets(), pd.DataFrame([
+        {"dataset_id": "lcdb/61", "source": "lcdb", "name": "iris", "openml_id": 61, "task": "classification",
+         "n_rows": 150, "n_features": 4, "n_classes": 3, "row_cap": 0, "protocol_version": 0}])])
+    lcdb = [schema.evaluation_row(dataset_id="lcdb/61", family=family, config_id=config_id, config=config,
+                                  scores={"accuracy": 0.9, "log_loss": 0.3}, source="lcdb", protocol_version=0)
+            for family, config_id, config in (("knn", "lcdb-KNeighborsClassifier", {"n_neighbors": 5}),
+                                              ("lcdb:GradientBoostingClassifier", "lcdb-GradientBoostingClassifier", {}))]
+    evaluations = _evaluations().drop(columns=["accuracy"])  # a table written before the column existed
+    kb = KnowledgeBase(datasets, pd.concat([evaluations, pd.DataFrame(lcdb)], ignore_index=True))
+    kb = KnowledgeBase.load(kb.save(tmp_path / "kb"))
+    assert kb.evaluations["accuracy"].notna().sum() == 2  # NaN on every protocol row
+    m = kb.matrix("knn", "balanced_accuracy")
+    assert list(m.index) == ["sklearn/iris"] and "lcdb-KNeighborsClassifier" not in m.columns
+    a = kb.matrix("knn", "accuracy")  # accuracy is a classification metric
+    assert a.shape == (1, 1) and a.loc["lcdb/61", "lcdb-KNeighborsClassifier"] == 0.9
+    assert kb.matrix("knn", "log_loss").index.tolist() == ["lcdb/61"]
+    assert kb.matrix("knn", "log_loss", protocol_version=1).empty
+    assert kb.matrix("lcdb:GradientBoostingClassifier", "accuracy").shape == (1, 1)
+    assert kb.matrix("lcdb:GradientBoostingClassifier").empty  # no balanced accuracy, no row
 
 
 def test_add_replaces_and_merge_combines():
@@ -123,7 +146,7 @@ def test_info_counts_sources_families_and_failures():
     assert info["counts"] == {"datasets": 2, "evaluations": 5, "failures": 1, "metafeatures": 1}
     assert info["datasets_per_source"] == {"sklearn": {"classification": 1, "regression": 1}}
     assert info["families"]["svm"]["timeout"] == 1 and info["families"]["knn"]["ok"] == 4
-    assert info["families"]["svm"]["top_errors"] == {"timeout: ran over 30 s": 1}
+    assert info["families"]["svm"]["top_errors"] == {"timeout: ran over N s": 1}  # numbers masked
     assert info["protocol"] == {"version": 1}
 
 

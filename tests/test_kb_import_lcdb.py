@@ -86,8 +86,7 @@ def test_scores_are_test_scores_at_the_largest_anchor(imported, curves):
         auc_top = auc_rows[auc_rows["size_train"] == auc_rows["size_train"].max()]
         assert row["roc_auc"] == pytest.approx(auc_top["score_test"].mean())
         assert math.isnan(row["balanced_accuracy"])  # LCDB has no balanced accuracy: never faked
-        if "accuracy" in S.METRICS:  # the schema may carry plain accuracy as its own metric
-            assert row["accuracy"] == pytest.approx(top["score_test"].mean())
+        assert row["accuracy"] == pytest.approx(top["score_test"].mean())
 
 
 def test_families_are_mapped_and_the_rest_keep_their_lcdb_name(imported):

@@ -2,6 +2,11 @@
 
 One definition used everywhere (knowledge base, meta-model targets, benchmarks). Classification:
 balanced accuracy, ROC AUC (macro one-vs-rest for multiclass), log loss. Regression: R2 and RMSE.
+
+Plain ``accuracy`` (share of correct labels, higher is better) is defined too, for histories imported
+from elsewhere: LCDB (and OpenML) report accuracy, not balanced accuracy. The protocol does not compute it
+(:func:`metrics_for` and :func:`score_classification` leave it out), so rows of our own builds have
+NaN there; adding it changed no score the protocol computes, hence no protocol version bump.
 """
 
 from __future__ import annotations
@@ -13,9 +18,18 @@ import numpy as np
 
 CLASSIFICATION_METRICS: tuple[str, ...] = ("balanced_accuracy", "roc_auc", "log_loss")
 REGRESSION_METRICS: tuple[str, ...] = ("r2", "rmse")
-METRICS: tuple[str, ...] = CLASSIFICATION_METRICS + REGRESSION_METRICS
+#: Metrics only imported histories carry (LCDB's accuracy); the protocol does not compute them.
+IMPORTED_METRICS: tuple[str, ...] = ("accuracy",)
+METRICS: tuple[str, ...] = CLASSIFICATION_METRICS + REGRESSION_METRICS + IMPORTED_METRICS
+#: The task each metric belongs to.
+METRIC_TASK: dict[str, str] = {
+    **{m: "classification" for m in CLASSIFICATION_METRICS},
+    **{m: "regression" for m in REGRESSION_METRICS},
+    "accuracy": "classification",
+}
 #: Whether a larger value of the metric is better.
 HIGHER_IS_BETTER: dict[str, bool] = {
+    "accuracy": True,
     "balanced_accuracy": True,
     "roc_auc": True,
     "log_loss": False,
@@ -29,7 +43,7 @@ _EPS = 1e-15
 
 
 def metrics_for(task: str) -> tuple[str, ...]:
-    """The metric names that apply to ``task``."""
+    """The metric names the protocol computes for ``task`` (imported-only metrics left out)."""
     return CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
 
 

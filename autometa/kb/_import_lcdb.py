@@ -24,8 +24,8 @@ What is taken, exactly:
   ==========================  ===================  =============================================
   lcdb file                   our column           note
   ==========================  ===================  =============================================
-  ``database-accuracy.csv``   ``accuracy``         only if the schema has an ``accuracy`` metric;
-                                                   else kept in ``fold_scores`` only. LCDB has no
+  ``database-accuracy.csv``   ``accuracy``         plain accuracy (an imported-only metric, see
+                                                   autometa.evaluation._metrics). LCDB has no
                                                    balanced accuracy, which therefore stays NaN.
   ``database-auc.csv``        ``roc_auc``          binary datasets only (LCDB computes no
                                                    multiclass AUC); learners without
@@ -240,8 +240,6 @@ def import_lcdb(
     say(f"building rows for {len(ids)} datasets")
     datasets = _datasets_table(qualities)
     evaluations = _evaluations_table(curves, accuracy, qualities)
-    if "accuracy" not in S.METRICS:
-        notes.append("LCDB's accuracy is kept in fold_scores only: the knowledge-base schema has no accuracy column.")
     record = {"source": SOURCE, "command": command_line(), "lcdb": _version("lcdb"), "folder": str(folder),
               "anchor": "largest size_train per dataset", "score": "score_test, mean over seeds",
               "openml_ids": wanted}
@@ -299,7 +297,6 @@ def _evaluations_table(curves: dict[str, pd.DataFrame], accuracy: pd.DataFrame, 
     for lcdb_metric, frame in curves.items():
         top = _at_anchor(frame[frame["openmlid"].isin(ids)], anchors)
         grouped[lcdb_metric] = {key: rows for key, rows in top.groupby(["openmlid", "learner"])}
-    has_column = {m: column in S.METRICS for m, column in _METRIC_FILES.items()}
 
     # The width scikit-learn saw: lcdb one-hot encodes; fall back to OpenML's count without the target.
     width = qualities.set_index("openmlid")["NumberOfFeaturesAfterBinarization"].fillna(
@@ -321,8 +318,7 @@ def _evaluations_table(curves: dict[str, pd.DataFrame], accuracy: pd.DataFrame, 
             if len(finite) == 0:
                 continue
             fold_scores[column] = [float(v) for v in values]
-            if has_column[lcdb_metric]:
-                scores[column] = float(finite.mean())
+            scores[column] = float(finite.mean())
             if lcdb_metric == "accuracy":
                 fit_seconds = float(part["traintime"].mean())
         ok = int(largest) == anchor and bool(fold_scores)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -71,25 +72,33 @@ class KnowledgeBase:
         return f"KnowledgeBase(datasets={len(self._datasets)}, evaluations={len(self._evaluations)})"
 
     def matrix(self, family: str, metric: str | None = None, *, task: str | None = None,
-               only_ok: bool = True) -> pd.DataFrame:
+               only_ok: bool = True, protocol_version: int | None = None) -> pd.DataFrame:
         """Mean scores as a datasets x config_id table (rows ``dataset_id``, NaN where not evaluated).
 
         Args:
-            family: the family (or imported learner name).
+            family: the family (or imported learner name, e.g. ``"lcdb:GradientBoostingClassifier"``).
             metric: a metric name; default: the primary metric of ``task`` (balanced accuracy, or R2
                 when ``task="regression"``).
             task: keep only datasets of this task (default: the task ``metric`` belongs to).
             only_ok: leave failed and timed-out evaluations out (NaN).
+            protocol_version: keep only rows scored under this protocol version (imported histories
+                carry 0, a foreign protocol); default: all.
+
+        Rows that do not report ``metric`` at all (LCDB has no balanced accuracy; our protocol no plain
+        accuracy) are left out, so they add no all-NaN row or column.
         """
         if metric is None:
             metric = S.PRIMARY_METRIC[task or "classification"]
         if metric not in S.METRICS:
             raise InputError(f"Unknown metric '{metric}'; choose one of {', '.join(S.METRICS)}.")
         if task is None:
-            task = "classification" if metric in S.CLASSIFICATION_METRICS else "regression"
+            task = S.METRIC_TASK[metric]
         rows = self._evaluations[self._evaluations["family"] == family]
         if only_ok:
             rows = rows[rows["status"] == S.STATUS_OK]
+        if protocol_version is not None:
+            rows = rows[rows["protocol_version"] == protocol_version]
+        rows = rows[rows[metric].notna() | (rows["status"] != S.STATUS_OK)]
         ids = self._datasets.loc[self._datasets["task"] == task, "dataset_id"]
         rows = rows[rows["dataset_id"].isin(ids)]
         table = rows.pivot(index="dataset_id", columns="config_id", values=metric)
@@ -135,7 +144,11 @@ class KnowledgeBase:
         """A new knowledge base with the rows of both (``other`` wins where both have a row)."""
         merged = KnowledgeBase(self._datasets, self._evaluations, meta=self.meta)
         merged.add(other._datasets, other._evaluations)
-        merged.meta.setdefault("merged", []).append(other.meta.get("build", {}))
+        # Keep how the other's rows were made: its build record and its imports (e.g. LCDB's).
+        if other.meta.get("build"):
+            merged.meta["merged"] = [*merged.meta.get("merged", []), other.meta["build"]]
+        if other.meta.get("imports"):
+            merged.meta["imports"] = [*merged.meta.get("imports", []), *other.meta["imports"]]
         return merged
 
     # ------------------------------------------------------------------- disk
@@ -192,7 +205,8 @@ class KnowledgeBase:
     # ------------------------------------------------------------------ report
     def info(self) -> dict[str, Any]:
         """Counts for people and scripts: datasets per source and task, evaluations and failures per
-        family (with the most common error texts), and the protocol(s) recorded."""
+        family (with the sources of its rows and the most common error texts), which metrics each
+        source reports, and the protocol(s) recorded."""
         ds, ev = self._datasets, self._evaluations
         per_source: dict[str, dict[str, int]] = {}
         for (source, task), n in ds.groupby(["source", "task"]).size().items():
@@ -206,8 +220,13 @@ class KnowledgeBase:
                 "datasets": int(rows["dataset_id"].nunique()),
                 "configs": int(rows["config_id"].nunique()),
                 **{status: int(statuses.get(status, 0)) for status in S.STATUSES},
+                "sources": {str(k): int(v) for k, v in rows["source"].value_counts().sort_index().items()},
                 "top_errors": {str(k): int(v) for k, v in errors.head(5).items()},
             }
+        # Which metric columns each source fills (LCDB: accuracy, ROC AUC of binary data, log loss).
+        metrics = ev[list(S.METRICS)].notna().groupby(ev["source"]).sum()
+        per_source_metrics = {str(source): {m: int(n) for m, n in row.items() if n}
+                              for source, row in metrics.iterrows()}
         failures = int((ev["status"] != S.STATUS_OK).sum())
         return {
             "counts": {
@@ -218,6 +237,7 @@ class KnowledgeBase:
             },
             "datasets_per_source": per_source,
             "families": per_family,
+            "metrics_per_source": per_source_metrics,
             "protocol": self.meta.get("protocol"),
             "protocol_versions": sorted(int(v) for v in ev["protocol_version"].unique()),
             "build": self.meta.get("build"),
@@ -234,8 +254,9 @@ def _config_order(columns: pd.Index) -> list[str]:
 
 
 def _error_kind(error: str) -> str:
+    # The first line, numbers masked, so that errors of one kind count together (sizes, seconds).
     first = (error or "").strip().splitlines()
-    return (first[0] if first else "")[:120]
+    return re.sub(r"\d+(\.\d+)?", "N", first[0] if first else "")[:120]
 
 
 def _concat(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:

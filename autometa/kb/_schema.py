@@ -8,8 +8,11 @@ Table ``datasets`` (one row per dataset)::
 
 Table ``evaluations`` (one row per (dataset, family, config))::
 
-    dataset_id family config_id config param.<name>... balanced_accuracy roc_auc log_loss r2 rmse
+    dataset_id family config_id config param.<name>... balanced_accuracy roc_auc log_loss r2 rmse accuracy
     fold_scores fit_seconds predict_seconds status error n_rows_used source protocol_version
+
+``accuracy`` is optional: only imported histories report it (LCDB); our protocol does not compute it, so
+its rows hold NaN there, and a table written before the column existed reads back with NaN.
 """
 
 from __future__ import annotations
@@ -26,13 +29,16 @@ from autometa.errors import ArtifactError
 from autometa.evaluation._metrics import (
     CLASSIFICATION_METRICS,
     HIGHER_IS_BETTER,
+    IMPORTED_METRICS,
+    METRIC_TASK,
     METRICS,
     PRIMARY_METRIC,
     REGRESSION_METRICS,
 )
 
 #: Version of the on-disk layout (datasets.parquet, evaluations.parquet, kb.json). Bump on any change
-#: that an older reader would misread.
+#: that an older reader would misread. (The optional ``accuracy`` column did not need one: tables
+#: without it read back with NaN, and an older reader refuses a table with it rather than misread it.)
 FORMAT_VERSION = 1
 #: The ``format`` field of kb.json: anything else is not an autometa knowledge base.
 FORMAT_NAME = "autometa-kb"
@@ -102,7 +108,9 @@ __all__ = [
     "FAMILIES",
     "FORMAT_VERSION",
     "HIGHER_IS_BETTER",
+    "IMPORTED_METRICS",
     "METRICS",
+    "METRIC_TASK",
     "MF_PREFIX",
     "PARAM_PREFIX",
     "PRIMARY_METRIC",
@@ -200,7 +208,8 @@ def validate_datasets(frame: pd.DataFrame, *, where: str = "datasets table") -> 
     if bad:
         raise ArtifactError(f"The {where} has column '{bad[0]}'; extra columns must be meta-features named 'mf.<Name>'.")
     for column in extra:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+        if frame[column].dtype != np.float64:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     return frame[list(DATASET_COLUMNS) + sorted(extra)].reset_index(drop=True)
 
 
@@ -262,6 +271,11 @@ def _check_domain(values: pd.Series, allowed: tuple[str, ...], column: str, wher
 
 
 def _param_column(values: pd.Series) -> pd.Series:
+    # Fast paths for columns read back from Parquet, which already have the canonical dtypes.
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return pd.Series(values.to_numpy(dtype="float64", na_value=np.nan), index=values.index, dtype="float64")
+    if isinstance(values.dtype, pd.StringDtype):
+        return values.astype("string")
     present = values.dropna()
     # Booleans count as numbers (0/1): the meta-model reads params as numeric features.
     if all(isinstance(v, (int, float, bool, np.number, np.bool_)) for v in present):

@@ -24,8 +24,7 @@ def register(app: typer.Typer) -> None:
     kb_app.command(name="build", help=_BUILD_HELP)(build_command)
     kb_app.command(name="info", help="Counts of a knowledge base (default: the shipped one): datasets per "
                    "source and task, evaluations and failures per family, the protocol.")(info_command)
-    kb_app.command(name="export", help="Merge a build's shards and logs (or an Optuna storage) into one "
-                   "knowledge-base folder (Parquet + kb.json).")(export_command)
+    kb_app.command(name="export", help=_EXPORT_HELP)(export_command)
     kb_app.command(name="refresh-metafeatures", help="Compute (missing) meta-features of every dataset of a "
                    "build; re-runnable.")(refresh_metafeatures_command)
     try:
@@ -169,11 +168,16 @@ def _print_info(info: dict, title: str) -> None:
         table.add_row(source, str(tasks.get("classification", 0)), str(tasks.get("regression", 0)))
     console.print(table)
     table = Table(title="evaluations per family")
-    for column in ("family", "evaluations", "datasets", "configs", "ok", "failed", "timeout", "memory"):
-        table.add_column(column, justify="right" if column != "family" else "left")
+    for column in ("family", "evaluations", "datasets", "configs", "ok", "failed", "timeout", "memory", "sources"):
+        table.add_column(column, justify="left" if column in ("family", "sources") else "right")
     for family, row in sorted(info["families"].items()):
-        table.add_row(family, *(str(row[c]) for c in ("evaluations", "datasets", "configs", "ok", "failed", "timeout", "memory")))
+        sources = ", ".join(f"{k} {v}" for k, v in row.get("sources", {}).items())
+        table.add_row(family, *(str(row[c]) for c in ("evaluations", "datasets", "configs", "ok", "failed", "timeout",
+                                                       "memory")), sources)
     console.print(table)
+    for source, metrics in sorted(info.get("metrics_per_source", {}).items()):
+        console.print(f"  [dim]{source} reports[/dim] " + ", ".join(f"{m} ({n})" for m, n in metrics.items()),
+                      highlight=False)
     errors = {f: row["top_errors"] for f, row in info["families"].items() if row["top_errors"]}
     for family, top in sorted(errors.items()):
         for text, n in top.items():
@@ -187,22 +191,42 @@ def export_command(
     out: Path = typer.Option(..., "--out", "-o", help="The knowledge-base folder to write."),
     storage: str | None = typer.Option(None, "--storage", help="Export from this Optuna RDB URL instead."),
     shard_dir: Path | None = typer.Option(None, "--shard-dir", help="The build's shard folder (default: as recorded)."),
+    with_lcdb: bool = typer.Option(False, "--with-lcdb", help="Add LCDB's histories (from the installed lcdb package), "
+                                   "as 'autometa kb import-lcdb' makes them."),
+    merge: list[Path] | None = typer.Option(None, "--merge", help="Add the rows of this knowledge-base folder too "
+                                            "(repeatable), e.g. an 'autometa kb import-openml' result."),
     notes: bool = typer.Option(True, "--notes/--no-notes", help="Write BUILD.md (how it was built, counts) beside it."),
 ) -> None:
     from autometa.errors import InputError
     from autometa.kb._export import export_build, export_storage, write_build_notes
 
-    if storage:
-        kb = export_storage(storage, out)
-    elif build_dir is not None:
-        kb = export_build(build_dir, out, shard_dir=shard_dir)
-    else:
+    if storage is None and build_dir is None:
         raise InputError("Give the build folder to export, or --storage URL.")
-    if notes:
-        write_build_notes(kb, out)
-    info = kb.info()["counts"]
-    stderr_console().print(f"kb export: {info['datasets']} datasets, {info['evaluations']} evaluations "
-                           f"({info['failures']} failed) -> {out}", highlight=False)
+    with stderr_console().status("exporting", spinner="dots") as status:
+        options = {"with_lcdb": with_lcdb, "merge": merge or (), "progress": status.update}
+        if storage:
+            kb = export_storage(storage, out, **options)
+        else:
+            kb = export_build(build_dir, out, shard_dir=shard_dir, **options)
+        if notes:
+            write_build_notes(kb, out)
+    info = kb.info()
+    counts = info["counts"]
+    sources = ", ".join(f"{k} {sum(v.values())}" for k, v in sorted(info["datasets_per_source"].items()))
+    stderr_console().print(f"kb export: {counts['datasets']} datasets ({sources}), {counts['evaluations']} evaluations "
+                           f"({counts['failures']} failed) -> {out}", highlight=False)
+
+
+_EXPORT_HELP = """Merge a build's shards and logs (or an Optuna storage) into one knowledge-base folder (Parquet + kb.json), with BUILD.md (commands, versions, build time, size) beside it.
+
+--with-lcdb adds LCDB's histories (20 scikit-learn learners on ~200 OpenML datasets); --merge adds any other knowledge-base folder. Rows of both keep their own source and protocol_version 0.
+
+Examples:
+
+  autometa kb export work/kb-build --out autometa/data/kb --with-lcdb     (the shipped knowledge base)
+
+  autometa kb export --storage postgresql://kb@dbhost/kb --out kb --merge my-openml-import
+"""
 
 
 def refresh_metafeatures_command(

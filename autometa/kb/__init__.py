@@ -4,10 +4,12 @@
     >>> kb = KnowledgeBase.load()                       # shipped with autometa, no network needed
     >>> kb.datasets, kb.evaluations                     # the two tables (see autometa.kb.schema)
     >>> kb.matrix("random_forest", "balanced_accuracy") # datasets x config_id
+    >>> kb.duplicate_groups()                           # copies of one dataset across sources
 
 The table contract (column names, dtypes, families, metrics, statuses) lives in
 :mod:`autometa.kb._schema` and is re-exported as ``autometa.kb.schema``; importers and the meta-model
-use its constants. The builder (``autometa kb build``) fills a knowledge base from a corpus.
+use its constants. The builder (``autometa kb build``) fills a knowledge base from a corpus; ``autometa kb
+export BUILD_DIR --out DIR --with-lcdb`` writes it with LCDB's histories merged in.
 """
 
 from __future__ import annotations

@@ -55,12 +55,18 @@ class ImportResult:
 
         folder = Path(out).expanduser()
         kb = KnowledgeBase.load(folder) if (folder / S.META_FILE).exists() else KnowledgeBase()
+        return self.add_to(kb).save(folder)
+
+    def add_to(self, kb: Any) -> Any:
+        """Add the rows to the :class:`~autometa.kb.KnowledgeBase` ``kb`` (in place; rows already there
+        for the same dataset or (dataset, family, config) are replaced), record the import in its
+        ``meta["imports"]``, and return it."""
         kb.add(self.datasets, self.evaluations)
         record = {**self.record, "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                   "python": platform.python_version(), "autometa": _version("autometa"),
                   "counts": self.summary()}
         kb.meta.setdefault("imports", []).append(record)
-        return kb.save(folder)
+        return kb
 
 
 def user_kb_path() -> Path:

@@ -51,23 +51,25 @@ def test_sklearn_and_pmlb_copies_are_grouped(pmlb_dir):
     sklearn = [_corpus_row("sklearn", n) for n in ("iris", "wine", "breast_cancer")]
     pmlb = [_corpus_row(str(pmlb_dir), n) for n in
             ("iris", "wine_recognition", "breast_cancer_wisconsin", "wdbc", "breast_cancer", "heart_h", "hungarian")]
-    groups = _groups(sklearn + pmlb)
-    assert list(groups.index) == [r["dataset_id"] for r in sklearn + pmlb]
+    keel = [_corpus_row("keel", "breast")]  # the Ljubljana data without its 9 rows with missing values
+    groups = _groups(sklearn + pmlb + keel)
+    assert list(groups.index) == [r["dataset_id"] for r in sklearn + pmlb + keel]
     assert groups["sklearn/iris"] == groups["pmlb/iris"] == "pmlb/iris"
     assert groups["sklearn/wine"] == groups["pmlb/wine_recognition"]
     wdbc = {"sklearn/breast_cancer", "pmlb/breast_cancer_wisconsin", "pmlb/wdbc"}
     assert {groups[i] for i in wdbc} == {"pmlb/breast_cancer_wisconsin"}
     # PMLB's breast_cancer is the Ljubljana data (286 rows), not WDBC, whatever scikit-learn calls its own.
-    assert groups["pmlb/breast_cancer"] == "pmlb/breast_cancer"
+    assert groups["pmlb/breast_cancer"] == groups["keel/breast"] == "keel/breast"
     # Two PMLB names of one table, found from the meta-features alone (the names share nothing).
     assert groups["pmlb/heart_h"] == groups["pmlb/hungarian"]
     assert groups.nunique() == 5
-    pairs = duplicate_pairs(KnowledgeBase(pd.DataFrame(sklearn + pmlb)).datasets)
+    pairs = duplicate_pairs(KnowledgeBase(pd.DataFrame(sklearn + pmlb + keel)).datasets)
     rule = {(a, b): r for a, b, r in pairs.itertuples(index=False)}
     assert rule["pmlb/heart_h", "pmlb/hungarian"] == "same table"
     assert rule["pmlb/breast_cancer_wisconsin", "sklearn/breast_cancer"] == "same table"
     # scikit-learn corrected two values of iris: not the same table, but the same name and shape.
     assert rule["pmlb/iris", "sklearn/iris"] == "same name"
+    assert rule["keel/breast", "pmlb/breast_cancer"] == "same name, cleaned"
 
 
 def _classification(seed: int, n: int = 300) -> tuple[pd.DataFrame, np.ndarray]:

@@ -12,7 +12,9 @@ Two datasets are copies when they have the same task and one of these holds:
   relative. Our meta-features of the same data agree almost exactly whatever the source calls it
   (pmlb/heart_h is pmlb/hungarian; keel/pima is pmlb/diabetes; lcdb/31 is pmlb/credit_g);
 - **same name, same shape** -- the same name (see :func:`name_key`: numeric prefix, case and
-  punctuation dropped, known aliases such as PMLB's ``german`` for OpenML's ``credit-g``), the same
+  punctuation dropped, known aliases such as PMLB's ``german`` for OpenML's ``credit-g``, KEEL's
+  ``penbased`` for ``pendigits``; a few names mean different data in different sources and are read
+  per source: scikit-learn's ``breast_cancer`` is WDBC, PMLB's the Ljubljana data), the same
   numbers of rows, features and classes and the same class counts. This is how copies that were
   rescaled, re-typed or reordered are found (README "Meta-features": PMLB reorders rows, types
   numeric attributes as categorical, codes missing values as a category; OpenML's phoneme is
@@ -56,14 +58,24 @@ ALIASES: dict[str, str] = {
 # More names of the same data across PMLB, KEEL, scikit-learn and OpenML (normalized keys). Used only
 # together with equal shapes (or nearly equal, for "cleaned" copies), so a shared name alone groups nothing.
 _SYNONYMS: tuple[tuple[str, ...], ...] = (
-    ("wdbc", "breastcancerwisconsin", "breastcancer"),
+    ("wdbc", "breastcancerwisconsin"),
     ("wine", "winerecognition"),
     ("diabetes", "pima", "pimaindiansdiabetes"),
     ("pendigits", "penbased"),
     ("krvskp", "chess"),
-    ("crx", "credita", "buggycrx"),
+    ("crx", "credita", "buggycrx", "australian"),  # Statlog's Australian credit is crx, re-coded
+    ("musk", "clean2"),
+    ("mushroom", "agaricuslepiota"),
 )
 _CANONICAL = {name: group[0] for group in _SYNONYMS for name in group}
+# Names that mean different data in different sources: scikit-learn's breast_cancer is WDBC, PMLB's is
+# the Ljubljana data (KEEL's "breast"); PMLB's "breast" is Wisconsin's original data (KEEL's "wisconsin").
+_SOURCE_NAMES: dict[tuple[str, str], str] = {
+    ("sklearn", "breastcancer"): "wdbc",
+    ("keel", "breast"): "breastcancer",
+    ("pmlb", "breast"): "breastw",
+    ("keel", "wisconsin"): "breastw",
+}
 
 #: Relative tolerance of "the same meta-feature value", and the share of values that must agree.
 REL_TOL = 1e-4
@@ -93,8 +105,9 @@ def name_key(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def _group_key(name: str) -> str:
+def _group_key(name: str, source: str = "") -> str:
     key = name_key(name)
+    key = _SOURCE_NAMES.get((str(source), key), key)
     return _CANONICAL.get(key, key)
 
 
@@ -166,18 +179,20 @@ def duplicate_pairs(datasets: pd.DataFrame) -> pd.DataFrame:
     """
     rows = _rows(datasets)
     found: dict[tuple[str, str], str] = {}
+    ids = datasets["dataset_id"].astype(str).to_numpy()
     exact = ["task", "n_rows", "n_features", "n_classes"]
-    for _, block in datasets.groupby(exact, dropna=False, sort=False):
-        for a, b in itertools.combinations(sorted(block["dataset_id"]), 2):
+    for members in datasets.groupby(exact, dropna=False, sort=False).indices.values():
+        for a, b in itertools.combinations(sorted(ids[members]), 2):
             if not _class_counts_agree(rows[a], rows[b]):
                 continue
             if _metafeatures_agree(rows[a], rows[b]):
                 found[a, b] = "same table"
             elif rows[a]["key"] == rows[b]["key"]:
                 found[a, b] = "same name"
-    keys = datasets["name"].map(_group_key)
-    for _, block in datasets.groupby([datasets["task"], keys], sort=False):
-        for a, b in itertools.combinations(sorted(block["dataset_id"]), 2):
+    keys = pd.Series([_group_key(n, s) for n, s in zip(datasets["name"], datasets["source"], strict=True)],
+                     index=datasets.index)
+    for members in datasets.groupby([datasets["task"], keys], sort=False).indices.values():
+        for a, b in itertools.combinations(sorted(ids[members]), 2):
             if (a, b) not in found and _cleaned_copy(rows[a], rows[b]):
                 found[a, b] = "same name, cleaned"
     frame = pd.DataFrame([(a, b, rule) for (a, b), rule in found.items()], columns=["a", "b", "rule"])
@@ -214,11 +229,13 @@ def duplicate_groups(datasets: pd.DataFrame) -> pd.Series:
 
 
 def _rows(datasets: pd.DataFrame) -> dict[str, dict]:
-    mf = [c for c in datasets.columns if c.startswith(S.MF_PREFIX)]
+    wanted = (*_STATISTICS, *_COUNTS, "NumberOfInstances", "MajorityClassSize", "MinorityClassSize")
+    mf = [S.MF_PREFIX + name for name in wanted if S.MF_PREFIX + name in datasets.columns]
     out = {}
-    for record in datasets[["dataset_id", "name", "task", "n_rows", "n_features", "n_classes", *mf]].to_dict("records"):
+    columns = ["dataset_id", "source", "name", "task", "n_rows", "n_features", "n_classes", *mf]
+    for record in datasets[columns].to_dict("records"):
         row = {k[len(S.MF_PREFIX):] if k.startswith(S.MF_PREFIX) else k: v for k, v in record.items()}
-        row["key"] = _group_key(row["name"])
+        row["key"] = _group_key(row["name"], row["source"])
         counted = _num(row.get("NumberOfInstances"))
         row["counted"] = counted if counted > 0 else float(row["n_rows"])
         out[str(row["dataset_id"])] = row

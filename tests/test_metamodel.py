@@ -57,7 +57,7 @@ def build_tiny_kb(folder: Path) -> Path:
 
     if (folder / "kb.json").exists():
         return folder
-    import metafeatures  # noqa: F401 - load the native libraries first: the limit applies to loaded ones
+    import metafeatures  # noqa: F401, I001 - load the native libraries first: the limit applies to loaded ones
     import sklearn.linear_model  # noqa: F401
     import sklearn.neighbors  # noqa: F401
 
@@ -322,3 +322,111 @@ def test_near_copies_of_tried_configs_are_never_proposed():
                         AcquisitionSettings(min_distance=0.05))
     assert score[0] == -np.inf and score[3] == -np.inf  # a near-copy; a family without parameters, tried
     assert np.isfinite(score[1]) and np.isfinite(score[2])
+
+
+# ----------------------------------------------------------------------------- model selection
+def test_good_families_use_a_relative_tolerance_in_the_metric_direction():
+    from autometa.metamodel._select import good_families
+
+    best = np.array([[0.90, 0.895, 0.88, np.nan],     # 0.895 >= 0.90 - 0.009: good; 0.88 not; NaN not run
+                     [-1.00, -1.009, -np.inf, -1.02]])  # a loss, negated: 1.009 is within 1 % of 1.0; -inf failed
+    good = good_families(best)
+    assert good[0, :3].tolist() == [1.0, 1.0, 0.0] and np.isnan(good[0, 3])
+    assert good[1].tolist() == [1.0, 1.0, 0.0, 0.0]
+
+
+def test_family_table_matches_each_familys_best_config(tiny_kb):
+    from autometa.kb import KnowledgeBase
+    from autometa.metamodel import training_data
+    from autometa.metamodel._evaluate import family_within
+    from autometa.metamodel._select import family_table
+
+    data = training_data(KnowledgeBase.load(tiny_kb), "regression", "rmse")  # lower is better
+    table = family_table(data)
+    assert table.families == sorted(FAMILIES)
+    for dataset_id in data.dataset_ids:
+        raw = data.scores.loc[dataset_id]
+        for family in FAMILIES:
+            cols = (data.candidates["family"] == family).to_numpy()
+            assert table.best.loc[dataset_id, family] == pytest.approx(-raw[cols].min())
+            assert table.good.loc[dataset_id, family] == family_within(raw.to_numpy(), list(data.candidates["family"]),
+                                                                       family, "rmse")
+        assert table.good.loc[dataset_id].max() == 1.0  # the best family is always good
+
+
+def test_selector_votes_with_the_nearest_datasets(fitted):
+    from autometa.metamodel._select import FamilySelector, SelectorSettings, family_table
+
+    data, _ = fitted
+    train = data.without("test/iris")
+    twin = family_table(data).good.loc["test/iris_twin"]
+    mf = data.metafeatures.loc["test/iris"].to_dict()
+    selector = FamilySelector(SelectorSettings(k=1, prior_weight=0.0)).fit(train)
+    assert selector.predict(mf).to_dict() == pytest.approx(twin.to_dict(), abs=1e-6)  # its twin's good families
+    # Known datasets in `exclude` do not vote: with all but one excluded, that one decides.
+    good = family_table(data).good
+    for voter in ("test/synth_0", "test/wine"):
+        others = [d for d in selector.dataset_ids if d != voter]
+        assert selector.predict(mf, exclude=others).to_dict() == pytest.approx(good.loc[voter].to_dict(), abs=1e-6)
+    # A large prior weight gives the families' shares of good datasets.
+    shrunk = FamilySelector(SelectorSettings(k=1, prior_weight=1e6)).fit(train)
+    expected = good.loc[train.dataset_ids].mean()
+    assert shrunk.predict(mf).to_dict() == pytest.approx(expected.to_dict(), abs=1e-5)
+
+
+def test_first_recommendation_comes_from_the_selected_family(fitted):
+    from dataclasses import replace
+
+    data, model = fitted
+    families = model.candidates["family"].to_numpy()
+    for dataset_id in ("test/iris", "test/wine", "test/synth_0"):
+        mf = data.metafeatures.loc[dataset_id].to_dict()
+        chosen = model.selector.choose(mf)
+        order = model.rank(mf, 4)
+        assert families[order[0]] == chosen and len(set(order)) == 4
+        # Within the family, the first pick is the greedy's best config of that family.
+        off = replace(model.settings, select_family=False)
+        only = (families == chosen)
+        saved, model.settings = model.settings, off
+        try:
+            assert order[0] == model.rank(mf, 1, eligible=only)[0]
+        finally:
+            model.settings = saved
+    # A family filter wins over the selector.
+    linear = families == "linear"
+    assert all(linear[i] for i in model.rank(data.metafeatures.loc["test/wine"].to_dict(), 3, eligible=linear))
+
+
+def test_cached_model_keeps_its_family_selector(tiny_kb, cache):
+    from autometa.metamodel import load_metamodel
+
+    first = load_metamodel("classification", kb=tiny_kb, settings=fast_settings())
+    again = load_metamodel("classification", kb=tiny_kb, settings=fast_settings())
+    assert again is not first and again.selector is not None
+    mf = {"NumberOfInstances": 150.0, "NumberOfFeatures": 5.0, "ClassEntropy": 1.5}
+    pd.testing.assert_series_equal(first.selector.predict(mf), again.selector.predict(mf))
+    assert first.rank(mf, 3) == again.rank(mf, 3)
+
+
+def test_lodo_leaves_out_the_whole_duplicate_group(tiny_kb, monkeypatch):
+    from autometa.kb import KnowledgeBase
+    from autometa.metamodel import training_data
+    from autometa.metamodel._evaluate import held_out, lodo_selection, summarize_selection
+    from autometa.metamodel._select import FamilySelector, SelectorSettings
+
+    kb = KnowledgeBase.load(tiny_kb)
+    groups = kb.duplicate_groups().to_dict()
+    assert groups["test/iris"] == groups["test/iris_twin"]  # the same data under two names
+    data = training_data(kb, "classification")
+    assert sorted(held_out("test/iris", groups, data.dataset_ids)) == ["test/iris", "test/iris_twin"]
+    assert held_out("test/wine", groups, data.dataset_ids) == ["test/wine"]
+    seen = []
+    fit = FamilySelector.fit
+    monkeypatch.setattr(FamilySelector, "fit", lambda self, d, t=None: seen.append(d.dataset_ids) or fit(self, d, t))
+    results = lodo_selection(data, groups=groups, datasets=["test/iris", "test/wine"],
+                             selectors=[SelectorSettings(k=2)], lgbm=True)
+    assert "test/iris_twin" not in seen[0] and "test/iris" not in seen[0] and "test/iris_twin" in seen[1]
+    assert {"prior", "knn-vote", "lgbm-good", "lgbm-best", "lgbm-rank", "vote+lgbm"} <= set(results["design"])
+    assert results["good"].isin([0.0, 1.0]).all() and (results["n_good"] >= 1).all()
+    summary = summarize_selection(results)
+    assert summary["good"].between(0, 1).all() and set(summary["datasets"]) == {2}

@@ -7,6 +7,7 @@ The cache lives in ``$AUTOMETA_CACHE_DIR`` (else ``$XDG_CACHE_HOME/autometa``, e
     metamodel/<fingerprint>-<task>-<metric>/datasets.parquet    known datasets: id, name, scaled meta-features
     metamodel/<fingerprint>-<task>-<metric>/normalized.parquet  their normalized scores of every candidate
     metamodel/<fingerprint>-<task>-<metric>/surrogate-<i>.txt   LightGBM text models (and time.txt)
+    metamodel/<fingerprint>-<task>-<metric>/selector.parquet    the family selector's datasets (good families)
 
 Nothing is pickled: a cache folder may be shared, and loading it runs no code. The fingerprint is a
 SHA-256 of the knowledge base's files (or tables), so a new knowledge base gets a new model; a folder
@@ -29,11 +30,12 @@ import pandas as pd
 from autometa.errors import ArtifactError
 from autometa.metamodel._features import ConfigEncoder, MetaFeatureScaler
 from autometa.metamodel._model import MetaModel, Settings
+from autometa.metamodel._select import FamilySelector
 from autometa.metamodel._surrogate import Surrogate
 
 FORMAT_NAME = "autometa-metamodel"
 #: Bump when the cached files change meaning; older folders are rebuilt.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def cache_dir() -> Path:
@@ -81,6 +83,7 @@ def save_model(model: MetaModel, folder: str | Path, fingerprint: str) -> Path:
             "surrogate": {k: v for k, v in model.surrogate.to_dict().items() if k != "models"},
             "time_model": ({k: v for k, v in model.time_model.to_dict().items() if k != "models"}
                            if model.time_model else None),
+            "selector": model.selector.to_dict() if model.selector else None,
         }
         (tmp / "model.json").write_text(json.dumps(meta, indent=1, default=_json_default))
         pd.DataFrame({"dataset_id": model.dataset_ids, "name": model.dataset_names,
@@ -92,6 +95,8 @@ def save_model(model: MetaModel, folder: str | Path, fingerprint: str) -> Path:
             (tmp / f"surrogate-{i}.txt").write_text(text)
         if model.time_model:
             (tmp / "time.txt").write_text(model.time_model.to_dict()["models"][0])
+        if model.selector:
+            model.selector.table().to_parquet(tmp / "selector.parquet", index=False)
         if folder.exists():
             shutil.rmtree(folder, ignore_errors=True)
         os.replace(tmp, folder)
@@ -135,6 +140,8 @@ def read_model(folder: str | Path, fingerprint: str | None = None, n_jobs: int =
         if meta.get("time_model"):
             model.time_model = Surrogate.from_dict({**meta["time_model"], "models": [(folder / "time.txt").read_text()]},
                                                    n_jobs=n_jobs)
+        if meta.get("selector"):
+            model.selector = FamilySelector.from_dict(meta["selector"], pd.read_parquet(folder / "selector.parquet"))
     except ArtifactError:
         raise
     except Exception as exc:  # a damaged cache is rebuilt, never trusted

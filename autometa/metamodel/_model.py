@@ -7,7 +7,9 @@ It combines three learners, all fitted on a knowledge base's :class:`TrainingDat
 - the **nearest datasets** (auto-sklearn's warm start): L1 distance between scaled meta-features;
   the neighbours' observed normalized scores of the knowledge base's configs;
 - **greedy portfolios** (auto-sklearn 2.0 / TabRepo) over scenarios, which turn predictions into a
-  short, diverse list.
+  short, diverse list;
+- a **family selector** (:class:`~autometa.metamodel._select.FamilySelector`): which family the first
+  recommendation comes from (model selection), a vote of the nearest datasets' good families.
 
 Designs (compared under leave-one-dataset-out by :mod:`autometa.metamodel._evaluate`):
 
@@ -16,7 +18,9 @@ Designs (compared under leave-one-dataset-out by :mod:`autometa.metamodel._evalu
 ``knn-avg``    configs by their mean normalized score over the nearest datasets;
 ``surrogate``  configs by the surrogate's prediction;
 ``blend``      greedy portfolio over the nearest datasets' scores blended with the surrogate's
-               prediction: ``(1 - alpha) * neighbour score + alpha * surrogate``.
+               prediction: ``(1 - alpha) * neighbour score + alpha * surrogate``; with
+               ``select_family`` its first pick is the greedy's best config of the family the
+               selector finds most likely good, and the greedy continues from it.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import pandas as pd
 
 from autometa.metamodel._features import COMPACT_METAFEATURES, ConfigEncoder, MetaFeatureScaler
 from autometa.metamodel._portfolio import greedy_portfolio
+from autometa.metamodel._select import FamilySelector
 from autometa.metamodel._surrogate import Surrogate
 from autometa.metamodel._training import TrainingData
 
@@ -56,6 +61,7 @@ class Settings:
             knowledge base has).
         std_scale: factor on the predicted standard deviation, so that about 68 % of true scores fall
             within one of it under leave-one-dataset-out (the raw spread is too narrow).
+        select_family: the ``blend`` list opens with the family selector's family.
     """
 
     design: str = "blend"
@@ -65,11 +71,12 @@ class Settings:
     num_boost_round: int = 200
     metafeatures: str = "compact"
     std_scale: float = 1.6
+    select_family: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {"design": self.design, "k": self.k, "alpha": self.alpha, "n_models": self.n_models,
                 "num_boost_round": self.num_boost_round, "metafeatures": self.metafeatures,
-                "std_scale": self.std_scale}
+                "std_scale": self.std_scale, "select_family": self.select_family}
 
 
 class MetaModel:
@@ -83,6 +90,7 @@ class MetaModel:
         self.encoder = ConfigEncoder()
         self.surrogate: Surrogate | None = None
         self.time_model: Surrogate | None = None
+        self.selector: FamilySelector | None = None
         self.candidates = pd.DataFrame()
         self.dataset_ids: list[str] = []
         self.dataset_names: list[str] = []
@@ -116,6 +124,7 @@ class MetaModel:
         n_mf = mf_raw.shape[1]
         self.surrogate = Surrogate(self.settings.n_models, self.settings.num_boost_round, seed=seed,
                                    n_jobs=n_jobs).fit(X, self.normalized[rows, cols], rows, categorical=[n_mf])
+        self.selector = FamilySelector().fit(data)
         if time_model:
             fit = data.fit_seconds.loc[self.dataset_ids, list(self.candidates.index)].to_numpy(dtype=float)
             rows, cols = np.nonzero(np.isfinite(fit) & (fit > 0))
@@ -270,8 +279,23 @@ class MetaModel:
             # A config a neighbour never ran is filled in by the surrogate's prediction.
             observed = np.where(np.isfinite(self.normalized[rows]), self.normalized[rows], s_mean)
             S = (1 - alpha) * observed + alpha * s_mean
-            return greedy_portfolio(S, n, weights=w, eligible=allowed, tie_break=pred["mean"].to_numpy())
+            start = (self._first_of_family(metafeatures, S, w, allowed, pred["mean"].to_numpy(), exclude_datasets)
+                     if n else [])
+            return greedy_portfolio(S, n, weights=w, eligible=allowed, tie_break=pred["mean"].to_numpy(), start=start)
         raise ValueError(f"unknown design {design!r}; choose one of {', '.join(DESIGNS)}")
+
+    def _first_of_family(self, metafeatures: Mapping[str, float], S: np.ndarray, w: np.ndarray, allowed: np.ndarray,
+                         tie: np.ndarray, exclude: Sequence[str] = ()) -> list[int]:
+        """The greedy's first pick within the selector's family ([] when selection is off or impossible)."""
+        if not self.settings.select_family or self.selector is None:
+            return []
+        family_of = self.candidates["family"].to_numpy()
+        family = self.selector.choose(metafeatures, allowed=sorted(set(family_of[allowed])), exclude=exclude)
+        inside = allowed & (family_of == family)
+        if family is None or not inside.any():
+            return []
+        gain = w @ np.nan_to_num(S, nan=0.0) + 1e-9 * np.nan_to_num(tie)
+        return [int(np.flatnonzero(inside)[int(np.argmax(gain[inside]))])]
 
 
 def _column_mean(matrix: np.ndarray) -> np.ndarray:

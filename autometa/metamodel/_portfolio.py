@@ -9,11 +9,14 @@ second pick covers the datasets where the first does badly, which is what makes 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
 def greedy_portfolio(scores: np.ndarray, n: int, weights: np.ndarray | None = None,
-                     eligible: np.ndarray | None = None, tie_break: np.ndarray | None = None) -> list[int]:
+                     eligible: np.ndarray | None = None, tie_break: np.ndarray | None = None,
+                     start: Sequence[int] = ()) -> list[int]:
     """Indices of ``n`` candidates chosen greedily (see the module docstring).
 
     Args:
@@ -22,6 +25,8 @@ def greedy_portfolio(scores: np.ndarray, n: int, weights: np.ndarray | None = No
         weights: scenario weights (default: equal).
         eligible: boolean mask of candidates that may be chosen.
         tie_break: per-candidate score used when gains tie (e.g. the mean prediction); higher first.
+        start: candidates already chosen (they open the list, in this order, and the greedy
+            continues from them).
     """
     S = np.nan_to_num(np.asarray(scores, dtype=float), nan=0.0)
     n_scenarios, n_candidates = S.shape
@@ -33,7 +38,11 @@ def greedy_portfolio(scores: np.ndarray, n: int, weights: np.ndarray | None = No
     tie = 1e-9 * (tie - tie.min()) / (np.ptp(tie) + 1e-12)
     best = np.zeros(n_scenarios)
     chosen: list[int] = []
-    for _ in range(min(n, int(allowed.sum()))):
+    for pick in list(start)[:n]:
+        chosen.append(int(pick))
+        allowed[pick] = False
+        best = np.maximum(best, S[:, pick])
+    for _ in range(min(n - len(chosen), int(allowed.sum()))):
         gain = w @ np.maximum(S - best[:, None], 0.0) + tie
         gain[~allowed] = -np.inf
         pick = int(np.argmax(gain))

@@ -104,3 +104,44 @@ def test_flaml_zero_shot_config_is_a_valid_lightgbm_config():
     X, y = load_diabetes(return_X_y=True, as_frame=True)
     scores = bench.evaluate_flaml(load_dataset(X, y=y, task="regression"), Protocol(row_cap=200))
     assert np.isfinite(scores["r2"]) and scores["rmse"] > 0
+
+
+def test_live_mode_drops_every_copy_of_the_dataset_from_the_kb(kb):
+    from types import SimpleNamespace
+
+    from sklearn.datasets import load_iris, load_wine
+
+    from autometa.data import load_dataset
+    from autometa.metamodel import load_kb
+
+    bench = _script()
+    knowledge = load_kb(kb)
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    # The same data under a name the KB does not know: found by content, with its twin.
+    ref = SimpleNamespace(dataset_id="csv/flowers", name="flowers")
+    assert bench.kb_copies(knowledge, ref, load_dataset(X, y=y, task="classification", name="flowers")) == [
+        "test/iris", "test/iris_twin"]
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    ref = SimpleNamespace(dataset_id="csv/wine", name="wine")
+    assert bench.kb_copies(knowledge, ref, load_dataset(X, y=y, task="classification", name="wine")) == ["test/wine"]
+    X = X.assign(extra=np.arange(len(X)) % 7)  # another table, another name: nothing to drop
+    ref = SimpleNamespace(dataset_id="csv/other", name="other")
+    assert bench.kb_copies(knowledge, ref, load_dataset(X, y=y, task="classification", name="other")) == []
+
+
+def test_model_selection_benchmark_writes_its_table(kb, tmp_path):
+    spec = importlib.util.spec_from_file_location("modelselection", REPO / "benchmarks" / "modelselection.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "ms"
+    assert module.main(["--kb", str(kb), "--tasks", "classification", "--max-datasets", "3", "--out", str(out)]) == 0
+    frame = pd.read_csv(out / "modelselection_kb.csv")
+    assert frame["dataset_id"].nunique() == 3 and frame["good"].isin([0.0, 1.0]).all()
+    assert {"prior", "knn-vote", "lgbm-rank", "portfolio-top1", "top1"} <= set(frame["design"])
+    # The shipped first recommendation's family is the selector's (shipped variant) choice.
+    main = frame[frame["tolerance"] == 0.01]
+    shipped = main[main["design"] == "knn-vote"].groupby("dataset_id")["family"].first()
+    top1 = main[main["design"] == "top1"].set_index("dataset_id")["family"]
+    assert (shipped.reindex(top1.index) == top1).all()
+    text = (out / "modelselection_kb.md").read_text()
+    assert "within 1 %" in text and "## References" in text and "noise floor" in text

@@ -430,3 +430,18 @@ def test_lodo_leaves_out_the_whole_duplicate_group(tiny_kb, monkeypatch):
     assert results["good"].isin([0.0, 1.0]).all() and (results["n_good"] >= 1).all()
     summary = summarize_selection(results)
     assert summary["good"].between(0, 1).all() and set(summary["datasets"]) == {2}
+
+
+def test_a_metric_missing_from_its_column_is_read_from_the_fold_scores(tiny_kb):
+    from autometa.kb import KnowledgeBase
+    from autometa.metamodel import training_data
+
+    kb = KnowledgeBase.load(tiny_kb)
+    ev = kb.evaluations.copy()
+    # LCDB's accuracy lives in the fold scores; an empty column of that name (a newer schema) must not hide it.
+    ev["fold_scores"] = [json.dumps({**json.loads(t or "{}"), "accuracy": json.loads(t or "{}").get("balanced_accuracy")})
+                         for t in ev["fold_scores"]]
+    ev["accuracy"] = np.nan
+    data = training_data(KnowledgeBase(kb.datasets, ev, meta=kb.meta), "classification", "accuracy")
+    reference = training_data(kb, "classification")
+    pd.testing.assert_frame_equal(data.scores, reference.scores, check_exact=False, rtol=1e-9)

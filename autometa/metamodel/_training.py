@@ -168,8 +168,9 @@ def training_data(kb: Any, task: str, metric: str | None = None, *, protocol_ver
 
 
 def _metric_values(ev: pd.DataFrame, metric: str) -> pd.Series:
-    if metric in ev.columns:
-        return pd.to_numeric(ev[metric], errors="coerce")
+    column = pd.to_numeric(ev[metric], errors="coerce") if metric in ev.columns else None
+    if column is not None and (column.notna().all() or metric not in EXTRA_METRICS):
+        return column
 
     def from_folds(text: Any) -> float:
         try:
@@ -179,7 +180,10 @@ def _metric_values(ev: pd.DataFrame, metric: str) -> pd.Series:
         values = [float(v) for v in values if math.isfinite(float(v))]
         return float(np.mean(values)) if values else math.nan
 
-    return ev["fold_scores"].map(from_folds).astype(float)
+    # A metric that only some rows have as a column (LCDB's accuracy in a knowledge base written before
+    # the column existed): the fold scores fill in the rest.
+    folds = ev["fold_scores"].map(from_folds).astype(float)
+    return folds if column is None else column.fillna(folds)
 
 
 def _failed_mask(ev: pd.DataFrame, ids: list[str], keys: list[str]) -> pd.DataFrame:

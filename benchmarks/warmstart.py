@@ -586,10 +586,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     frame = run_replay(args) if args.mode == "replay" else run_live(args)
     frame = normalize_curves(frame)
-    lcdb = lcdb_selection(args.lcdb) if args.lcdb and args.mode != "designs" else None
-    seconds = time.perf_counter() - start
     stem = args.out / f"warmstart_{args.mode}"
-    frame.to_csv(f"{stem}.csv", index=False)
+    frame.to_csv(f"{stem}.csv", index=False)  # first: nothing after this can lose the runs
+    lcdb = None
+    if args.lcdb:
+        try:
+            lcdb = lcdb_selection(args.lcdb)
+        except Exception as exc:  # the LCDB figure is an extra; its failure is reported, not fatal
+            print(f"note: LCDB model selection failed ({type(exc).__name__}: {exc})", file=sys.stderr)
+    seconds = time.perf_counter() - start
     text = report(frame, args.mode, args, seconds, lcdb)
     Path(f"{stem}.md").write_text(text)
     plot(frame, Path(f"{stem}.png"), f"warm vs cold start ({args.mode}, {frame['dataset_id'].nunique()} datasets)")

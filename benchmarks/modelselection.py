@@ -148,8 +148,9 @@ def report(frame: pd.DataFrame, extra: dict, name: str, args: argparse.Namespace
              + "; every dataset with every config evaluated is held out with its copies (duplicate groups)",
              *[f"- {t}: {extra[t]['datasets']} datasets ({extra[t]['held out with copies']} held out with copies "
                f"under other sources), {extra[t]['seconds'] / 60:.1f} min" for t in tasks],
-             "- shipped design: `knn-vote` with the first variant below (k, prior weight m, meta-feature set); "
-             "`top1` is the family of autometa's first recommendation as shipped (the same family by construction)",
+             "- `portfolio-top1` is the family of autometa's first recommendation as shipped; `selector-top1` the same "
+             "with `Settings(select_family=True)`, which opens the list with the family of `knn-vote`'s first variant "
+             "below (k nearest datasets, prior weight m, meta-feature set)",
              ""]
     lines += ["## References", "",
               "| task | prior (always the globally best family) | chance (random family) | noise floor: split folds | "

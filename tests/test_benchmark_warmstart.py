@@ -137,11 +137,11 @@ def test_model_selection_benchmark_writes_its_table(kb, tmp_path):
     assert module.main(["--kb", str(kb), "--tasks", "classification", "--max-datasets", "3", "--out", str(out)]) == 0
     frame = pd.read_csv(out / "modelselection_kb.csv")
     assert frame["dataset_id"].nunique() == 3 and frame["good"].isin([0.0, 1.0]).all()
-    assert {"prior", "knn-vote", "lgbm-rank", "portfolio-top1", "top1"} <= set(frame["design"])
-    # The shipped first recommendation's family is the selector's (shipped variant) choice.
+    assert {"prior", "knn-vote", "lgbm-rank", "portfolio-top1", "selector-top1"} <= set(frame["design"])
+    # With select_family the first recommendation's family is the selector's (default variant) choice.
     main = frame[frame["tolerance"] == 0.01]
     shipped = main[main["design"] == "knn-vote"].groupby("dataset_id")["family"].first()
-    top1 = main[main["design"] == "top1"].set_index("dataset_id")["family"]
+    top1 = main[main["design"] == "selector-top1"].set_index("dataset_id")["family"]
     assert (shipped.reindex(top1.index) == top1).all()
     text = (out / "modelselection_kb.md").read_text()
     assert "within 1 %" in text and "## References" in text and "noise floor" in text

@@ -379,22 +379,25 @@ def test_first_recommendation_comes_from_the_selected_family(fitted):
 
     data, model = fitted
     families = model.candidates["family"].to_numpy()
-    for dataset_id in ("test/iris", "test/wine", "test/synth_0"):
-        mf = data.metafeatures.loc[dataset_id].to_dict()
-        chosen = model.selector.choose(mf)
-        order = model.rank(mf, 4)
-        assert families[order[0]] == chosen and len(set(order)) == 4
-        # Within the family, the first pick is the greedy's best config of that family.
-        off = replace(model.settings, select_family=False)
-        only = (families == chosen)
-        saved, model.settings = model.settings, off
-        try:
+    off = model.settings
+    assert not off.select_family  # the default (see Settings)
+    model.settings = replace(off, select_family=True)
+    try:
+        for dataset_id in ("test/iris", "test/wine", "test/synth_0"):
+            mf = data.metafeatures.loc[dataset_id].to_dict()
+            chosen = model.selector.choose(mf)
+            order = model.rank(mf, 4)
+            assert families[order[0]] == chosen and len(set(order)) == 4
+            # Within the family, the first pick is the greedy's best config of that family.
+            only = families == chosen
+            model.settings = off
             assert order[0] == model.rank(mf, 1, eligible=only)[0]
-        finally:
-            model.settings = saved
-    # A family filter wins over the selector.
-    linear = families == "linear"
-    assert all(linear[i] for i in model.rank(data.metafeatures.loc["test/wine"].to_dict(), 3, eligible=linear))
+            model.settings = replace(off, select_family=True)
+        # A family filter wins over the selector.
+        linear = families == "linear"
+        assert all(linear[i] for i in model.rank(data.metafeatures.loc["test/wine"].to_dict(), 3, eligible=linear))
+    finally:
+        model.settings = off
 
 
 def test_cached_model_keeps_its_family_selector(tiny_kb, cache):

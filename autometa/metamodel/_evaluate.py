@@ -124,7 +124,7 @@ def summarize(results: pd.DataFrame, ks: Sequence[int] = KS) -> pd.DataFrame:
 
 #: Model-selection designs scored by :func:`lodo_selection` (``knn-vote`` is the shipped one).
 SELECTION_DESIGNS: tuple[str, ...] = ("prior", "knn-vote", "lgbm-good", "lgbm-best", "lgbm-rank", "vote+lgbm",
-                                      "metamodel-surrogate", "metamodel-blend", "portfolio-top1", "top1")
+                                      "metamodel-surrogate", "metamodel-blend", "portfolio-top1", "selector-top1")
 
 
 def lodo_selection(data: TrainingData, *, groups: Mapping[str, str] | None = None,
@@ -142,8 +142,8 @@ def lodo_selection(data: TrainingData, *, groups: Mapping[str, str] | None = Non
     ranking of the families), ``vote+lgbm`` (the mean of the first selector's and lgbm-good's
     probabilities), and with ``metamodel`` settings: the family of the best predicted config
     (``metamodel-surrogate``, ``metamodel-blend``), of the greedy portfolio's first pick without the
-    selector (``portfolio-top1``, the design before the selector) and of the meta-model's first
-    recommendation as shipped (``top1``).
+    selector (``portfolio-top1``: autometa's first recommendation as shipped) and with it
+    (``selector-top1``: ``Settings.select_family``).
 
     Returns:
         One row per (dataset, design, variant): dataset_id, design, variant, family, good (1/0),
@@ -213,7 +213,7 @@ def lodo_selection(data: TrainingData, *, groups: Mapping[str, str] | None = Non
                 v = pred[column].to_numpy()
                 add(design, "", {f: float(np.nanmax(np.where(fam == f, v, -np.inf))) for f in families})
             evaluated = np.isfinite(data.normalized.loc[dataset_id].to_numpy(dtype=float))
-            for design, select in (("portfolio-top1", False), ("top1", True)):
+            for design, select in (("portfolio-top1", False), ("selector-top1", True)):
                 model.settings = replace(metamodel, select_family=select)
                 order = model.rank(mf, 1, eligible=evaluated, prediction=pred)
                 add(design, "", {str(fam[order[0]]): 1.0} if order else {})

@@ -4,7 +4,9 @@ The question is the benchmark's: a family is *good* on a dataset when its best c
 within :data:`TOLERANCE` (1 %, relative) of the best family's best score on the metric (for a loss:
 at most 1 % above the best loss). Several families are often good on one dataset (ties), so the
 selector does not predict "the" best family: it estimates, for each family, the probability that it
-is good on the new dataset, and the first recommendation comes from the most probable one.
+is good on the new dataset; with ``Settings.select_family`` the first recommendation comes from the
+most probable one (off by default: it costs the first recommendation's score more than it gains in
+model selection, see :class:`autometa.metamodel.Settings`).
 
 The estimate (design ``knn-vote``) is a vote of the nearest known datasets (L1 distance between
 scaled meta-features, inverse-distance weights as in :meth:`MetaModel.neighbors`), shrunk towards the

@@ -198,21 +198,28 @@ def run_replay(args: argparse.Namespace) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def lcdb_selection(folder: Path) -> dict[str, float]:
+def lcdb_selection(folder: Path, n_models: int = 1) -> dict[str, float]:
     """LCDB's learners: the share of held-out LCDB datasets (leave-one-dataset-out, duplicate groups
-    together; at least 18 of 20 learners run) on which autometa's family selector, fitted on the other
-    LCDB datasets with OpenML's qualities, picks a learner within 1 % of the best learner's accuracy
-    (``benchmarks/modelselection.py`` has every design)."""
-    from autometa.metamodel import load_kb, training_data
+    together; at least 18 of 20 learners run) on which the learner of autometa's first recommendation
+    (the meta-model fitted on the other LCDB datasets with OpenML's qualities) is within 1 % of the best
+    learner's accuracy; also the family selector's and the prior's (``benchmarks/modelselection.py``
+    has every design)."""
+    from autometa.metamodel import DEFAULT_SETTINGS, load_kb, training_data
     from autometa.metamodel._evaluate import lodo_selection
 
     kb = load_kb(folder)
     data = training_data(kb, "classification", "accuracy", protocol_version=-1, min_coverage=0.0)
     result = lodo_selection(data, groups=kb.duplicate_groups().to_dict(), datasets=data.complete_datasets(0.9),
-                            lgbm=False)
+                            lgbm=False, metamodel=_settings_n(DEFAULT_SETTINGS, n_models))
     share = result.groupby("design")["good"].mean()
-    return {"selector": float(share["knn-vote"]), "prior": float(share["prior"]),
-            "datasets": int(result["dataset_id"].nunique())}
+    return {"shipped": float(share["portfolio-top1"]), "selector": float(share["knn-vote"]),
+            "prior": float(share["prior"]), "datasets": int(result["dataset_id"].nunique())}
+
+
+def _settings_n(base: Any, n_models: int) -> Any:
+    from dataclasses import replace
+
+    return replace(base, n_models=n_models)
 
 
 def _settings(args: argparse.Namespace, base: Any) -> Any:
@@ -440,9 +447,9 @@ def targets(frame: pd.DataFrame, tables: dict[str, pd.DataFrame], lcdb: dict[str
                      "score on the primary metric)")
     if lcdb:
         lines.append(f"- LCDB's learners (OpenML qualities, leave-one-dataset-out): recommended learner within 1% of the "
-                     f"best learner's accuracy on {100 * lcdb['selector']:.0f}% of {lcdb['datasets']} datasets (always "
-                     f"the globally best learner: {100 * lcdb['prior']:.0f}%; target 80%): "
-                     f"**{'met' if lcdb['selector'] >= 0.8 else 'missed'}**")
+                     f"best learner's accuracy on {100 * lcdb['shipped']:.0f}% of {lcdb['datasets']} datasets (family "
+                     f"selector: {100 * lcdb['selector']:.0f}%; always the globally best learner: "
+                     f"{100 * lcdb['prior']:.0f}%; target 80%): **{'met' if lcdb['shipped'] >= 0.8 else 'missed'}**")
     return lines
 
 

@@ -594,7 +594,8 @@ def main(argv: list[str] | None = None) -> int:
     frame = run_replay(args) if args.mode == "replay" else run_live(args)
     frame = normalize_curves(frame)
     stem = args.out / f"warmstart_{args.mode}"
-    frame.to_csv(f"{stem}.csv", index=False)  # first: nothing after this can lose the runs
+    # First: nothing after this can lose the runs. Six significant digits keep the file small.
+    frame.to_csv(f"{stem}.csv", index=False, float_format="%.6g")
     lcdb = None
     if args.lcdb:
         try:

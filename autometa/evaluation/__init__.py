@@ -9,6 +9,7 @@ See :mod:`autometa.evaluation._protocol` for the full statement of the protocol.
 
 from __future__ import annotations
 
+from autometa._lazy import lazy_exports
 from autometa.evaluation._metrics import (
     CLASSIFICATION_METRICS,
     HIGHER_IS_BETTER,
@@ -25,7 +26,9 @@ from autometa.evaluation._protocol import (
     subsample_indices,
 )
 
-_LAZY = {
+# The knowledge base's schema imports the metric names from here, so those load eagerly (numpy only);
+# the parts that need scikit-learn load on first use.
+_LAZY: dict[str, str] = {
     "EvaluationResult": "autometa.evaluation._run",
     "PreparedData": "autometa.evaluation._run",
     "prepare_data": "autometa.evaluation._run",
@@ -36,15 +39,7 @@ _LAZY = {
     "normalize": "autometa.evaluation._normalize",
 }
 
-
-def __getattr__(name: str):
-    # The schema imports the metric names from here; the heavier parts load on first use.
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'autometa.evaluation' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
 
 __all__ = [
     *_LAZY,

@@ -57,9 +57,11 @@ def build_tiny_kb(folder: Path) -> Path:
 
     if (folder / "kb.json").exists():
         return folder
-    import metafeatures  # noqa: F401, I001 - load the native libraries first: the limit applies to loaded ones
+    # Load the native (BLAS, OpenMP) libraries before limiting threads: the limit applies to loaded ones.
     import sklearn.linear_model  # noqa: F401
     import sklearn.neighbors  # noqa: F401
+
+    import metafeatures  # noqa: F401
 
     with threadpool_limits(1):  # as in the protocol's workers; many BLAS threads only spin on 2 cores
         return _build(folder)

@@ -8,9 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_metamodel import build_tiny_kb
-
-import cli
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -22,22 +19,16 @@ def _script():
     return module
 
 
-@pytest.fixture(scope="module")
-def kb(tmp_path_factory):
-    return build_tiny_kb(tmp_path_factory.getbasetemp() / "tiny-kb")
+# Fixtures tiny_kb, run_cli and metamodel_cache: conftest.py.
+pytestmark = pytest.mark.usefixtures("metamodel_cache")
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("AUTOMETA_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "bench-cache"))
-
-
-def test_replay_methods_pick_distinct_configs_of_the_table(kb):
+def test_replay_methods_pick_distinct_configs_of_the_table(tiny_kb):
     from autometa.kb import KnowledgeBase
     from autometa.metamodel import MetaModel, Settings, training_data
     from autometa.metamodel._replay import Table, defaults_order, random_order, tpe_order, warm_order
 
-    data = training_data(KnowledgeBase.load(kb), "classification")
+    data = training_data(KnowledgeBase.load(tiny_kb), "classification")
     model = MetaModel.fit(data.without("test/wine"), Settings(n_models=2, num_boost_round=30, k=4), time_model=False)
     table = Table(model, data, "test/wine")
     mf = data.metafeatures.loc["test/wine"].to_dict()
@@ -51,11 +42,11 @@ def test_replay_methods_pick_distinct_configs_of_the_table(kb):
     assert np.all(np.diff(curve) >= 0) and curve[-1] == pytest.approx(np.nanmax(data.scores.loc["test/wine"]))
 
 
-def test_cli_replay_writes_csv_markdown_and_png(kb, tmp_path, capsys):
+def test_cli_replay_writes_csv_markdown_and_png(tiny_kb, tmp_path, run_cli):
     out = tmp_path / "results"
-    code = cli.main(["benchmark", "warmstart", "--mode", "replay", "--kb", str(kb), "--seeds", "2", "--n-trials", "6",
-                     "--methods", "warm,zero-shot,tpe,random,defaults", "--out", str(out)])
-    assert code == 0, capsys.readouterr().err
+    code, _, err = run_cli(["benchmark", "warmstart", "--mode", "replay", "--kb", str(tiny_kb), "--seeds", "2",
+                            "--n-trials", "6", "--methods", "warm,zero-shot,tpe,random,defaults", "--out", str(out)])
+    assert code == 0, err
     frame = pd.read_csv(out / "warmstart_replay.csv")
     assert set(frame["method"]) == {"warm", "zero-shot", "tpe", "random", "defaults"}
     assert frame["norm"].between(0, 1).all()
@@ -106,7 +97,7 @@ def test_flaml_zero_shot_config_is_a_valid_lightgbm_config():
     assert np.isfinite(scores["r2"]) and scores["rmse"] > 0
 
 
-def test_live_mode_drops_every_copy_of_the_dataset_from_the_kb(kb):
+def test_live_mode_drops_every_copy_of_the_dataset_from_the_kb(tiny_kb):
     from types import SimpleNamespace
 
     from sklearn.datasets import load_iris, load_wine
@@ -115,7 +106,7 @@ def test_live_mode_drops_every_copy_of_the_dataset_from_the_kb(kb):
     from autometa.metamodel import load_kb
 
     bench = _script()
-    knowledge = load_kb(kb)
+    knowledge = load_kb(tiny_kb)
     X, y = load_iris(return_X_y=True, as_frame=True)
     # The same data under a name the KB does not know: found by content, with its twin.
     ref = SimpleNamespace(dataset_id="csv/flowers", name="flowers")
@@ -129,12 +120,12 @@ def test_live_mode_drops_every_copy_of_the_dataset_from_the_kb(kb):
     assert bench.kb_copies(knowledge, ref, load_dataset(X, y=y, task="classification", name="other")) == []
 
 
-def test_model_selection_benchmark_writes_its_table(kb, tmp_path):
+def test_model_selection_benchmark_writes_its_table(tiny_kb, tmp_path):
     spec = importlib.util.spec_from_file_location("modelselection", REPO / "benchmarks" / "modelselection.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     out = tmp_path / "ms"
-    assert module.main(["--kb", str(kb), "--tasks", "classification", "--max-datasets", "3", "--out", str(out)]) == 0
+    assert module.main(["--kb", str(tiny_kb), "--tasks", "classification", "--max-datasets", "3", "--out", str(out)]) == 0
     frame = pd.read_csv(out / "modelselection_kb.csv")
     assert frame["dataset_id"].nunique() == 3 and frame["good"].isin([0.0, 1.0]).all()
     assert {"prior", "knn-vote", "lgbm-rank", "portfolio-top1", "selector-top1"} <= set(frame["design"])

@@ -9,27 +9,12 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.datasets import load_wine
 
-import cli
-
-
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    code = cli.main(args)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+# Fixtures wine_csv and run_cli: conftest.py.
 
 
-@pytest.fixture()
-def wine_csv(tmp_path):
-    frame = load_wine(as_frame=True).frame
-    path = tmp_path / "wine.csv"
-    frame.to_csv(path, index=False)
-    return path
-
-
-def test_help_lists_the_verbs(capsys):
-    code, out, _ = run_cli(["--help"], capsys)
+def test_help_lists_the_verbs(run_cli):
+    code, out, _ = run_cli(["--help"])
     assert code == 0
     assert "metafeatures" in out
 
@@ -44,8 +29,8 @@ def test_help_does_not_import_heavy_libraries():
     assert out.strip().splitlines()[-1] == "HEAVY="
 
 
-def test_metafeatures_json_is_parseable_and_named(wine_csv, capsys):
-    code, out, _ = run_cli(["metafeatures", str(wine_csv), "--json"], capsys)
+def test_metafeatures_json_is_parseable_and_named(wine_csv, run_cli):
+    code, out, _ = run_cli(["metafeatures", str(wine_csv), "--json"])
     assert code == 0
     payload = json.loads(out)
     assert payload["dataset"]["n_rows"] == 178
@@ -55,8 +40,8 @@ def test_metafeatures_json_is_parseable_and_named(wine_csv, capsys):
     assert set(payload["groups"]) == set(values)
 
 
-def test_metafeatures_table_for_people(wine_csv, capsys):
-    code, out, err = run_cli(["metafeatures", str(wine_csv), "--groups", "general"], capsys)
+def test_metafeatures_table_for_people(wine_csv, run_cli):
+    code, out, err = run_cli(["metafeatures", str(wine_csv), "--groups", "general"])
     assert code == 0
     assert "NumberOfInstances" in out and "meta-features of wine" in out
     assert "Using column 'target'" in err  # the target choice is said
@@ -90,9 +75,9 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
-def test_bad_input_exits_2_with_one_line(case, tmp_path, capsys):
+def test_bad_input_exits_2_with_one_line(case, tmp_path, run_cli):
     make_path, extra, message = BAD_INPUTS[case]
-    code, out, err = run_cli(["metafeatures", make_path(tmp_path), *extra], capsys)
+    code, out, err = run_cli(["metafeatures", make_path(tmp_path), *extra])
     assert code == 2
     assert out == ""
     lines = err.strip().splitlines()
@@ -115,14 +100,14 @@ def test_console_script_exit_code_is_2_for_bad_input(tmp_path):
     [(["metafeatures", "x.csv", "--bogus"], "No such option"), (["nosuchverb"], "No such command"),
      (["metafeatures"], "Missing argument")],
 )
-def test_usage_errors_exit_2_with_one_line(args, message, capsys):
-    code, out, err = run_cli(args, capsys)
+def test_usage_errors_exit_2_with_one_line(args, message, run_cli):
+    code, out, err = run_cli(args)
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
     assert "--help" in lines[0]
 
 
-def test_no_arguments_shows_help_and_succeeds(capsys):
-    code, out, _ = run_cli([], capsys)
+def test_no_arguments_shows_help_and_succeeds(run_cli):
+    code, out, _ = run_cli([])
     assert code == 0 and "Commands" in out

@@ -94,18 +94,16 @@ def _build(folder: Path) -> Path:
     return kb.save(folder)
 
 
-@pytest.fixture(scope="session")
-def tiny_kb(tmp_path_factory) -> Path:
-    return build_tiny_kb(tmp_path_factory.getbasetemp() / "tiny-kb")
+# tiny_kb: conftest.py (it calls build_tiny_kb above).
 
 
 @pytest.fixture()
 def cache(tmp_path, monkeypatch) -> Path:
+    # Not conftest's session-wide metamodel_cache: the cache tests count and corrupt the files of their
+    # own fits, so each needs an empty folder of its own.
     folder = tmp_path / "cache"
     monkeypatch.setenv("AUTOMETA_CACHE_DIR", str(folder))
     return folder
-
-
 
 
 def fast_settings(**kw):

@@ -167,14 +167,26 @@ def _print_info(info: dict, title: str) -> None:
     for source, tasks in sorted(info["datasets_per_source"].items()):
         table.add_row(source, str(tasks.get("classification", 0)), str(tasks.get("regression", 0)))
     console.print(table)
+    # Sources get their own table: as one comma-joined column they wrapped every row on an 80-column terminal.
+    # One "not ok" column (its reasons follow the tables; --json has the split) keeps LCDB's long learner names
+    # whole on an 80-column terminal.
     table = Table(title="evaluations per family")
-    for column in ("family", "evaluations", "datasets", "configs", "ok", "failed", "timeout", "memory", "sources"):
-        table.add_column(column, justify="left" if column in ("family", "sources") else "right")
+    table.add_column("family", no_wrap=True)
+    for column in ("evals", "datasets", "configs", "not ok"):
+        table.add_column(column, justify="right")
     for family, row in sorted(info["families"].items()):
-        sources = ", ".join(f"{k} {v}" for k, v in row.get("sources", {}).items())
-        table.add_row(family, *(str(row[c]) for c in ("evaluations", "datasets", "configs", "ok", "failed", "timeout",
-                                                       "memory")), sources)
+        not_ok = row["failed"] + row["timeout"] + row["memory"]
+        table.add_row(family, *(str(row[c]) for c in ("evaluations", "datasets", "configs")), str(not_ok))
     console.print(table)
+    sources = sorted({s for row in info["families"].values() for s in row.get("sources", {})})
+    if sources:
+        table = Table(title="evaluations per family and source")
+        table.add_column("family", no_wrap=True)
+        for source in sources:
+            table.add_column(source, justify="right")
+        for family, row in sorted(info["families"].items()):
+            table.add_row(family, *(str(row.get("sources", {}).get(s, "")) for s in sources))
+        console.print(table)
     for source, metrics in sorted(info.get("metrics_per_source", {}).items()):
         console.print(f"  [dim]{source} reports[/dim] " + ", ".join(f"{m} ({n})" for m, n in metrics.items()),
                       highlight=False)

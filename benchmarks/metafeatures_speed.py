@@ -39,59 +39,17 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from metafeatures._pymfe import PYMFE_EQUIVALENTS, PYMFE_SUMMARIES, from_pymfe, pymfe_features  # noqa: E402
+
 RESULTS = REPO / "benchmarks" / "results"
 GROUPS = ("general", "statistical", "info-theory", "model-based", "landmarking")
 N_FEATURES = 50
 MODEL_ROWS_CAP = 5_000
 
-# pymfe feature -> our name (summarized features: ours is <Summary><Name>).
-SUMMARIES = {"min": "Min", "max": "Max", "mean": "Mean", "sd": "Stdv", "median": "Quartile2"}
-COMMON = {
-    "general": {
-        "freq_class": "ClassProportion",
-        "nr_inst": "NumberOfInstances",
-        "nr_class": "NumberOfClasses",
-    },
-    "statistical": {
-        "mean": "MeansOfNumericAtts",
-        "sd": "StdDevOfNumericAtts",
-        "skewness": "SkewnessOfNumericAtts",
-        "kurtosis": "KurtosisOfNumericAtts",
-        "cor": "CorrelationOfNumericAtts",
-        "cov": "CovarianceOfNumericAtts",
-        "nr_cor_attr": "PercentageOfHighlyCorrelatedAttPairs",
-    },
-    "info-theory": {
-        "class_ent": "ClassEntropy",
-        "attr_ent": "AttributeEntropyDiscretized",
-        "joint_ent": "JointEntropyDiscretized",
-        "mut_inf": "MutualInformationDiscretized",
-        "eq_num_attr": "EquivalentNumberOfAttsDiscretized",
-        "ns_ratio": "NoiseToSignalRatioDiscretized",
-    },
-    "model-based": {
-        "leaves": "TreeLeaves",
-        "nodes": "TreeNodes",
-        "nodes_per_attr": "TreeNodesPerAttribute",
-        "nodes_per_inst": "TreeNodesPerInstance",
-        "leaves_branch": "TreeLeafDepth",
-        "leaves_corrob": "LeavesCorroboration",
-        "leaves_per_class": "LeavesPerClass",
-        "nodes_per_level": "TreeNodesPerLevel",
-        "nodes_repeated": "TreeAttributeRepetition",
-        "tree_depth": "TreeNodeDepth",
-        "var_importance": "FeatureImportance",
-    },
-    # Same learners, different protocol: timed, not compared.
-    "landmarking": {
-        "naive_bayes": None,
-        "one_nn": None,
-        "linear_discr": None,
-        "best_node": None,
-        "random_node": None,
-    },
-}
-SCALE = {"nr_cor_attr": 100.0}  # pymfe gives a proportion, we give a percentage
+# The features both tools compute, under pymfe's names, come from metafeatures._pymfe (shared with
+# tests/test_metafeatures_pymfe.py). Landmarkers: the same learners under another protocol, so they
+# are timed, not compared.
+LANDMARKERS = ("naive_bayes", "one_nn", "linear_discr", "best_node", "random_node")
 
 
 def make_data(n: int, seed: int = 0, categorical: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
@@ -133,8 +91,11 @@ def _run_tool(tool: str, group: str, variant: str, X: pd.DataFrame, y: np.ndarra
         return metafeatures.extract(X, y, groups=[group], random_state=0).to_dict()
     from pymfe.mfe import MFE
 
-    features = sorted(COMMON[group]) if variant == "common" else "all"
-    mfe = MFE(groups=[group], features=features, summary=list(SUMMARIES), random_state=0)
+    if variant == "common":
+        features = sorted(LANDMARKERS) if group == "landmarking" else pymfe_features([group])
+    else:
+        features = "all"
+    mfe = MFE(groups=[group], features=features, summary=list(PYMFE_SUMMARIES), random_state=0)
     mfe.fit(X.to_numpy(), y)
     kwargs = {"skewness": {"method": 2}, "kurtosis": {"method": 2}} if group == "statistical" else {}
     names, vals = mfe.extract(**kwargs)
@@ -183,25 +144,13 @@ def run_child(tool: str, group: str, n: int, variant: str, cap: float) -> dict:
 # Comparison
 # ----------------------------------------------------------------------------------------------
 def differences(group: str, ours: dict, ref: dict) -> list[dict]:
+    if group not in PYMFE_EQUIVALENTS:  # landmarking: not compared
+        return []
     rows = []
-    for pname, oname in COMMON[group].items():
-        if oname is None:
-            continue
-        scalar = pname in ref
-        pairs = (
-            [(pname, oname)] if scalar else [(f"{pname}.{s}", f"{o}{oname}") for s, o in SUMMARIES.items()]
-        )
-        for pkey, okey in pairs:
-            a, b = ours.get(okey, np.nan), ref.get(pkey, np.nan) * SCALE.get(pname, 1.0)
-            rows.append(
-                {
-                    "group": group,
-                    "pymfe": pkey,
-                    "ours": okey,
-                    "abs_diff": abs(a - b),
-                    "rel_diff": abs(a - b) / max(abs(b), 1e-12),
-                }
-            )
+    for okey, (pkey, b) in from_pymfe(ref, [group]).items():
+        a = ours.get(okey, np.nan)
+        rows.append({"group": group, "pymfe": pkey, "ours": okey, "abs_diff": abs(a - b),
+                     "rel_diff": abs(a - b) / max(abs(b), 1e-12)})
     return rows
 
 

@@ -293,12 +293,17 @@ def check_families(families: Sequence[str] | str | None) -> list[str] | None:
 
 def check_metric(metric: str | None, task: str) -> str:
     """The metric to use for ``task`` (its primary metric by default); others raise InputError."""
-    from autometa.evaluation import METRICS, PRIMARY_METRIC, metrics_for
+    from autometa.evaluation import IMPORTED_METRICS, METRICS, PRIMARY_METRIC, metrics_for
 
     if metric is None:
         return PRIMARY_METRIC[task]
     if metric not in METRICS:
         raise InputError(f"Unknown metric '{metric}'; choose one of {', '.join(metrics_for(task))} for {task}.")
+    if metric in IMPORTED_METRICS:
+        # Such a metric is a column of imported histories (LCDB, OpenML) only: the protocol never
+        # computes it, so there is nothing to predict it from for our configs, nor to score a trial by.
+        raise InputError(f"Metric '{metric}' is only recorded for imported histories (LCDB, OpenML), not by "
+                         f"autometa's evaluation protocol; use one of: {', '.join(metrics_for(task))}.")
     if metric not in metrics_for(task):
         raise InputError(f"Metric '{metric}' does not apply to a {task} dataset; choose one of "
                          f"{', '.join(metrics_for(task))}.")

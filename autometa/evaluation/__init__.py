@@ -13,6 +13,7 @@ from autometa._lazy import lazy_exports
 from autometa.evaluation._metrics import (
     CLASSIFICATION_METRICS,
     HIGHER_IS_BETTER,
+    IMPORTED_METRICS,
     METRICS,
     PRIMARY_METRIC,
     REGRESSION_METRICS,
@@ -46,6 +47,7 @@ __all__ = [
     "CLASSIFICATION_METRICS",
     "DEFAULT_PROTOCOL",
     "HIGHER_IS_BETTER",
+    "IMPORTED_METRICS",
     "METRICS",
     "PRIMARY_METRIC",
     "PROTOCOL_VERSION",

@@ -128,13 +128,16 @@ def test_cli_tune_json_and_saved_model(tiny_kb, wine_csv, tmp_path, run_cli):
 @pytest.mark.parametrize("args, words", [
     (["--family", "xgboost"], "Unknown model family"),
     (["--metric", "f1"], "Unknown metric"),
+    (["--metric", "accuracy"], "only recorded for imported histories (LCDB, OpenML), not by autometa's evaluation "
+                               "protocol; use one of: balanced_accuracy, roc_auc, log_loss."),
     (["--storage", "postgresql://tuner:s3cr3t-pw@127.0.0.1:9/nodb"], "Cannot open the storage"),
     (["--storage", "/no/such/folder/study.db"], "folder does not exist"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(tiny_kb, wine_csv, run_cli, args, words):
     code, out, err = run_cli(["tune", str(wine_csv), "--kb", str(tiny_kb), "-n", "1", *args])
     assert code == 2, err
-    assert words in err and len(err.strip().splitlines()) == 1
+    # Exactly one line: no blank line of a progress bar that never started, before or after it.
+    assert words in err and err.startswith("error: ") and err.count("\n") == 1, repr(err)
     assert "s3cr3t-pw" not in err + out and "Traceback" not in err
 
 

@@ -66,7 +66,10 @@ def tune_command(
                      study_name=study_name, metric=metric, random_state=seed, kb=kb, callbacks=[on_trial],
                      on_ready=progress.start)
     finally:
-        progress.stop()
+        # Only a bar that started is stopped: a non-interactive console prints a blank line on stop(),
+        # which would come before the one-line error of bad input.
+        if progress.live.is_started:
+            progress.stop()
     summary = _summary(study)
     if save_model is not None:
         summary["model_file"] = str(write_model(study, save_model, data=file))

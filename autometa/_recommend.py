@@ -58,7 +58,7 @@ class Recommendation:
     Attributes:
         rank: 1 = try first.
         family: the model family (:mod:`autometa.spaces`).
-        config: its hyperparameters (every parameter of the family's space).
+        config: its hyperparameters (every parameter of the family's space that applies to the task).
         config_id: the config's id in the knowledge base (``"default"``, ``"sobol-0003"``, ...).
         predicted_score: predicted normalized score on the new dataset (1 = as good as the best
             config known on similar datasets, 0 = as bad as the worst).
@@ -324,7 +324,13 @@ def dataset_metafeatures(dataset: Any, protocol: Any = None) -> dict[str, float]
 def rank_candidates(model: Any, mf: dict[str, float], n: int, *, families: list[str] | None = None,
                     time_budget: float | None = None, n_rows: int | None = None,
                     exclude_datasets: Sequence[str] = ()) -> tuple[list[Recommendation], list[dict[str, Any]]]:
-    """The meta-model's top ``n`` knowledge-base configs for meta-features ``mf``, as recommendations."""
+    """The meta-model's top ``n`` knowledge-base configs for meta-features ``mf``, as recommendations.
+
+    A recommendation's config holds the parameters that apply to the model's task (no SVR ``epsilon``
+    for classification); ``model.candidates`` keeps the whole stored config under its ``config_id``.
+    """
+    from autometa.spaces import get_family
+
     cands = model.candidates
     eligible = np.ones(len(cands), dtype=bool)
     if families is not None:
@@ -342,8 +348,10 @@ def rank_candidates(model: Any, mf: dict[str, float], n: int, *, families: list[
         row = cands.iloc[c]
         evidence = tuple(Evidence(str(d), float(dist), float(model.normalized[i, c]))
                          for i, d, dist in zip(near["index"], near["dataset_id"], near["distance"], strict=True))
+        family = str(row["family"])
         items.append(Recommendation(
-            rank=rank, family=str(row["family"]), config=dict(row["config"]), config_id=str(row["config_id"]),
+            rank=rank, family=family, config=get_family(family).config_for(row["config"], model.task),
+            config_id=str(row["config_id"]),
             predicted_score=float(pred["mean"].iloc[c]), uncertainty=float(pred["std"].iloc[c]),
             predicted_fit_seconds=float(fit[c]), predicted_fit_seconds_full=float(fit_full[c]), evidence=evidence))
     neighbors = [{"dataset_id": d, "name": name, "distance": float(dist)}

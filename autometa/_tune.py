@@ -79,6 +79,7 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
     from autometa._recommend import check_families, check_metric, dataset_metafeatures, rank_candidates
     from autometa.data import load_dataset
     from autometa.evaluation import DEFAULT_PROTOCOL, HIGHER_IS_BETTER, prepare_data
+    from autometa.metamodel._features import config_key
     from autometa.metamodel._sampler import MetaSampler, fixed_params, suggest_config
     from autometa.spaces import list_families
 
@@ -129,8 +130,11 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
     if warm_start and n_warm > 0 and created:
         items, _ = rank_candidates(model, mf, min(n_warm, n_trials or n_warm), families=families)
         for item in items:
+            # The stored config, whole (a recommendation shows only the task's parameters): the
+            # sampler knows the trial as that knowledge-base config only if every parameter matches.
+            config = model.candidates.loc[config_key(item.family, item.config_id), "config"]
             # skip_if_exists: a resumed study, or a second worker on a shared one, never repeats them.
-            study.enqueue_trial(fixed_params(item.family, item.config), skip_if_exists=True,
+            study.enqueue_trial(fixed_params(item.family, config), skip_if_exists=True,
                                 user_attrs={"autometa.origin": f"recommendation {item.rank}"})
 
     prepared = prepare_data(dataset, protocol)
@@ -212,8 +216,9 @@ def _check_same_study(study: Any, record: dict[str, Any], name: str | None) -> N
 
 
 def best_config(study: Any) -> tuple[str, dict[str, Any]]:
-    """``(family, config)`` of the study's best trial."""
+    """``(family, config)`` of the study's best trial (the parameters that apply to its task)."""
     from autometa.metamodel._sampler import trial_config
+    from autometa.spaces import get_family
 
     try:
         best = study.best_trial
@@ -222,7 +227,9 @@ def best_config(study: Any) -> tuple[str, dict[str, Any]]:
     parsed = trial_config(best.params)
     if parsed is None:
         raise InputError(f"The best trial of study '{study.study_name}' was not made by autometa.tune.")
-    return parsed
+    family, config = parsed
+    task = study.user_attrs.get(STUDY_ATTR, {}).get("task")
+    return family, get_family(family).config_for(config, task) if task else config
 
 
 def _masked(url: Any) -> str:

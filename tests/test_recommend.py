@@ -16,6 +16,46 @@ from test_metamodel import FAMILIES, N_CONFIGS
 pytestmark = pytest.mark.usefixtures("metamodel_cache")
 
 
+@pytest.fixture(scope="module")
+def svm_kb(tiny_kb, tmp_path_factory):
+    """tiny_kb plus its knn rows relabelled as svm's config set (same config ids): a knowledge base with
+    SVM configs for both tasks, without evaluating an SVM (their scores are knn's; only configs matter)."""
+    from autometa.kb import KnowledgeBase
+    from autometa.spaces import config_set
+
+    kb = KnowledgeBase.load(tiny_kb)
+    configs = config_set("svm", N_CONFIGS)
+    svm = kb.evaluations[kb.evaluations["family"] == "knn"].copy()
+    svm = svm.drop(columns=[c for c in svm.columns if c.startswith("param.")]).assign(family="svm")
+    svm["config"] = [json.dumps(configs[c], sort_keys=True) for c in svm["config_id"]]
+    for name in configs["default"]:
+        svm[f"param.{name}"] = [configs[c][name] for c in svm["config_id"]]
+    evaluations = pd.concat([kb.evaluations, svm], ignore_index=True)
+    return KnowledgeBase(kb.datasets, evaluations).save(tmp_path_factory.mktemp("svm-kb"))
+
+
+def test_configs_hold_only_the_parameters_of_the_task(svm_kb, wine_csv, run_cli):
+    import autometa
+    from autometa._tune import best_config
+    from autometa.metamodel._sampler import trial_config
+    from autometa.spaces import config_set
+
+    stored = config_set("svm", N_CONFIGS)
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    for data, task in ((wine_csv, "classification"), (X.assign(target=y), "regression")):
+        recs = autometa.recommend(data, families=["svm"], n=3, kb=svm_kb)
+        assert recs.task == task and len(recs) == 3
+        for r in recs:  # SVR's epsilon only for regression; the stored config is unchanged
+            assert r.config == {k: v for k, v in stored[r.config_id].items() if k != "epsilon" or task == "regression"}
+    code, out, err = run_cli(["recommend", str(wine_csv), "--kb", str(svm_kb), "--family", "svm", "-n", "5"])
+    assert code == 0 and "svm" in out and "epsilon" not in out, err
+    # tune enqueues the stored configs whole, so its sampler knows them as the knowledge base's.
+    recs = autometa.recommend(wine_csv, families=["svm"], n=2, kb=svm_kb)
+    study = autometa.tune(wine_csv, family="svm", n_trials=2, n_warm=2, kb=svm_kb, random_state=0)
+    assert [trial_config(t.params) for t in study.trials] == [("svm", stored[r.config_id]) for r in recs]
+    assert set(best_config(study)[1]) == {"C", "gamma"}
+
+
 def test_recommend_ranks_distinct_configs_with_evidence(tiny_kb):
     import autometa
 

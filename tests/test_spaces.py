@@ -101,6 +101,21 @@ def test_suggest_samples_define_by_run_inside_the_space():
     assert isinstance(get_family("svm").space["C"], FloatDistribution)
 
 
+def test_configs_shown_for_a_task_leave_out_what_does_not_apply():
+    svm = get_family("svm")
+    assert svm.params_for("classification") == ["C", "gamma"]
+    assert svm.params_for("regression") == ["C", "gamma", "epsilon"]
+    stored = config_set("svm", 4)
+    assert all(set(c) == {"C", "gamma", "epsilon"} for c in stored.values())  # stored whole, for both tasks
+    config = stored["sobol-0001"]
+    assert svm.config_for(config, "classification") == {"C": config["C"], "gamma": config["gamma"]}
+    assert svm.config_for(config, "regression") == config
+    for name in FAMILIES:  # SVR's epsilon is the only parameter of one task
+        family = get_family(name)
+        assert family.params_for("regression") == list(family.space)
+        assert family.params_for("classification") == [p for p in family.space if (name, p) != ("svm", "epsilon")]
+
+
 def test_invalid_configs_are_input_errors():
     family = get_family("svm")
     with pytest.raises(InputError, match="no parameter 'kernel'"):

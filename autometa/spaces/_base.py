@@ -6,7 +6,7 @@ import math
 import warnings
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,8 @@ class Family:
             are ignored by the builder, so the same configs serve every dataset.
         default: the default config (inside the space).
         builder: ``(config, task, feature_info, random_state) -> estimator``.
+        task_params: parameter name -> the only task it applies to (e.g. ``{"epsilon": "regression"}``);
+            :meth:`config_for` leaves such parameters out of what people and callers see.
     """
 
     name: str
@@ -46,11 +48,15 @@ class Family:
     space: Mapping[str, BaseDistribution]
     default: Mapping[str, Any]
     builder: Builder
+    task_params: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for key, value in self.default.items():
             if not self.space[key]._contains(self.space[key].to_internal_repr(value)):
                 raise ValueError(f"{self.name}: default {key}={value!r} is outside its distribution")
+        for key, task in self.task_params.items():
+            if key not in self.space or task not in TASKS:
+                raise ValueError(f"{self.name}: task_params {key}={task!r} names no parameter or task")
 
     # ------------------------------------------------------------ configs
     def default_config(self) -> dict[str, Any]:
@@ -102,6 +108,19 @@ class Family:
     def sobol_seed(self) -> int:
         # A stable function of the name (Python's hash() is salted per process).
         return zlib.crc32(self.name.encode()) & 0x7FFFFFFF
+
+    def params_for(self, task: str) -> list[str]:
+        """The parameters that matter for ``task``, in space order."""
+        return [name for name in self.space if self.task_params.get(name, task) == task]
+
+    def config_for(self, config: Mapping[str, Any], task: str) -> dict[str, Any]:
+        """``config`` without the parameters that do not apply to ``task`` (for display and results).
+
+        Configs are stored, keyed and searched whole (the knowledge base's config ids, Sobol sets and
+        Optuna params are the same for every task); only what is shown is trimmed.
+        """
+        keep = set(self.params_for(task))
+        return {name: value for name, value in config.items() if name in keep}
 
     def validate_config(self, config: Mapping[str, Any] | None) -> dict[str, Any]:
         """The config with defaults filled in; unknown names or out-of-space values raise InputError."""

@@ -2,7 +2,8 @@
 
 ``gamma`` is relative: the kernel's gamma is ``gamma / n_encoded_features`` on standardized features,
 so ``gamma = 1`` is scikit-learn's ``"scale"`` and a config means the same on narrow and wide tables.
-``epsilon`` (SVR only, on the standardized target) is ignored for classification.
+``epsilon`` (SVR only, on the standardized target) is ignored for classification, and not shown for it
+(``task_params``); configs keep it for both tasks, so the knowledge base's configs are the same for both.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def _build(config, task, info, random_state):
     return Pipeline([("prepare", encoded_features(info, scale=True)), ("model", model)])
 
 
-FAMILY = Family("svm", "RBF support vector machine", SPACE, DEFAULT, _build)
+FAMILY = Family("svm", "RBF support vector machine", SPACE, DEFAULT, _build, task_params={"epsilon": "regression"})
 
 
 def _probabilistic_svc(svc_class, **params):

@@ -127,6 +127,21 @@ def test_worker_pool_evaluates_and_results_match_in_process(pool, iris):
     assert isolated.config == {"n_neighbors": 7, "weights": "uniform", "p": 2}
 
 
+def test_the_worker_never_reuses_other_data_under_the_same_name(pool):
+    # The worker keeps the last data it was sent. Every DataFrame is named "dataset", and one file can be
+    # typed as either task: tables that differ only in content or task must each be evaluated on their own.
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame  # integer classes: a classification or a regression
+    X, y = frame.drop(columns="target"), frame["target"]
+    tables = [load_dataset(X, y=y, task="classification"), load_dataset(X, y=y, task="regression"),
+              load_dataset(X, y=np.random.default_rng(0).permutation(y.to_numpy()), task="regression")]
+    assert len({t.name for t in tables}) == 1 and len({t.n_rows for t in tables}) == 1
+    for table in tables:
+        isolated = evaluate_config(table, "linear", {}, pool=pool)
+        assert isolated.ok and isolated.fold_scores == evaluate_config(table, "linear", {}, isolate=False).fold_scores
+
+
 def test_timeout_is_a_result_and_the_pool_recovers(pool):
     X, y = load_digits(return_X_y=True, as_frame=True)
     digits = load_dataset(X, y=y, task="classification")

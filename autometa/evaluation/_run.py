@@ -60,7 +60,20 @@ def prepare_data(dataset: Any, protocol: Protocol, key: str | None = None) -> Pr
         y = y_raw.to_numpy(dtype=float)
         n_classes = 0
     return PreparedData(X=X, y=y, task=dataset.task, n_classes=n_classes, n_rows=int(dataset.n_rows),
-                        key=key or f"{dataset.name}:{len(y)}")
+                        key=key or f"{dataset.name}:{len(y)}:{_fingerprint(X, y, dataset.task)}")
+
+
+def _fingerprint(X: pd.DataFrame, y: np.ndarray, task: str) -> str:
+    """A digest of the prepared data: a worker keeps the last data it was sent under its key, so two
+    tables with one name and row count (every DataFrame is "dataset"; one file typed as either task)
+    must not share a key. Hashing 2,000 capped rows takes milliseconds."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=8)
+    digest.update(f"{task}|{list(map(str, X.columns))}|{list(map(str, X.dtypes))}".encode())
+    digest.update(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
+    digest.update(np.ascontiguousarray(y).tobytes())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

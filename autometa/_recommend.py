@@ -138,7 +138,7 @@ class Recommendations(Sequence[Recommendation]):
 
 def recommend(data: Any, target: str | None = None, metric: str | None = None,
               families: Sequence[str] | str | None = None, n: int = 10, time_budget: float | None = None,
-              *, kb: Any = None) -> Recommendations:
+              *, task: str | None = None, kb: Any = None) -> Recommendations:
     """Recommend the (family, config) pairs to try first on a dataset.
 
     Args:
@@ -148,6 +148,8 @@ def recommend(data: Any, target: str | None = None, metric: str | None = None,
         families: only recommend these model families (default: all).
         n: how many recommendations.
         time_budget: leave out configs whose predicted fit on all rows takes longer (seconds).
+        task: ``"classification"`` or ``"regression"`` (default: inferred from the target, see
+            :func:`autometa.data.load_dataset`).
         kb: the knowledge base (default: the shipped one plus the user's imports), a folder or a
             :class:`~autometa.kb.KnowledgeBase`.
 
@@ -155,7 +157,8 @@ def recommend(data: Any, target: str | None = None, metric: str | None = None,
         :class:`Recommendations`, best first.
 
     Raises:
-        InputError: unreadable data, an unknown family or metric, a metric of the other task, ``n < 1``.
+        InputError: unreadable data, an unknown family, task or metric, a metric of the other task, a
+            target that cannot be regressed, ``n < 1``.
     """
     seconds: dict[str, float] = {}
     start = time.perf_counter()
@@ -165,7 +168,7 @@ def recommend(data: Any, target: str | None = None, metric: str | None = None,
     if time_budget is not None and not time_budget > 0:
         raise InputError(f"The time budget must be a positive number of seconds; got {time_budget}.")
     family_list = check_families(families)
-    dataset, n_rows = _load(data, target)
+    dataset, n_rows = _load(data, target, task)
     metric = check_metric(metric, dataset.task)
     seconds["load"] = time.perf_counter() - start
 
@@ -197,17 +200,20 @@ def recommend(data: Any, target: str | None = None, metric: str | None = None,
                            neighbors=tuple(neighbors), metafeatures=dict(mf), seconds=seconds)
 
 
-def _load(data: Any, target: str | None) -> tuple[Any, int]:
+def _load(data: Any, target: str | None, task: str | None = None) -> tuple[Any, int]:
     """The dataset to characterize (at most TYPE_ROWS rows of it) and its full number of rows."""
     import pandas as pd
 
     from autometa.data import Dataset, load_dataset, read_table
 
-    if isinstance(data, Dataset) or not isinstance(data, (str, Path)):
+    if isinstance(data, Dataset):
+        check_task(data, task)
+        return data, data.n_rows
+    if not isinstance(data, (str, Path)):
         if isinstance(data, pd.DataFrame) and len(data) > TYPE_ROWS:
             sample = data.sample(n=TYPE_ROWS, random_state=0).sort_index()
-            return load_dataset(sample, target=target), len(data)
-        dataset = load_dataset(data, target=target)
+            return load_dataset(sample, target=target, task=task), len(data)
+        dataset = load_dataset(data, target=target, task=task)
         return dataset, dataset.n_rows
     path = Path(data).expanduser()
     sampled = _sampled_read(path)
@@ -219,7 +225,7 @@ def _load(data: Any, target: str | None) -> tuple[Any, int]:
         frame, n_rows = raw.frame, len(raw.frame)
         if n_rows > TYPE_ROWS:
             frame = frame.sample(n=TYPE_ROWS, random_state=0).sort_index().reset_index(drop=True)
-    dataset = load_dataset(frame, target=target or raw.target, task=raw.task, name=raw.name,
+    dataset = load_dataset(frame, target=target or raw.target, task=task or raw.task, name=raw.name,
                            categorical=list(raw.categorical) or None)
     return dataset, n_rows
 
@@ -289,6 +295,13 @@ def check_families(families: Sequence[str] | str | None) -> list[str] | None:
     if not names:
         raise InputError("The family filter is empty; name at least one family or leave it out.")
     return names
+
+
+def check_task(dataset: Any, task: str | None) -> None:
+    """A :class:`~autometa.data.Dataset` is typed already: a ``task`` other than its own raises InputError."""
+    if task is not None and task != dataset.task:
+        raise InputError(f"The dataset '{dataset.name}' was loaded as {dataset.task}, not {task}; load it again "
+                         f"with task='{task}' (autometa.load_dataset) or pass the table itself.")
 
 
 def check_metric(metric: str | None, task: str) -> str:

@@ -39,7 +39,8 @@ N_WARM = 5
 
 def tune(data: Any, target: str | None = None, family: str | Sequence[str] | None = None, n_trials: int | None = 50,
          timeout: float | None = None, storage: str | None = None, study_name: str | None = None,
-         metric: str | None = None, random_state: int | None = None, *, kb: Any = None, n_warm: int = N_WARM,
+         metric: str | None = None, random_state: int | None = None, *, task: str | None = None, kb: Any = None,
+         n_warm: int = N_WARM,
          warm_start: bool = True, sampler: Any = None, protocol: Any = None,
          callbacks: Sequence[Callable[[Any, Any], None]] = (), on_ready: Callable[[], None] | None = None) -> Any:
     """Run a warm-started Optuna search for the best (family, config) on a dataset.
@@ -56,6 +57,8 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
         study_name: the study's name (to resume it or to share it between workers).
         metric: the metric to optimize (default: balanced accuracy or R2).
         random_state: seed of the sampler (the evaluation protocol has its own fixed seed).
+        task: ``"classification"`` or ``"regression"`` (default: inferred from the target, see
+            :func:`autometa.data.load_dataset`).
         kb: the knowledge base for the meta-model (default: the shipped one plus the user's own).
         n_warm: recommendations enqueued first.
         warm_start: False gives a cold search (Optuna's TPE unless ``sampler`` is given), for comparisons.
@@ -71,13 +74,19 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
         the protocol, fit seconds, status and error; ``study.user_attrs["autometa"]`` what was tuned.
 
     Raises:
-        InputError: unreadable data, an unknown family or metric, an unreachable storage, a study of
-            another dataset or metric under that name.
+        InputError: unreadable data, an unknown family, task or metric, a target that cannot be
+            regressed, an unreachable storage, a study of another dataset, task or metric under that name.
     """
     import optuna
 
-    from autometa._recommend import check_families, check_metric, dataset_metafeatures, rank_candidates
-    from autometa.data import load_dataset
+    from autometa._recommend import (
+        check_families,
+        check_metric,
+        check_task,
+        dataset_metafeatures,
+        rank_candidates,
+    )
+    from autometa.data import Dataset, load_dataset
     from autometa.evaluation import DEFAULT_PROTOCOL, HIGHER_IS_BETTER, prepare_data
     from autometa.metamodel._features import config_key
     from autometa.metamodel._sampler import MetaSampler, fixed_params, suggest_config
@@ -88,7 +97,9 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
     if timeout is not None and not timeout > 0:
         raise InputError(f"The timeout must be a positive number of seconds; got {timeout}.")
     families = check_families(family)
-    dataset = load_dataset(data, target=target)
+    if isinstance(data, Dataset):
+        check_task(data, task)
+    dataset = load_dataset(data, target=target, task=task)
     metric = check_metric(metric, dataset.task)
     protocol = protocol or DEFAULT_PROTOCOL
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -322,7 +333,8 @@ def refit(study: Any, data: Any, target: str | None = None) -> TunedModel:
 
     family, config = best_config(study)
     record = study.user_attrs.get(STUDY_ATTR, {})
-    dataset = load_dataset(data, target=target or record.get("target"))
+    # The study's task, not one inferred again: tune may have been told the task (--task).
+    dataset = load_dataset(data, target=target or record.get("target"), task=record.get("task"))
     return _fit(family, config, dataset, record)
 
 
@@ -387,7 +399,7 @@ def load_model(path: str | Path, data: Any = None, target: str | None = None) ->
             raise InputError(f"The data file '{recorded}' changed since the model was saved; pass it explicitly "
                              "to refit on its current content.")
         data = recorded
-    dataset = load_dataset(data, target=target or spec.get("target"))
+    dataset = load_dataset(data, target=target or spec.get("target"), task=spec.get("task"))
     return _fit(spec["family"], spec["config"], dataset, {"task": spec.get("task"), "protocol": spec.get("protocol") or {}})
 
 

@@ -125,11 +125,33 @@ def test_cli_table_and_json(tiny_kb, wine_csv, run_cli):
     (["--metric", "accuracy"], "only recorded for imported histories (LCDB, OpenML), not by autometa's evaluation "
                                "protocol; use one of: balanced_accuracy, roc_auc, log_loss."),
     (["--target", "nope"], "nope"),
+    (["--task", "clustering"], "Unknown task 'clustering'; use 'classification' or 'regression'."),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(tiny_kb, wine_csv, run_cli, args, words):
     code, out, err = run_cli(["recommend", str(wine_csv), "--kb", str(tiny_kb), *args])
     assert code == 2
     assert words in err and err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_task_override(tiny_kb, wine_csv, tmp_path, run_cli):
+    import autometa
+
+    # Wine's classes are the integers 0, 1, 2: inferred as classification, regressed when asked.
+    frame = load_wine(as_frame=True).frame
+    assert autometa.recommend(frame, n=2, kb=tiny_kb).task == "classification"
+    recs = autometa.recommend(frame, n=2, task="regression", kb=tiny_kb)
+    assert recs.task == "regression" and recs.metric == "r2"
+    code, out, err = run_cli(["recommend", str(wine_csv), "--kb", str(tiny_kb), "-n", "2", "--task", "regression",
+                              "--metric", "rmse", "--json"])
+    assert code == 0, err
+    assert json.loads(out)["task"] == "regression" and json.loads(out)["metric"] == "rmse"
+    # A text target cannot be regressed; a typed Dataset keeps its task: one sentence, exit 2.
+    frame.assign(target=frame["target"].map({0: "a", 1: "b", 2: "c"})).to_csv(tmp_path / "text.csv", index=False)
+    code, out, err = run_cli(["recommend", str(tmp_path / "text.csv"), "--kb", str(tiny_kb), "--task", "regression"])
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("error: Target 'target'") and "cannot be regressed; use --task classification." in err
+    with pytest.raises(autometa.InputError, match="was loaded as classification, not regression"):
+        autometa.recommend(autometa.load_dataset(frame), task="regression", kb=tiny_kb)
 
 
 def test_cli_missing_file_and_missing_kb(tiny_kb, tmp_path, run_cli):

@@ -125,9 +125,29 @@ def test_cli_tune_json_and_saved_model(tiny_kb, wine_csv, tmp_path, run_cli):
     assert code == 2 and "created for metric" in err
 
 
+def test_task_override_is_tuned_and_refit(tiny_kb, wine_csv, tmp_path, run_cli):
+    import autometa
+
+    code, out, err = run_cli(["tune", str(wine_csv), "--kb", str(tiny_kb), "-n", "2", "--task", "regression",
+                              "--save-model", str(tmp_path / "best.json"), "--json"])
+    assert code == 0, err
+    assert json.loads(out)["metric"] == "r2"  # wine's integer classes, regressed as asked
+    model = autometa.load_model(tmp_path / "best.json")  # refit as regression, not the inferred task
+    assert model.task == "regression"
+    pred = model.predict(load_wine(as_frame=True).frame.drop(columns="target"))
+    assert pred.dtype.kind == "f" and len(np.unique(pred)) > 3
+    study = autometa.tune(wine_csv, n_trials=1, task="regression", kb=tiny_kb)
+    assert autometa.refit(study, wine_csv).task == "regression"
+    code, out, err = run_cli(["tune", str(wine_csv), "--kb", str(tiny_kb), "-n", "1", "--task", "classification",
+                              "--metric", "rmse"])
+    assert code == 2 and err == "error: Metric 'rmse' does not apply to a classification dataset; choose one of " \
+                                "balanced_accuracy, roc_auc, log_loss.\n"
+
+
 @pytest.mark.parametrize("args, words", [
     (["--family", "xgboost"], "Unknown model family"),
     (["--metric", "f1"], "Unknown metric"),
+    (["--task", "clustering"], "Unknown task 'clustering'"),
     (["--metric", "accuracy"], "only recorded for imported histories (LCDB, OpenML), not by autometa's evaluation "
                                "protocol; use one of: balanced_accuracy, roc_auc, log_loss."),
     (["--storage", "postgresql://tuner:s3cr3t-pw@127.0.0.1:9/nodb"], "Cannot open the storage"),

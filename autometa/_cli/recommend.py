@@ -17,6 +17,8 @@ Examples:
   autometa recommend data.csv --target label
 
   autometa recommend data.csv --family lightgbm --family svm -n 5 --json
+
+  autometa recommend grades.csv --target grade --task regression
 """
 
 
@@ -27,6 +29,7 @@ def register(app: typer.Typer) -> None:
 def recommend_command(
     file: Path = typer.Argument(..., help="The dataset: CSV/TSV (.gz), Parquet or a PMLB folder."),
     target: str | None = typer.Option(None, "--target", "-t", help="Target column (default: target/class/label/y or the last column)."),
+    task: str | None = typer.Option(None, "--task", help="classification or regression (default: inferred from the target; an integer target with few values counts as classes)."),
     family: list[str] | None = typer.Option(None, "--family", "-f", help="Only this family (repeatable, or comma-separated)."),
     metric: str | None = typer.Option(None, "--metric", "-m", help="Metric to optimize (default: balanced_accuracy or r2)."),
     n: int = typer.Option(10, "-n", "--n", min=1, help="How many recommendations."),
@@ -37,7 +40,8 @@ def recommend_command(
     from autometa._recommend import recommend
 
     families = [f.strip() for value in (family or []) for f in value.split(",") if f.strip()] or None
-    recs = recommend(file, target=target, metric=metric, families=families, n=n, time_budget=time_budget, kb=kb)
+    recs = recommend(file, target=target, metric=metric, families=families, n=n, time_budget=time_budget,
+                     task=task, kb=kb)
     if as_json:
         print_json(recs.to_dict())
         return

@@ -16,6 +16,8 @@ Examples:
 
   autometa tune data.csv --target label --n-trials 50
 
+  autometa tune grades.csv --target grade --task regression --metric rmse
+
   autometa tune data.csv --family lightgbm --storage study.db --study-name churn --save-model best.json
 
   autometa tune data.csv --storage postgresql://user:pw@host/db --study-name churn --timeout 3600
@@ -29,6 +31,7 @@ def register(app: typer.Typer) -> None:
 def tune_command(
     file: Path = typer.Argument(..., help="The dataset: CSV/TSV (.gz), Parquet or a PMLB folder."),
     target: str | None = typer.Option(None, "--target", "-t", help="Target column (default: target/class/label/y or the last column)."),
+    task: str | None = typer.Option(None, "--task", help="classification or regression (default: inferred from the target; an integer target with few values counts as classes)."),
     family: list[str] | None = typer.Option(None, "--family", "-f", help="Only this family (repeatable, or comma-separated); default: all."),
     metric: str | None = typer.Option(None, "--metric", "-m", help="Metric to optimize (default: balanced_accuracy or r2)."),
     n_trials: int | None = typer.Option(50, "--n-trials", "-n", min=1, help="Trials to run in this call."),
@@ -63,7 +66,7 @@ def tune_command(
     # The bar appears once the input is checked and the warm start is ready (bad input: one line only).
     try:
         study = tune(file, target=target, family=families, n_trials=n_trials, timeout=timeout, storage=storage,
-                     study_name=study_name, metric=metric, random_state=seed, kb=kb, callbacks=[on_trial],
+                     study_name=study_name, metric=metric, random_state=seed, task=task, kb=kb, callbacks=[on_trial],
                      on_ready=progress.start)
     finally:
         # Only a bar that started is stopped: a non-interactive console prints a blank line on stop(),

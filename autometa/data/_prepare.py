@@ -133,7 +133,7 @@ def _choose_task(y: pd.Series, task: str | None, declared: str | None, target: s
     if declared in TASKS:
         return declared
     inferred = infer_task(y)
-    # The rule, not an option name: not every verb has --task (recommend and tune do not).
+    # The rule, not an option name: load_dataset's callers name it task= or --task, and kb build has neither.
     notes.append(f"Task inferred as {inferred} from target '{target}' (text, boolean and integer targets with at "
                  f"most {MAX_CLASSES_FOR_INTEGER_TARGET} distinct values are classification).")
     return inferred

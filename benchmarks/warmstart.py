@@ -3,7 +3,8 @@ and FLAML's zero-shot LightGBM, on datasets the meta-model never saw.
 
     python benchmarks/warmstart.py --mode replay [--kb DIR] [--seeds 3]          # LODO over the KB's tables
     python benchmarks/warmstart.py --mode live --corpus DIR --datasets a,b,...   # real evaluations
-    python benchmarks/warmstart.py --mode designs [--lcdb DIR]                   # meta-model designs, LODO
+    python benchmarks/warmstart.py --mode designs                                # meta-model designs, LODO
+    ... [--lcdb DIR]      # any mode: LCDB's model-selection figure (replay, live) or its designs (designs)
     autometa benchmark warmstart --mode replay ...                               # the same, from the CLI
 
 Methods: ``warm`` (autometa: recommendations, then its meta-model sampler), ``zero-shot`` (autometa's
@@ -562,7 +563,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--corpus", type=Path, default=None, help="live mode: a PMLB-layout folder or a folder of CSVs")
     p.add_argument("--datasets", type=lambda s: [x for x in s.split(",") if x], default=None)
     p.add_argument("--lcdb", type=Path, default=None,
-                   help="an LCDB knowledge base (autometa kb import-lcdb --out DIR): adds LCDB's model-selection figure")
+                   help="an LCDB knowledge base (autometa kb import-lcdb --out DIR): replay and live add LCDB's "
+                   "model-selection figure to the report; designs runs the designs on it too")
     p.add_argument("--tasks", type=lambda s: s.split(","), default=["classification", "regression"])
     p.add_argument("--methods", type=lambda s: s.split(","), default=list(METHOD_ORDER))
     p.add_argument("--seeds", type=int, default=3)

@@ -14,9 +14,11 @@ benchmark_app = typer.Typer(name="benchmark", help="Reproducible benchmarks (res
 
 _HELP = """Warm start vs cold start: autometa (warm start, zero-shot) against Optuna TPE, random search, library defaults and FLAML's zero-shot LightGBM.
 
-Modes: replay (leave-one-dataset-out over the knowledge base's complete tables; fast), live (real evaluations on --corpus DIR; datasets present in the knowledge base are dropped from it for their run), designs (meta-model designs under leave-one-dataset-out, and model selection, also on an LCDB knowledge base with --lcdb).
+Modes: replay (leave-one-dataset-out over the knowledge base's complete tables; fast), live (real evaluations on --corpus DIR; datasets present in the knowledge base are dropped from it for their run), designs (meta-model designs under leave-one-dataset-out, and model selection).
 
-Options (passed to benchmarks/warmstart.py): --mode, --kb DIR, --corpus DIR, --datasets a,b, --lcdb DIR, --tasks, --methods, --seeds N, --n-trials N, --n-warm N, --n-models N, --max-datasets N, --row-cap N, --time-limit S, --out DIR.
+--lcdb DIR (an LCDB knowledge base, from 'autometa kb import-lcdb') works in every mode: in replay and live it adds LCDB's model-selection figure to the report; in designs it runs the designs on LCDB too.
+
+Options (passed to benchmarks/warmstart.py): --mode, --kb DIR, --corpus DIR, --datasets a,b, --lcdb DIR, --tasks, --methods, --seeds N, --n-trials N, --n-warm N, --n-models N, --max-datasets N, --min-coverage F, --row-cap N, --time-limit S, --out DIR.
 
 Examples:
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from autometa.errors import InputError
 
-#: Nearest known datasets shown as evidence for each recommendation.
+#: Known datasets shown as evidence for each recommendation: the nearest that evaluated its config.
 N_EVIDENCE = 3
 #: Rows of a big table that recommend types and characterizes. Meta-features use the protocol's
 #: 2,000-row subsample anyway (as in the knowledge base), so typing every row of a huge table would
@@ -40,14 +40,14 @@ _FAST_READ_BYTES = 8 << 20
 
 @dataclass(frozen=True)
 class Evidence:
-    """How a recommended config did on one of the nearest known datasets.
+    """How a recommended config did on one of the nearest known datasets that evaluated it.
 
     Attributes:
         dataset_id: the known dataset (e.g. ``"pmlb/iris"``).
         distance: meta-feature distance to the new dataset (mean absolute difference of scaled
             meta-features; 0 = identical).
-        normalized_score: the config's normalized score there (1 = best config known there), NaN if
-            it was not evaluated there.
+        normalized_score: the config's normalized score there (1 = best config known there, 0 = the
+            worst; a failed, timed-out or out-of-memory evaluation is 0).
     """
 
     dataset_id: str
@@ -70,7 +70,8 @@ class Recommendation:
         predicted_fit_seconds: predicted seconds of one fit on the protocol's rows (what one fold of
             a tuning trial costs).
         predicted_fit_seconds_full: the same extrapolated to all rows of the dataset (rough).
-        evidence: the config's results on the nearest known datasets.
+        evidence: the config's results on the nearest known datasets that evaluated it (at most
+            ``N_EVIDENCE``, nearest first).
     """
 
     rank: int
@@ -338,6 +339,13 @@ def dataset_metafeatures(dataset: Any, protocol: Any = None) -> dict[str, float]
     return {str(k): float(v) for k, v in dict(values).items() if v is not None and math.isfinite(float(v))}
 
 
+def _evidence(model: Any, ranked: Any, c: int) -> tuple[Evidence, ...]:
+    """Candidate ``c``'s normalized scores on the ``N_EVIDENCE`` first datasets of ``ranked`` that evaluated it."""
+    scores = model.normalized[ranked["index"].to_numpy(dtype=int), c]
+    return tuple(Evidence(str(ranked["dataset_id"].iloc[j]), float(ranked["distance"].iloc[j]), float(scores[j]))
+                 for j in np.flatnonzero(np.isfinite(scores))[:N_EVIDENCE])
+
+
 def rank_candidates(model: Any, mf: dict[str, float], n: int, *, families: list[str] | None = None,
                     time_budget: float | None = None, n_rows: int | None = None,
                     exclude_datasets: Sequence[str] = ()) -> tuple[list[Recommendation], list[dict[str, Any]]]:
@@ -359,12 +367,14 @@ def rank_candidates(model: Any, mf: dict[str, float], n: int, *, families: list[
     if time_budget is not None:
         eligible &= ~(np.nan_to_num(fit_full, nan=0.0) > time_budget)
     order = model.rank(mf, n, eligible=eligible, exclude_datasets=exclude_datasets, prediction=pred)
-    near = nb.head(N_EVIDENCE)
+    # Every known dataset, nearest first: the evidence for a config is where it was evaluated. The
+    # nearest datasets overall often did not evaluate it (a knowledge base still being built, big
+    # datasets with part of the config set), and a row of "not evaluated" is no evidence.
+    ranked = model.neighbors(mf, k=len(model.dataset_ids), exclude=exclude_datasets)
     items = []
     for rank, c in enumerate(order, start=1):
         row = cands.iloc[c]
-        evidence = tuple(Evidence(str(d), float(dist), float(model.normalized[i, c]))
-                         for i, d, dist in zip(near["index"], near["dataset_id"], near["distance"], strict=True))
+        evidence = _evidence(model, ranked, c)
         family = str(row["family"])
         items.append(Recommendation(
             rank=rank, family=family, config=get_family(family).config_for(row["config"], model.task),

@@ -75,6 +75,31 @@ def test_recommend_ranks_distinct_configs_with_evidence(tiny_kb):
     assert list(frame_out["rank"]) == list(range(1, 7))
 
 
+def test_evidence_is_where_the_config_was_evaluated(tiny_kb):
+    import copy
+
+    import numpy as np
+
+    from autometa._recommend import N_EVIDENCE, dataset_metafeatures, rank_candidates
+    from autometa.data import load_dataset
+    from autometa.metamodel import load_metamodel
+
+    mf = dataset_metafeatures(load_dataset(load_wine(as_frame=True).frame, target="target"))
+    model = copy.copy(load_metamodel("classification", kb=tiny_kb))
+    nearest = model.neighbors(mf, k=len(model.dataset_ids))
+    # As in a knowledge base still being built: the three nearest datasets ran only the defaults.
+    defaults = (model.candidates["config_id"] == "default").to_numpy()
+    model.normalized = model.normalized.copy()
+    model.normalized[np.ix_(nearest["index"].to_numpy()[:3], np.flatnonzero(~defaults))] = np.nan
+    items, _ = rank_candidates(model, mf, 2 * N_CONFIGS)
+    assert {r.config_id == "default" for r in items} == {True, False}
+    for r in items:
+        expected = nearest["dataset_id"][:3] if r.config_id == "default" else nearest["dataset_id"][3:6]
+        assert [e.dataset_id for e in r.evidence] == list(expected) and len(r.evidence) == N_EVIDENCE
+        assert all(0.0 <= e.normalized_score <= 1.0 for e in r.evidence)
+        assert [e.distance for e in r.evidence] == sorted(e.distance for e in r.evidence)
+
+
 def test_the_list_is_diverse_across_families(tiny_kb):
     import autometa
 

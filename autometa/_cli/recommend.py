@@ -61,14 +61,16 @@ def _print(recs) -> None:
         table.add_column(column, justify=justify, overflow="fold")
     for r in recs:
         config = _config_text(r.family, r.config)
-        evidence = ", ".join(f"{e.dataset_id.split('/', 1)[-1]} {_short(e.normalized_score)}" for e in r.evidence)
+        evidence = (", ".join(f"{e.dataset_id.split('/', 1)[-1]} {_short(e.normalized_score)}" for e in r.evidence)
+                    or "no known dataset ran it")
         table.add_row(str(r.rank), r.family, config, f"{r.predicted_score:.3f} ± {r.uncertainty:.3f}",
                       _short(r.predicted_fit_seconds_full), evidence)
     out.print(table)
     near = ", ".join(f"{n['dataset_id']} ({n['distance']:.2f})" for n in recs.neighbors[:5])
     out.print(f"nearest known datasets: {near}", highlight=False)
     out.print("[dim]predicted: normalized score, 1 = best config known on similar datasets; config: what differs "
-              "from the family's defaults (--json has every parameter); fit s: one fit on all rows (predicted)[/dim]")
+              "from the family's defaults (--json has every parameter); fit s: one fit on all rows (predicted); "
+              "last column: the config's normalized score on the nearest known datasets that ran it[/dim]")
 
 
 def _config_text(family: str, config: dict) -> str:

@@ -318,7 +318,9 @@ def kb_copies(kb: Any, ref: Any, dataset: Any) -> list[str]:
     probe = {"dataset_id": probe_id, "source": "live", "name": ref.name, "task": dataset.task,
              "n_rows": dataset.n_rows, "n_features": dataset.n_features, "n_classes": dataset.n_classes,
              **{f"mf.{k}": v for k, v in mf.items() if f"mf.{k}" in ds.columns}}
-    table = pd.concat([ds, pd.DataFrame([probe])], ignore_index=True)
+    # The probe row in the table's own dtypes: its missing meta-features must not change a column's dtype.
+    row = pd.DataFrame([probe]).reindex(columns=ds.columns).astype(ds.dtypes.to_dict(), errors="ignore")
+    table = pd.concat([ds, row], ignore_index=True)
     groups = duplicate_groups(table)
     copies = set(groups.index[groups == groups[probe_id]]) - {probe_id}
     found = set(ds.loc[same, "dataset_id"]) | copies

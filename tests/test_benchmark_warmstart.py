@@ -47,7 +47,7 @@ def test_cli_replay_writes_csv_markdown_and_png(tiny_kb, tmp_path, run_cli):
     code, _, err = run_cli(["benchmark", "warmstart", "--mode", "replay", "--kb", str(tiny_kb), "--seeds", "2",
                             "--n-trials", "6", "--methods", "warm,zero-shot,tpe,random,defaults", "--out", str(out)])
     assert code == 0, err
-    frame = pd.read_csv(out / "warmstart_replay.csv")
+    frame = pd.read_csv(out / "warmstart_replay.csv.gz")
     assert set(frame["method"]) == {"warm", "zero-shot", "tpe", "random", "defaults"}
     assert frame["norm"].between(0, 1).all()
     for (_, _, _), rows in frame.groupby(["dataset_id", "method", "seed"]):

@@ -160,6 +160,17 @@ def _autogroup() -> bool:
         return False
 
 
+def _load_remark(load_before: tuple[float, ...]) -> str:
+    """What the load average means for the wall times (said only when other work shared the cores)."""
+    cores = os.cpu_count() or 1
+    if load_before[0] < 0.5 * cores:
+        return "; the machine was otherwise idle"
+    return ("; other work shared the cores, so these are times under load"
+            + ("; the kernel schedules by session (sched_autogroup is on), so niceness gives these calls no "
+               "priority, and with a load above the cores a call gets only part of a core: wall time then "
+               "exceeds CPU time by that share" if _autogroup() else ""))
+
+
 def render(frame: pd.DataFrame, args: argparse.Namespace, sizes: dict[str, int],
            load_before: tuple[float, ...], load_after: tuple[float, ...], argv: list[str]) -> str:
     command = shlex.join(["python", "benchmarks/recommend_speed.py", *argv])
@@ -170,11 +181,7 @@ def render(frame: pd.DataFrame, args: argparse.Namespace, sizes: dict[str, int],
         f"Command: `{command}`  ",
         f"Date: {dt.datetime.now():%Y-%m-%d %H:%M}; machine: {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, this process at nice {niceness}; load average "
-        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after (1-minute). The machine is shared "
-        "(a knowledge-base build runs in the background at nice 10), so these are times under load"
-        + ("; the kernel schedules by session (sched_autogroup is on), so that nice 10 gives these calls no "
-           "priority, and with a load above the 2 cores a call gets only part of a core: wall time then "
-           "exceeds CPU time by that share" if _autogroup() else "") + ".  ",
+        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after (1-minute)" + _load_remark(load_before) + ".  ",
         f"Data: {args.rows:,} rows x {args.features} features + target, seeded (seed {args.seed}): numeric "
         "columns (some with 2-10% missing values) and 4 categorical string columns; "
         + ", ".join(f"{task} CSV {size / 1e6:.0f} MB" for task, size in sizes.items()) + ".  ",

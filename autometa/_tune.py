@@ -141,11 +141,10 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
     if warm_start and n_warm > 0 and created:
         items, _ = rank_candidates(model, mf, min(n_warm, n_trials or n_warm), families=families)
         for item in items:
-            # The stored config, whole (a recommendation shows only the task's parameters): the
-            # sampler knows the trial as that knowledge-base config only if every parameter matches.
+            # The stored config, so that the sampler knows the trial as that knowledge-base config.
             config = model.candidates.loc[config_key(item.family, item.config_id), "config"]
             # skip_if_exists: a resumed study, or a second worker on a shared one, never repeats them.
-            study.enqueue_trial(fixed_params(item.family, config), skip_if_exists=True,
+            study.enqueue_trial(fixed_params(item.family, config, dataset.task), skip_if_exists=True,
                                 user_attrs={"autometa.origin": f"recommendation {item.rank}"})
 
     prepared = prepare_data(dataset, protocol)
@@ -153,7 +152,7 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
     def objective(trial: Any) -> float:
         from autometa.evaluation import evaluate_config
 
-        fam, config = suggest_config(trial, families)
+        fam, config = suggest_config(trial, families, dataset.task)
         result = evaluate_config(prepared, fam, config, protocol)
         trial.set_user_attr("autometa.family", fam)
         trial.set_user_attr("autometa.config", json.dumps(config, sort_keys=True, default=str))

@@ -58,6 +58,10 @@ def test_task_is_inferred_and_can_be_overridden():
     assert load_dataset(frame, y=integer_labels, task="regression").task == "regression"
     with pytest.raises(InputError, match="Unknown task"):
         load_dataset(frame, y=integer_labels, task="clustering")
+    # A continuous target is not a set of classes (it would make one class per row).
+    with pytest.raises(InputError, match=r"fractional values \(e.g. 0.151\).*--task regression"):
+        load_dataset(X, y=y / 1000.0, task="classification")
+    assert load_dataset(frame, y=integer_labels.astype(float), task="classification").n_classes == 3
 
 
 def test_feature_kinds_id_constant_datetime_categorical_and_missing_values():

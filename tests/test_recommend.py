@@ -37,6 +37,7 @@ def svm_kb(tiny_kb, tmp_path_factory):
 def test_configs_hold_only_the_parameters_of_the_task(svm_kb, wine_csv, run_cli):
     import autometa
     from autometa._tune import best_config
+    from autometa.metamodel._features import config_key
     from autometa.metamodel._sampler import trial_config
     from autometa.spaces import config_set
 
@@ -49,11 +50,18 @@ def test_configs_hold_only_the_parameters_of_the_task(svm_kb, wine_csv, run_cli)
             assert r.config == {k: v for k, v in stored[r.config_id].items() if k != "epsilon" or task == "regression"}
     code, out, err = run_cli(["recommend", str(wine_csv), "--kb", str(svm_kb), "--family", "svm", "-n", "5"])
     assert code == 0 and "svm" in out and "epsilon" not in out, err
-    # tune enqueues the stored configs whole, so its sampler knows them as the knowledge base's.
+    # tune searches only the task's parameters: no trial of a classification study has an epsilon,
+    # and its sampler still knows the warm start as the knowledge base's configs.
     recs = autometa.recommend(wine_csv, families=["svm"], n=2, kb=svm_kb)
-    study = autometa.tune(wine_csv, family="svm", n_trials=2, n_warm=2, kb=svm_kb, random_state=0)
-    assert [trial_config(t.params) for t in study.trials] == [("svm", stored[r.config_id]) for r in recs]
+    study = autometa.tune(wine_csv, family="svm", n_trials=4, n_warm=2, kb=svm_kb, random_state=0)
+    assert [trial_config(t.params) for t in study.trials[:2]] == [("svm", r.config) for r in recs]
+    assert all(set(t.params) == {"family", "svm.C", "svm.gamma"} for t in study.trials)
+    observed = [trial_config(t.params) for t in study.trials]
+    keys = study.sampler._frame(observed).index
+    assert list(keys[:2]) == [config_key("svm", r.config_id) for r in recs]
     assert set(best_config(study)[1]) == {"C", "gamma"}
+    study = autometa.tune(X.assign(target=y), family="svm", n_trials=2, n_warm=1, kb=svm_kb, random_state=0)
+    assert all(set(t.params) == {"family", "svm.C", "svm.gamma", "svm.epsilon"} for t in study.trials)
 
 
 def test_recommend_ranks_distinct_configs_with_evidence(tiny_kb):

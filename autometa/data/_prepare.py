@@ -166,6 +166,14 @@ def _clean_target(y: pd.Series, task: str, target: str, where: str) -> pd.Series
         if numeric.nunique() < 2:
             raise InputError(f"Target '{target}' in {where} has a single value; there is nothing to predict.")
         return numeric.rename(target)
+    if pd.api.types.is_float_dtype(y.dtype):
+        values = y.dropna().to_numpy(dtype=float)
+        fractional = values[np.isfinite(values) & (values != np.round(values))]
+        if len(fractional):
+            raise InputError(
+                f"Target '{target}' in {where} has fractional values (e.g. {fractional[0]:g}), which are not classes; "
+                "use --task regression, or bin the target into classes first."
+            )
     if y.nunique() < 2:
         raise InputError(
             f"Target '{target}' in {where} has a single class ({y.iloc[0]!r}); classification needs at least two."

@@ -170,15 +170,25 @@ class ConfigEncoder:
             return spec.to_unit(_clip_into(spec.space, {**spec.default, **{k: v for k, v in config.items()
                                                                             if k in spec.space}}))
 
-    def encode(self, families: Sequence[str], configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """Rows ``[family code, params...]`` for the given candidates."""
+    def encode(self, families: Sequence[str], configs: Sequence[Mapping[str, Any]], task: str | None = None) -> np.ndarray:
+        """Rows ``[family code, params...]`` for the given candidates.
+
+        With ``task``, parameters that do not apply to it (SVR's ``epsilon`` for classification) sit
+        at the centre of their axis, so that distances between configs ignore them.
+        """
+        from autometa.spaces import get_family
+
         out = np.full((len(families), self.width), np.nan)
         for i, (family, config) in enumerate(zip(families, configs, strict=True)):
             out[i, 0] = self.family_code(family)
             point = self.unit(family, config)
             if point is not None:
-                start, _ = self._offsets[family]
-                out[i, 1 + start: 1 + start + len(point)] = np.clip(point, 0.0, 1.0)
+                start, params = self._offsets[family]
+                point = np.clip(point, 0.0, 1.0)
+                if task is not None:
+                    applies = get_family(family).params_for(task)
+                    point = np.where([p in applies for p in params], point, 0.5)
+                out[i, 1 + start: 1 + start + len(point)] = point
         return out
 
     def to_dict(self) -> dict[str, Any]:

@@ -48,7 +48,8 @@ class Table:
         self.value = self.sign * raw  # NaN for failures: they improve nothing
         self.failed = self.available & ~np.isfinite(raw)
         self.families = model.candidates["family"].to_numpy()
-        self.encoded = model.encoder.encode(list(model.candidates["family"]), list(model.candidates["config"]))
+        self.encoded = model.encoder.encode(list(model.candidates["family"]), list(model.candidates["config"]),
+                                            task=model.task)
 
     def curve(self, order: Sequence[int], n_trials: int) -> np.ndarray:
         """Best raw score (in the metric's own direction) after each of ``n_trials`` trials."""
@@ -137,7 +138,7 @@ class _TPEProposer:
         from autometa.metamodel._sampler import suggest_config
 
         trial = self.study.ask()
-        family, config = suggest_config(trial, self.families)
+        family, config = suggest_config(trial, self.families, self.model.task)
         self.study.tell(trial, state=TrialState.FAIL)  # the proposal itself is replaced by the snapped config
         return _nearest(self.model, self.table, remaining, family, config)
 
@@ -145,13 +146,14 @@ class _TPEProposer:
         import optuna
         from optuna.trial import TrialState, create_trial
 
-        from autometa.metamodel._sampler import FAMILY_PARAM, fixed_params, param_name
+        from autometa.metamodel._sampler import FAMILY_PARAM, fixed_params, param_name, search_params
         from autometa.spaces import get_family
 
         family = str(self.table.families[pick])
-        params = fixed_params(family, self.model.candidates["config"].iloc[pick])
+        params = fixed_params(family, self.model.candidates["config"].iloc[pick], self.model.task)
+        space = get_family(family).space
         distributions = {FAMILY_PARAM: optuna.distributions.CategoricalDistribution(self.families),
-                         **{param_name(family, n): d for n, d in get_family(family).space.items()}}
+                         **{param_name(family, n): space[n] for n in search_params(family, self.model.task)}}
         value = self.table.value[pick]
         if np.isfinite(value):
             self.study.add_trial(create_trial(params=params, distributions=distributions, value=float(value)))
@@ -160,7 +162,7 @@ class _TPEProposer:
 
 
 def _nearest(model: Any, table: Table, remaining: np.ndarray, family: str, config: dict[str, Any]) -> int:
-    point = model.encoder.encode([family], [config])[0]
+    point = model.encoder.encode([family], [config], task=model.task)[0]
     same = np.flatnonzero(remaining & (table.families == family))
     pool = same if len(same) else np.flatnonzero(remaining)
     if not len(same):  # the family is exhausted: any untried config, nearest by nothing in particular

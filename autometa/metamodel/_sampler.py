@@ -38,16 +38,29 @@ def param_name(family: str, name: str) -> str:
     return f"{family}.{name}"
 
 
-def suggest_config(trial: Any, families: Sequence[str]) -> tuple[str, dict[str, Any]]:
-    """Ask ``trial`` for a family (among ``families``) and that family's config."""
+def search_params(family: str, task: str | None = None) -> list[str]:
+    """The parameters of ``family`` that a search on ``task`` tunes (all of them when ``task`` is None).
+
+    Parameters that do not apply to the task (SVR's ``epsilon`` for classification) are left out,
+    so that no sampler spends trials on a dimension the estimator ignores.
+    """
+    from autometa.spaces import get_family
+
+    spec = get_family(family)
+    return spec.params_for(task) if task else list(spec.space)
+
+
+def suggest_config(trial: Any, families: Sequence[str], task: str | None = None) -> tuple[str, dict[str, Any]]:
+    """Ask ``trial`` for a family (among ``families``) and that family's config for ``task``."""
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
     from autometa.spaces import get_family
 
     family = trial.suggest_categorical(FAMILY_PARAM, list(families))
+    space = get_family(family).space
     config: dict[str, Any] = {}
-    for name, dist in get_family(family).space.items():
-        key = param_name(family, name)
+    for name in search_params(family, task):
+        dist, key = space[name], param_name(family, name)
         if isinstance(dist, FloatDistribution):
             config[name] = trial.suggest_float(key, dist.low, dist.high, log=dist.log)
         elif isinstance(dist, IntDistribution):
@@ -58,23 +71,28 @@ def suggest_config(trial: Any, families: Sequence[str]) -> tuple[str, dict[str, 
 
 
 def trial_config(params: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """``(family, config)`` of a trial's params, or None when they are incomplete (a running trial)."""
+    """``(family, config)`` of a trial's params, or None when they are incomplete (a running trial).
+
+    Parameters that apply to one task only are optional (a classification study has no SVR
+    ``epsilon``); every other parameter of the family must be there.
+    """
     from autometa.spaces import get_family, list_families
 
     family = params.get(FAMILY_PARAM)
     if family not in list_families():
         return None
-    space = get_family(family).space
-    config = {name: params[param_name(family, name)] for name in space if param_name(family, name) in params}
-    return (family, config) if len(config) == len(space) else None
+    spec = get_family(family)
+    config = {name: params[param_name(family, name)] for name in spec.space if param_name(family, name) in params}
+    required = set(spec.space) - set(spec.task_params)
+    return (family, config) if required <= set(config) else None
 
 
-def fixed_params(family: str, config: Mapping[str, Any]) -> dict[str, Any]:
-    """The params of a trial that evaluates ``config`` of ``family`` (for ``enqueue_trial``)."""
+def fixed_params(family: str, config: Mapping[str, Any], task: str | None = None) -> dict[str, Any]:
+    """The params of a trial that evaluates ``config`` of ``family`` on ``task`` (for ``enqueue_trial``)."""
     from autometa.spaces import get_family
 
     full = get_family(family).validate_config(config)
-    return {FAMILY_PARAM: family, **{param_name(family, k): v for k, v in full.items()}}
+    return {FAMILY_PARAM: family, **{param_name(family, k): full[k] for k in search_params(family, task)}}
 
 
 class MetaSampler(BaseSampler):
@@ -113,7 +131,12 @@ class MetaSampler(BaseSampler):
         self._kb = model.candidates[eligible]
         self._kb_pred = model.predict(self.metafeatures, self._kb, neighbors=self._neighbors)
         self._proposals: dict[int, dict[str, Any]] = {}
-        self._kb_keys = {(r.family, _dump(r.config)): k for k, r in self._kb.iterrows()}
+        # Configs are matched on the parameters the task uses (a classification trial has no SVR
+        # epsilon, the knowledge base's stored config does).
+        self.task = getattr(model, "task", None) or None
+        self._kb_keys: dict[tuple[str, str], str] = {}
+        for k, r in self._kb.iterrows():
+            self._kb_keys.setdefault(self._key(r.family, r.config), k)
 
     # ---------------------------------------------------------- Optuna contract
     def infer_relative_search_space(self, study, trial):  # noqa: D102 - the joint proposal is made lazily
@@ -179,7 +202,7 @@ class MetaSampler(BaseSampler):
             pending.append(t.state == TrialState.RUNNING)
         family, config = self.choose(observed, np.array(values, dtype=float), np.array(failed, dtype=bool),
                                      np.array(pending, dtype=bool))
-        return fixed_params(family, config)
+        return fixed_params(family, config, self.task)
 
     def choose(self, observed: list[tuple[str, dict[str, Any]]], values: np.ndarray, failed: np.ndarray,
                pending: np.ndarray) -> tuple[str, dict[str, Any]]:
@@ -187,9 +210,9 @@ class MetaSampler(BaseSampler):
         cands = self._candidates(observed, values)
         pred = self._predict(cands)
         obs = self._frame(observed)
-        enc_c = self.model.encoder.encode(list(cands["family"]), list(cands["config"]))
+        enc_c = self.model.encoder.encode(list(cands["family"]), list(cands["config"]), self.task)
         if len(obs):
-            enc_o = self.model.encoder.encode(list(obs["family"]), list(obs["config"]))
+            enc_o = self.model.encoder.encode(list(obs["family"]), list(obs["config"]), self.task)
             obs_pred = self._predict(obs)["mean"].to_numpy()
             z = normalize_observed(values, failed)
             z[pending] = np.nan
@@ -213,8 +236,8 @@ class MetaSampler(BaseSampler):
     def _candidates(self, observed: list[tuple[str, dict[str, Any]]], values: np.ndarray) -> pd.DataFrame:
         from autometa.spaces import get_family
 
-        tried = {(f, _dump(c)) for f, c in observed}
-        rows = [(k, r.family, r.config) for k, r in self._kb.iterrows() if (r.family, _dump(r.config)) not in tried]
+        tried = {self._key(f, c) for f, c in observed}
+        rows = [(k, r.family, r.config) for k, r in self._kb.iterrows() if self._key(r.family, r.config) not in tried]
         for family in self.families:
             spec = get_family(family)
             for i, u in enumerate(self._rng.random((self.n_random, len(spec.space)))):
@@ -232,7 +255,7 @@ class MetaSampler(BaseSampler):
         seen = set(tried)
         unique = []
         for row in rows:
-            key = (row[1], _dump(row[2]))
+            key = self._key(row[1], row[2])
             if key not in seen:
                 seen.add(key)
                 unique.append(row)
@@ -242,9 +265,17 @@ class MetaSampler(BaseSampler):
 
     def _frame(self, observed: list[tuple[str, dict[str, Any]]]) -> pd.DataFrame:
         # An observed config that is one of the knowledge base's keeps its key, hence its blended prior.
-        keys = [self._kb_keys.get((f, _dump(c)), f"obs:{i}") for i, (f, c) in enumerate(observed)]
-        return pd.DataFrame({"family": [f for f, _ in observed], "config": [c for _, c in observed]},
+        # Such a trial is encoded as the stored config (task-only parameters included).
+        keys = [self._kb_keys.get(self._key(f, c), f"obs:{i}") for i, (f, c) in enumerate(observed)]
+        configs = [self._kb.at[k, "config"] if k in self._kb.index else c for k, (_, c) in zip(keys, observed, strict=True)]
+        return pd.DataFrame({"family": [f for f, _ in observed], "config": configs},
                             index=pd.Index(keys, name="key"))
+
+    def _key(self, family: str, config: Mapping[str, Any]) -> tuple[str, str]:
+        from autometa.spaces import get_family
+
+        trimmed = get_family(family).config_for(config, self.task) if self.task else config
+        return family, _dump(trimmed)
 
 
 def _dump(config: Mapping[str, Any]) -> str:

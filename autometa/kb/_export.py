@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import datetime as _dt
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -36,7 +35,7 @@ def build_to_kb(build_dir: str | Path, shard_dir: str | Path | None = None) -> K
         "protocol": record["protocol"],
         "build": {
             "kind": "local",
-            "runs": _with_wall_times(record.get("runs", []), store),
+            "runs": store.all_runs(record.get("runs", [])),
             "versions": record.get("versions", {}),
             "python": record.get("python"),
             "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -44,38 +43,6 @@ def build_to_kb(build_dir: str | Path, shard_dir: str | Path | None = None) -> K
         "skipped": store.read_skipped(),
     }
     return KnowledgeBase(datasets, evaluations, meta=meta)
-
-
-def _with_wall_times(runs: list[dict[str, Any]], store: BuildStore) -> list[dict[str, Any]]:
-    """``runs`` with ``wall_seconds`` where the build logs tell it: a run lasted from its start to the
-    last evaluation logged before the next run started (a run's closing meta-feature pass is not logged,
-    so it is not counted). A run that logged nothing gets 0."""
-    starts = [_timestamp(run.get("started_at")) for run in runs]
-    if not runs or any(t is None for t in starts):
-        return runs
-    last = [None] * len(runs)
-    for record in store.iter_log():
-        finished = _timestamp(record.get("finished_at"))
-        if finished is None:
-            continue
-        i = bisect.bisect_right(starts, finished) - 1
-        if i >= 0 and (last[i] is None or finished > last[i]):
-            last[i] = finished
-    out = []
-    for run, start, end in zip(runs, starts, last, strict=True):
-        wall = run.get("wall_seconds")
-        if wall is None:
-            wall = max(0.0, (end - start).total_seconds()) if end is not None else 0.0
-        out.append({**run, "wall_seconds": round(float(wall), 1)})
-    return out
-
-
-def _timestamp(text: Any) -> _dt.datetime | None:
-    try:
-        stamp = _dt.datetime.fromisoformat(str(text))
-    except ValueError:
-        return None
-    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=_dt.timezone.utc)
 
 
 def export_build(build_dir: str | Path, out: str | Path, shard_dir: str | Path | None = None, *,
@@ -232,7 +199,8 @@ def _build_time_lines(kb: KnowledgeBase, runs: list[dict[str, Any]], protocol: d
     timed = [run["wall_seconds"] for run in runs if run.get("wall_seconds") is not None]
     if timed:
         lines.append(f"{_duration(sum(timed))} of wall time over {len(timed)} build runs (each from its start to "
-                     "the last evaluation it logged, from the build logs; meta-feature passes not included).")
+                     "its last evaluation: from the build logs, or as recorded with the shards for runs in other "
+                     "build folders; meta-feature passes not included).")
     ev = kb.evaluations
     ours = ev[ev["protocol_version"] > 0]
     if len(ours):

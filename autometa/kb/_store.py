@@ -8,6 +8,8 @@ Layout of a build folder ``DIR``::
     SHARDS/datasets/<dataset>.json      the dataset's row of the ``datasets`` table (+ how to reload it)
     SHARDS/evaluations/<dataset>.parquet  every evaluation of a dataset whose config set is complete
     SHARDS/metafeatures/<dataset>.json  its meta-features (filled by ``autometa kb refresh-metafeatures``)
+    SHARDS/runs.json                    every build run that wrote shards here: command, host, start,
+                                        evaluations and wall time (so a build continued elsewhere keeps them)
 
 ``SHARDS`` is ``DIR/shards`` unless given; shards are small, compressed and self-contained, so they can
 be committed and a build continued from them on another machine. A log line is written only after the
@@ -17,6 +19,8 @@ and never duplicates one; a torn last line (kill during the write) is cut off on
 
 from __future__ import annotations
 
+import bisect
+import datetime as _dt
 import fcntl
 import json
 import os
@@ -32,6 +36,12 @@ from autometa.kb import _schema as S
 
 BUILD_FILE = "build.json"
 LOCK_FILE = ".lock"
+RUNS_FILE = "runs.json"
+
+
+def run_key(run: dict[str, Any]) -> tuple[str, str]:
+    """A build run's identity: its host and start time."""
+    return str(run.get("host")), str(run.get("started_at"))
 
 
 def safe_name(dataset_id: str) -> str:
@@ -70,6 +80,29 @@ class BuildStore:
 
     def write_build(self, record: dict[str, Any]) -> None:
         _atomic_write(self.folder / BUILD_FILE, json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+    # ----------------------------------------------------------------- runs
+    def read_runs(self) -> list[dict[str, Any]]:
+        """The build runs recorded with the shards, oldest first."""
+        path = self.shard_dir / RUNS_FILE
+        return json.loads(path.read_text()) if path.exists() else []
+
+    def record_run(self, run: dict[str, Any]) -> None:
+        """Add ``run`` to the shard folder's runs, or replace the record with its key (:func:`run_key`)."""
+        runs = [r for r in self.read_runs() if run_key(r) != run_key(run)] + [run]
+        runs.sort(key=lambda r: str(r.get("started_at")))
+        _atomic_write(self.shard_dir / RUNS_FILE, json.dumps(runs, indent=1, sort_keys=True) + "\n")
+
+    def all_runs(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``runs`` (this folder's ``build.json``) and those recorded with the shards, oldest first, with
+        ``wall_seconds``: from this folder's logs where they have the run, else as recorded."""
+        merged = {run_key(r): dict(r) for r in self.read_runs()}
+        for run in _with_wall_times(runs, self):
+            kept = merged.get(run_key(run), {})
+            if not run.get("wall_seconds") and kept.get("wall_seconds"):
+                run["wall_seconds"] = kept["wall_seconds"]
+            merged[run_key(run)] = {**kept, **run}
+        return sorted(merged.values(), key=lambda r: str(r.get("started_at")))
 
     # ------------------------------------------------------------- datasets
     def write_dataset(self, row: dict[str, Any]) -> None:
@@ -197,3 +230,35 @@ def _atomic_write(path: Path, text: str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def _with_wall_times(runs: list[dict[str, Any]], store: BuildStore) -> list[dict[str, Any]]:
+    """``runs`` with ``wall_seconds`` where the build logs tell it: a run lasted from its start to the
+    last evaluation logged before the next run started (a run's closing meta-feature pass is not logged,
+    so it is not counted). A run that logged nothing gets 0."""
+    starts = [_timestamp(run.get("started_at")) for run in runs]
+    if not runs or any(t is None for t in starts):
+        return runs
+    last = [None] * len(runs)
+    for record in store.iter_log():
+        finished = _timestamp(record.get("finished_at"))
+        if finished is None:
+            continue
+        i = bisect.bisect_right(starts, finished) - 1
+        if i >= 0 and (last[i] is None or finished > last[i]):
+            last[i] = finished
+    out = []
+    for run, start, end in zip(runs, starts, last, strict=True):
+        wall = run.get("wall_seconds")
+        if wall is None:
+            wall = max(0.0, (end - start).total_seconds()) if end is not None else 0.0
+        out.append({**run, "wall_seconds": round(float(wall), 1)})
+    return out
+
+
+def _timestamp(text: Any) -> _dt.datetime | None:
+    try:
+        stamp = _dt.datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=_dt.timezone.utc)

@@ -50,6 +50,9 @@ def test_export_merges_lcdb_and_info_shows_it(build, lcdb_kb, tmp_path, capsys):
     assert info["datasets_per_source"] == {"lcdb": {"classification": 1}, "sklearn": {"classification": 1}}
     families = info["families"]
     assert families["knn"]["sources"] == {"lcdb": 1, "sklearn": 2}  # LCDB's KNeighbors maps onto our knn
+    # Configs per dataset count our protocol's rows: LCDB's one config per dataset would hide a short build.
+    assert families["knn"]["configs_per_dataset"] == {"min": 2, "max": 2} and families["knn"]["configs"] == 3
+    assert families["lcdb:SVC_poly"]["configs_per_dataset"] == {"min": 1, "max": 1}
     assert families["lcdb:GradientBoostingClassifier"]["sources"] == {"lcdb": 1}
     assert set(info["metrics_per_source"]["lcdb"]) == {"accuracy", "roc_auc", "log_loss"}  # kr-vs-kp is binary
     assert "accuracy" not in info["metrics_per_source"]["sklearn"]
@@ -70,6 +73,7 @@ def test_export_merges_lcdb_and_info_shows_it(build, lcdb_kb, tmp_path, capsys):
     assert "`autometa kb build sklearn:iris --families knn -n 2`" in notes
     assert "--merge" in notes and "lcdb import" in notes and re.search(r"lcdb \d+\.\d+", notes)
     assert "| lcdb | 1 | 0 |" in notes
+    assert re.search(r"\| knn \| 3 \| 2 \| 3 \| 2 \| 3 \|", notes)  # evaluations, datasets, configs, per dataset, ok
     # Build time: the run's wall time read back from its logs, at most the time the build took.
     (run,) = kb.meta["build"]["runs"]
     assert 0 < run["wall_seconds"] <= seconds + 1

@@ -155,12 +155,14 @@ def write_build_notes(kb: KnowledgeBase, out: str | Path) -> Path:
               "| source | classification | regression |", "|---|---:|---:|"]
     for source, tasks in sorted(info["datasets_per_source"].items()):
         lines.append(f"| {source} | {tasks.get('classification', 0)} | {tasks.get('regression', 0)} |")
-    lines += ["", "| family | evaluations | datasets | configs | ok | failed | timeout | memory | sources |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines += ["", "| family | evaluations | datasets | configs | configs per dataset | ok | failed | timeout | memory "
+              "| sources |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for family, row in sorted(info["families"].items()):
         sources = ", ".join(f"{k} {v}" for k, v in row.get("sources", {}).items())
-        lines.append(f"| {family} | {row['evaluations']} | {row['datasets']} | {row['configs']} | {row['ok']} | "
-                     f"{row['failed']} | {row['timeout']} | {row['memory']} | {sources} |")
+        per = row["configs_per_dataset"]
+        per_text = str(per["min"]) if per["min"] == per["max"] else f"{per['min']}-{per['max']}"
+        lines.append(f"| {family} | {row['evaluations']} | {row['datasets']} | {row['configs']} | {per_text} | "
+                     f"{row['ok']} | {row['failed']} | {row['timeout']} | {row['memory']} | {sources} |")
     metrics = info.get("metrics_per_source") or {}
     if metrics:
         lines += ["", "Metrics reported (evaluations with a value): " + "; ".join(

@@ -219,6 +219,7 @@ class KnowledgeBase:
                 "evaluations": int(len(rows)),
                 "datasets": int(rows["dataset_id"].nunique()),
                 "configs": int(rows["config_id"].nunique()),
+                "configs_per_dataset": _configs_per_dataset(rows),
                 **{status: int(statuses.get(status, 0)) for status in S.STATUSES},
                 "sources": {str(k): int(v) for k, v in rows["source"].value_counts().sort_index().items()},
                 "top_errors": {str(k): int(v) for k, v in errors.head(5).items()},
@@ -245,6 +246,14 @@ class KnowledgeBase:
 
 
 _GENERATED_META = ("format", "format_version", "saved_at", "counts")
+
+
+def _configs_per_dataset(rows: pd.DataFrame) -> dict[str, int]:
+    """Fewest and most configs of a family on one dataset, over the rows of our own protocol where there
+    are any (an imported history has one config per dataset: it would hide an unfinished build)."""
+    ours = rows[rows["protocol_version"] > 0]
+    counts = (ours if len(ours) else rows).groupby("dataset_id")["config_id"].nunique()
+    return {"min": int(counts.min()), "max": int(counts.max())}
 
 
 def _config_order(columns: pd.Index) -> list[str]:

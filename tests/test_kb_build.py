@@ -18,7 +18,7 @@ import pytest
 from autometa.errors import InputError
 from autometa.evaluation import Protocol
 from autometa.kb import KnowledgeBase
-from autometa.kb._build import BuildPlan, LocalBuilder
+from autometa.kb._build import BuildPlan, BuildStats, LocalBuilder, evaluation_weight
 from autometa.kb._corpus import resolve_corpora
 from autometa.kb._export import build_to_kb, export_build
 from autometa.kb._store import BuildStore
@@ -72,6 +72,12 @@ def test_build_resumes_and_extends_without_recomputing(tmp_path):
             "sklearn__diabetes.parquet", "sklearn__iris.parquet"]
         more = LocalBuilder(BuildPlan(refs, ["linear", "knn"], 3, FAST), store).run()
         assert (more.done, more.done_before) == (8, 4)  # only the new Sobol configs
+        # The ETA's weights come from the datasets' rows: diabetes (442 x 10) costs more than iris (150 x 4).
+        w_iris, w_diabetes = (evaluation_weight(store.read_datasets()[d]) for d in ("sklearn/iris", "sklearn/diabetes"))
+        assert w_iris == pytest.approx(np.sqrt(150 * 9 * np.sqrt(3))) and w_diabetes == pytest.approx(np.sqrt(442 * 15))
+        assert more.work_total == pytest.approx(6 * (w_iris + w_diabetes))
+        assert more.work_before == pytest.approx(2 * (w_iris + w_diabetes))
+        assert more.work_done == pytest.approx(4 * (w_iris + w_diabetes)) and more.eta_seconds() == 0.0
     finally:
         store.close()
     assert set(_logged_keys(tmp_path / "build").values()) == {1}
@@ -81,6 +87,16 @@ def test_build_resumes_and_extends_without_recomputing(tmp_path):
     assert KnowledgeBase.load(tmp_path / "kb").info()["counts"]["evaluations"] == 12
     shard = pd.read_parquet(tmp_path / "build" / "shards" / "evaluations" / "sklearn__iris.parquet")
     assert len(shard) == 6  # the shard was rewritten when the dataset's larger config set completed
+
+
+def test_eta_weighs_what_is_left_by_its_expected_cost():
+    # Half the evaluations done in 10 s, but they were the cheap tenth of the work: 90 s left, not 10 s.
+    stats = BuildStats(total=100, done=50, work_total=100.0, work_done=10.0, started=time.perf_counter() - 10.0)
+    assert stats.eta_seconds() == pytest.approx(90.0, rel=0.05)
+    unweighted = BuildStats(total=100, done=50, started=time.perf_counter() - 10.0)  # no dataset rows known
+    assert unweighted.eta_seconds() == pytest.approx(10.0, rel=0.05)
+    assert evaluation_weight({"n_rows_used": 100, "n_features": 20, "n_classes": None}) == pytest.approx(50.0)
+    assert evaluation_weight({"n_features": 3}) is None
 
 
 def test_a_changed_protocol_or_space_is_refused(tmp_path):

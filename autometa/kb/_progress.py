@@ -39,16 +39,15 @@ class BuildProgress:
                 Progress,
                 TextColumn,
                 TimeElapsedColumn,
-                TimeRemainingColumn,
             )
 
             self._progress = Progress(
                 TextColumn("[bold]kb build"), BarColumn(), MofNCompleteColumn(), TextColumn("evaluations"),
                 TextColumn("{task.fields[datasets]}"), TextColumn("[red]{task.fields[failures]} failed"),
-                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=self.console,
+                TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}"), console=self.console,
             )
             self._progress.__enter__()
-            self._task = self._progress.add_task("build", total=None, datasets="", failures=0)
+            self._task = self._progress.add_task("build", total=None, datasets="", failures=0, eta="?")
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -59,7 +58,8 @@ class BuildProgress:
         datasets = f"datasets {stats.datasets_done}/{stats.datasets_total}"
         if self._progress is not None:
             self._progress.update(self._task, total=stats.total, completed=stats.done_before + stats.done,
-                                  datasets=datasets, failures=stats.failures)
+                                  datasets=datasets, failures=stats.failures,
+                                  eta=_fmt_seconds(stats.eta_seconds()))
             return
         now = time.perf_counter()
         if now - self._last >= self.interval or stats.remaining == 0:

@@ -73,7 +73,7 @@ def build_command(
     memory_limit: int = typer.Option(4096, "--memory-limit", help="Memory limit of one evaluation, in MiB."),
     seed: int = typer.Option(0, "--seed", help="Seed of subsampling, folds and models."),
     storage: str | None = typer.Option(None, "--storage", help="Optuna RDB URL shared by many workers."),
-    shard_dir: Path | None = typer.Option(None, "--shard-dir", help="Where finished datasets' shards go (default: OUT/shards)."),
+    shard_dir: Path | None = typer.Option(None, "--shard-dir", help="Where finished datasets' shards and the record of build runs go (default: OUT/shards). Commit it, and a build in a fresh --out folder (another machine) continues from it."),
     metafeatures: bool = typer.Option(True, "--metafeatures/--no-metafeatures", help="Compute missing meta-features at the end."),
     worker_log: Path | None = typer.Option(None, "--worker-log", help="Append the workers' stderr to this file."),
     heartbeat_interval: int = typer.Option(10, "--heartbeat-interval", min=1, help="With --storage: seconds between heartbeats."),

@@ -156,9 +156,8 @@ def flaml_scores(dataset_ids: list[str], protocol: Any, cache: Path) -> pd.DataF
 # ------------------------------------------------------------------------------------------- replay
 def run_replay(args: argparse.Namespace) -> pd.DataFrame:
     from autometa.evaluation import Protocol
-    from autometa.metamodel import DEFAULT_SETTINGS, MetaModel, load_kb, training_data
-    from autometa.metamodel._evaluate import held_out as group_of
-    from autometa.metamodel._replay import replay
+    from autometa.metamodel import DEFAULT_SETTINGS, load_kb, training_data
+    from autometa.metamodel._replay import lodo_replays
 
     kb = load_kb(args.kb)
     groups = kb.duplicate_groups().to_dict()
@@ -172,11 +171,10 @@ def run_replay(args: argparse.Namespace) -> pd.DataFrame:
         protocol = Protocol.from_dict(kb.meta.get("protocol") or {})
         flaml = (flaml_scores(held_out, protocol, args.out / "warmstart_flaml_cache.csv")
                  if "flaml" in args.methods else pd.DataFrame())
-        for i, dataset_id in enumerate(held_out):
-            model = MetaModel.fit(data.without(group_of(dataset_id, groups, data.dataset_ids)), settings,
-                                  time_model=False)
-            curves = replay(model, data, dataset_id, seeds=range(args.seeds), n_trials=args.n_trials,
-                            n_warm=args.n_warm, methods=[m for m in args.methods if m != "flaml"])
+        replays = lodo_replays(data, held_out, settings, groups=groups, n_jobs=args.n_jobs, seeds=range(args.seeds),
+                               n_trials=args.n_trials, n_warm=args.n_warm,
+                               methods=[m for m in args.methods if m != "flaml"])
+        for i, (dataset_id, curves) in enumerate(replays):
             if "flaml" in args.methods and dataset_id in flaml.index and np.isfinite(flaml.loc[dataset_id].get(data.metric, np.nan)):
                 value = float(flaml.loc[dataset_id, data.metric])
                 curves = pd.concat([curves, pd.DataFrame({"dataset_id": dataset_id, "method": "flaml", "seed": 0,
@@ -574,6 +572,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--n-warm", type=int, default=5, help="recommendations tried first (autometa.tune enqueues as many)")
     p.add_argument("--n-models", type=int, default=None, help="surrogate ensemble members (default: autometa's)")
     p.add_argument("--max-datasets", type=int, default=None)
+    p.add_argument("--n-jobs", type=int, default=1,
+                   help="replay: processes sharing the held-out datasets (results do not depend on it)")
     p.add_argument("--min-coverage", type=float, default=0.5,
                    help="keep configs evaluated on at least this share of the datasets (0: every config; for a KB "
                    "whose build is still running)")

@@ -42,6 +42,25 @@ def test_replay_methods_pick_distinct_configs_of_the_table(tiny_kb):
     assert np.all(np.diff(curve) >= 0) and curve[-1] == pytest.approx(np.nanmax(data.scores.loc["test/wine"]))
 
 
+def test_replays_in_two_processes_equal_those_in_one(tiny_kb):
+    from autometa.kb import KnowledgeBase
+    from autometa.metamodel import Settings, training_data
+    from autometa.metamodel._replay import lodo_replays
+
+    kb = KnowledgeBase.load(tiny_kb)
+    data = training_data(kb, "classification")
+    held_out = data.complete_datasets(1.0)[:3]
+    assert len(held_out) == 3
+    kwargs = {"seeds": range(2), "n_trials": 5, "n_warm": 2, "methods": ["warm", "tpe", "zero-shot"]}
+    settings = Settings(n_models=2, num_boost_round=30, k=4)
+    one = list(lodo_replays(data, held_out, settings, groups=kb.duplicate_groups().to_dict(), **kwargs))
+    two = list(lodo_replays(data, held_out, settings, groups=kb.duplicate_groups().to_dict(), n_jobs=2, **kwargs))
+    assert [d for d, _ in one] == [d for d, _ in two] == list(held_out)
+    for (_, a), (_, b) in zip(one, two, strict=True):
+        assert len(a) == 3 * 2 * 5
+        pd.testing.assert_frame_equal(a, b)
+
+
 def test_cli_replay_writes_csv_markdown_and_png(tiny_kb, tmp_path, run_cli):
     out = tmp_path / "results"
     code, _, err = run_cli(["benchmark", "warmstart", "--mode", "replay", "--kb", str(tiny_kb), "--seeds", "2",

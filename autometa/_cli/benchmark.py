@@ -18,7 +18,7 @@ Modes: replay (leave-one-dataset-out over the knowledge base's complete tables; 
 
 --lcdb DIR (an LCDB knowledge base, from 'autometa kb import-lcdb') works in every mode: in replay and live it adds LCDB's model-selection figure to the report; in designs it runs the designs on LCDB too.
 
-Options (passed to benchmarks/warmstart.py): --mode, --kb DIR, --corpus DIR, --datasets a,b, --lcdb DIR, --tasks, --methods, --seeds N, --n-trials N, --n-warm N, --n-models N, --max-datasets N, --min-coverage F, --row-cap N, --time-limit S, --out DIR.
+Options (passed to benchmarks/warmstart.py): --mode, --kb DIR, --corpus DIR, --datasets a,b, --lcdb DIR, --tasks, --methods, --seeds N, --n-trials N, --n-warm N, --n-models N, --max-datasets N, --n-jobs N, --min-coverage F, --row-cap N, --time-limit S, --out DIR.
 
 Examples:
 

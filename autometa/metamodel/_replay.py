@@ -20,7 +20,7 @@ observed on that dataset.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -208,3 +208,46 @@ def replay(model: Any, data: TrainingData, dataset_id: str, *, seeds: Sequence[i
             rows.extend({"dataset_id": dataset_id, "method": method, "seed": seed, "k": k + 1, "best": curve[k],
                          "family_first": first} for k in range(n_trials))
     return pd.DataFrame(rows)
+
+
+def lodo_replays(data: TrainingData, dataset_ids: Sequence[str], settings: Any, *,
+                 groups: dict[str, str] | None = None, n_jobs: int = 1,
+                 **replay_kwargs: Any) -> Iterator[tuple[str, pd.DataFrame]]:
+    """``(dataset_id, curves)`` of :func:`replay` for each held-out dataset, in the given order, with
+    the meta-model refitted without that dataset and its copies (``groups``: duplicate groups).
+
+    ``n_jobs`` processes share the datasets (each refit is single-threaded); the results do not depend
+    on it.
+    """
+    if n_jobs <= 1 or len(dataset_ids) <= 1:
+        for dataset_id in dataset_ids:
+            yield dataset_id, _lodo_replay(data, dataset_id, settings, groups, replay_kwargs)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: a forked child would inherit the parent's OpenMP state, which LightGBM can hang on.
+    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_init_worker, initargs=(data, settings, groups, replay_kwargs)) as pool:
+        yield from zip(dataset_ids, pool.map(_replay_in_worker, dataset_ids), strict=True)
+
+
+def _lodo_replay(data: TrainingData, dataset_id: str, settings: Any, groups: dict[str, str] | None,
+                 replay_kwargs: dict[str, Any]) -> pd.DataFrame:
+    from autometa.metamodel._evaluate import held_out
+    from autometa.metamodel._model import MetaModel
+
+    model = MetaModel.fit(data.without(held_out(dataset_id, groups, data.dataset_ids)), settings, time_model=False)
+    return replay(model, data, dataset_id, **replay_kwargs)
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(data: TrainingData, settings: Any, groups: dict[str, str] | None,
+                 replay_kwargs: dict[str, Any]) -> None:
+    _WORKER.update(data=data, settings=settings, groups=groups, replay_kwargs=replay_kwargs)
+
+
+def _replay_in_worker(dataset_id: str) -> pd.DataFrame:
+    return _lodo_replay(_WORKER["data"], dataset_id, _WORKER["settings"], _WORKER["groups"], _WORKER["replay_kwargs"])

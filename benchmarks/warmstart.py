@@ -493,11 +493,12 @@ def report(frame: pd.DataFrame, mode: str, args: argparse.Namespace, seconds: fl
     lines += ["## Targets", "", *targets(frame, tables, lcdb), ""]
     if mode == "replay":
         n_configs = frame.groupby("dataset_id")["table_size"].first().median() if "table_size" in frame else np.nan
+        n_trials = int(frame["k"].max())
         lines += [f"Note: a replay trial picks one config of the held-out dataset's table ({n_configs:.0f} configs "
-                  "per dataset here), without repeats. Cold TPE at 50 trials has then seen most of the table, so "
-                  "TPE@50 is close to 1 by construction (random search too) and warm@10 >= TPE@50 is a hard "
-                  "comparison on a small table; trials-to-match says how many cold-TPE trials reach warm start's "
-                  "score.", ""]
+                  f"per dataset here), without repeats. Cold TPE at {n_trials} trials has then seen "
+                  f"{n_trials / n_configs:.0%} of the table, so TPE@{n_trials} is close to the table's best by "
+                  "construction (random search too) and warm@10 >= TPE@50 is a hard comparison on a small table; "
+                  "trials-to-match says how many cold-TPE trials reach warm start's score.", ""]
     lines += ["## Mean normalized score at k trials (higher is better)", "", _markdown(tables["score"], ".4f"), ""]
     lines += ["## Mean rank among the methods at k (1 = best)", "", _markdown(tables["rank"], ".2f"), ""]
     if tables["wtl"] is not None:

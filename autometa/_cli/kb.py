@@ -157,6 +157,8 @@ def info_command(
 def _print_info(info: dict, title: str) -> None:
     from rich.table import Table
 
+    from autometa.kb._knowledge_base import configs_range_text
+
     console = stdout_console()
     counts = info["counts"]
     console.print(f"[bold]{title}[/bold]: {counts['datasets']} datasets, {counts['evaluations']} evaluations, "
@@ -176,9 +178,8 @@ def _print_info(info: dict, title: str) -> None:
         table.add_column(column, justify="right")
     for family, row in sorted(info["families"].items()):
         not_ok = row["failed"] + row["timeout"] + row["memory"]
-        per = row.get("configs_per_dataset") or {}
-        configs = f"{per['min']}-{per['max']}" if per and per["min"] != per["max"] else str(per.get("min", row["configs"]))
-        table.add_row(family, *(str(row[c]) for c in ("evaluations", "datasets")), configs, str(not_ok))
+        table.add_row(family, *(str(row[c]) for c in ("evaluations", "datasets")),
+                      configs_range_text(row["configs_per_dataset"]), str(not_ok))
     console.print(table)
     console.print("[dim]configs: per dataset (fewest-most), under the protocol where the family has such rows[/dim]")
     sources = sorted({s for row in info["families"].values() for s in row.get("sources", {})})

@@ -162,9 +162,10 @@ class LocalBuilder:
         # The shard folder keeps every run (committed with the shards, it outlives this folder):
         # earlier runs of this folder that it does not have yet are added, timed from the logs.
         kept = {run_key(r) for r in self.store.read_runs()}
-        for run in self.store.all_runs(runs):
-            if run_key(run) not in kept:
-                self.store.record_run(run)
+        if any(run_key(r) not in kept for r in runs):  # timing them reads every log: only when needed
+            for run in self.store.all_runs(runs):
+                if run_key(run) not in kept:
+                    self.store.record_run(run)
         runs.append({
             "started_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "host": socket.gethostname(), "families": self.plan.families, "n_configs": self.plan.n_configs,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from autometa.errors import InputError
-from autometa.kb._knowledge_base import KnowledgeBase
+from autometa.kb._knowledge_base import KnowledgeBase, configs_range_text
 from autometa.kb._store import BUILD_FILE, BuildStore
 
 
@@ -159,8 +159,7 @@ def write_build_notes(kb: KnowledgeBase, out: str | Path) -> Path:
               "| sources |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for family, row in sorted(info["families"].items()):
         sources = ", ".join(f"{k} {v}" for k, v in row.get("sources", {}).items())
-        per = row["configs_per_dataset"]
-        per_text = str(per["min"]) if per["min"] == per["max"] else f"{per['min']}-{per['max']}"
+        per_text = configs_range_text(row["configs_per_dataset"])
         lines.append(f"| {family} | {row['evaluations']} | {row['datasets']} | {row['configs']} | {per_text} | "
                      f"{row['ok']} | {row['failed']} | {row['timeout']} | {row['memory']} | {sources} |")
     metrics = info.get("metrics_per_source") or {}

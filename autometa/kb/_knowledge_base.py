@@ -256,6 +256,12 @@ def _configs_per_dataset(rows: pd.DataFrame) -> dict[str, int]:
     return {"min": int(counts.min()), "max": int(counts.max())}
 
 
+def configs_range_text(per_dataset: dict[str, int]) -> str:
+    """``info()``'s ``configs_per_dataset`` for people: ``"32"``, or ``"16-32"`` when datasets differ."""
+    low, high = per_dataset["min"], per_dataset["max"]
+    return str(low) if low == high else f"{low}-{high}"
+
+
 def _config_order(columns: pd.Index) -> list[str]:
     # "default" first, then the rest in their natural (sorted) order: sobol-0001, sobol-0002, ...
     names = sorted(map(str, columns))

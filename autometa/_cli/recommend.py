@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from autometa._cli._common import print_json, stdout_console
+from autometa._cli._options import (
+    DataArgument,
+    FamilyOption,
+    JsonOption,
+    KbOption,
+    MetricOption,
+    NRecommendationsOption,
+    TargetOption,
+    TaskOption,
+)
 
 _HELP = """Recommend the models and hyperparameters to try first on a dataset.
 
@@ -27,15 +35,15 @@ def register(app: typer.Typer) -> None:
 
 
 def recommend_command(
-    file: Path = typer.Argument(..., help="The dataset: CSV/TSV (.gz), Parquet or a PMLB folder."),
-    target: str | None = typer.Option(None, "--target", "-t", help="Target column (default: target/class/label/y or the last column)."),
-    task: str | None = typer.Option(None, "--task", help="classification or regression (default: inferred from the target; an integer target with few values counts as classes)."),
-    family: list[str] | None = typer.Option(None, "--family", "-f", help="Only this family (repeatable, or comma-separated)."),
-    metric: str | None = typer.Option(None, "--metric", "-m", help="Metric to optimize (default: balanced_accuracy or r2)."),
-    n: int = typer.Option(10, "-n", "--n", min=1, help="How many recommendations."),
+    file: DataArgument,
+    target: TargetOption = None,
+    task: TaskOption = None,
+    family: FamilyOption = None,
+    metric: MetricOption = None,
+    n: NRecommendationsOption = 10,
     time_budget: float | None = typer.Option(None, "--time-budget", help="Leave out configs predicted to take longer to fit on all rows (seconds)."),
-    kb: Path | None = typer.Option(None, "--kb", help="Knowledge-base folder (default: the shipped one)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON (for scripts)."),
+    kb: KbOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     from autometa._recommend import recommend
 

@@ -7,6 +7,16 @@ from pathlib import Path
 import typer
 
 from autometa._cli._common import print_json, stderr_console, stdout_console
+from autometa._cli._options import (
+    DataArgument,
+    FamilyOption,
+    JsonOption,
+    KbOption,
+    MetricOption,
+    NTrialsOption,
+    TargetOption,
+    TaskOption,
+)
 
 _HELP = """Tune a model on a dataset: the meta-model's recommendations first, then a meta-model-guided Optuna sampler.
 
@@ -29,19 +39,19 @@ def register(app: typer.Typer) -> None:
 
 
 def tune_command(
-    file: Path = typer.Argument(..., help="The dataset: CSV/TSV (.gz), Parquet or a PMLB folder."),
-    target: str | None = typer.Option(None, "--target", "-t", help="Target column (default: target/class/label/y or the last column)."),
-    task: str | None = typer.Option(None, "--task", help="classification or regression (default: inferred from the target; an integer target with few values counts as classes)."),
-    family: list[str] | None = typer.Option(None, "--family", "-f", help="Only this family (repeatable, or comma-separated); default: all."),
-    metric: str | None = typer.Option(None, "--metric", "-m", help="Metric to optimize (default: balanced_accuracy or r2)."),
-    n_trials: int | None = typer.Option(50, "--n-trials", "-n", min=1, help="Trials to run in this call."),
+    file: DataArgument,
+    target: TargetOption = None,
+    task: TaskOption = None,
+    family: FamilyOption = None,
+    metric: MetricOption = None,
+    n_trials: NTrialsOption = 50,
     timeout: float | None = typer.Option(None, "--timeout", help="Stop starting trials after this many seconds."),
     storage: str | None = typer.Option(None, "--storage", help="Optuna storage: a SQLite file, sqlite:///..., postgresql://... (default: in memory)."),
     study_name: str | None = typer.Option(None, "--study-name", help="Study name (to resume or share a study)."),
     seed: int | None = typer.Option(None, "--seed", help="Seed of the sampler."),
     save_model: Path | None = typer.Option(None, "--save-model", help="Write the best config as a model file (JSON; refit on load)."),
-    kb: Path | None = typer.Option(None, "--kb", help="Knowledge-base folder (default: the shipped one)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON (for scripts)."),
+    kb: KbOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     import optuna
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

@@ -125,6 +125,18 @@ class KnowledgeBase:
 
         return duplicate_groups(self._datasets)
 
+    def origin_groups(self) -> pd.Series:
+        """Which datasets share an origin (copies, generator siblings, feature sets of one raw data, one
+        study's several tables), for evaluation on data that is really unseen.
+
+        Contract as :meth:`duplicate_groups` (a string Series indexed by ``dataset_id``, the value the
+        smallest id of the group); every duplicate group lies inside one origin group. The rules are in
+        :mod:`autometa.kb._origins`.
+        """
+        from autometa.kb._origins import origin_groups
+
+        return origin_groups(self._datasets, self.duplicate_groups())
+
     # --------------------------------------------------------------- changes
     def add(self, datasets: pd.DataFrame | None = None, evaluations: pd.DataFrame | None = None) -> KnowledgeBase:
         """Add rows in place and return ``self``. A dataset or (dataset, family, config) already

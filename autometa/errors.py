@@ -18,3 +18,7 @@ class InputError(AutometaError, ValueError):
 
 class ArtifactError(AutometaError):
     """A stored artifact (knowledge base, model cache, checkpoint) is missing, stale or foreign."""
+
+
+class StaleArtifactError(ArtifactError):
+    """A stored artifact of the right kind but another format version (rebuilt or refused, never misread)."""

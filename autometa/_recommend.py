@@ -334,7 +334,7 @@ def dataset_metafeatures(dataset: Any, protocol: Any = None) -> dict[str, float]
     from autometa.evaluation import DEFAULT_PROTOCOL, prepare_data
 
     protocol = protocol or DEFAULT_PROTOCOL
-    prepared = prepare_data(dataset, protocol)
+    prepared = prepare_data(dataset.as_given(), protocol)  # constant columns count, as in OpenML's qualities
     values = metafeatures.extract(prepared.X, prepared.y, task=prepared.task, random_state=protocol.seed)
     return {str(k): float(v) for k, v in dict(values).items() if v is not None and math.isfinite(float(v))}
 

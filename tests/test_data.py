@@ -54,7 +54,7 @@ def test_task_is_inferred_and_can_be_overridden():
     frame = pd.DataFrame({"a": np.linspace(0, 1, 60)})
     inferred = load_dataset(frame, y=integer_labels)
     assert inferred.task == "classification"
-    assert any(n.startswith("Task inferred as classification") and "at most 20 distinct" in n for n in inferred.notes)
+    assert any(n.startswith("Task inferred as classification") and "3 distinct values" in n for n in inferred.notes)
     assert load_dataset(frame, y=integer_labels, task="regression").task == "regression"
     with pytest.raises(InputError, match="Unknown task"):
         load_dataset(frame, y=integer_labels, task="clustering")
@@ -186,3 +186,117 @@ def test_arrays_with_y_and_length_mismatch():
         load_dataset(X, y=np.arange(29) % 2)
     with pytest.raises(InputError, match="not both"):
         load_dataset(pd.DataFrame(X), target="0", y=np.arange(30) % 2)
+
+
+# --- task inference beyond 20 integer values (issue 14) ---------------------------------------------
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+
+    digits = load_digits(as_frame=True)
+    return digits.data, digits.target.to_numpy()
+
+
+def _within_digit_rank(X: pd.DataFrame, digit: np.ndarray, n_bins: int) -> np.ndarray:
+    """Each image's ink, binned into n_bins equal-count bins within its digit: a real-data sub-label."""
+    ink = X.sum(axis=1).to_numpy()
+    ranks = np.zeros(len(ink), dtype=int)
+    for d in np.unique(digit):
+        rows = np.flatnonzero(digit == d)
+        order = np.argsort(np.argsort(ink[rows], kind="stable"), kind="stable")
+        ranks[rows] = order * n_bins // len(rows)
+    return ranks
+
+
+def test_many_labelled_integer_classes_are_classes_not_regression():
+    X, digit = _digits()
+    assert load_dataset(X, y=digit).task == "classification"  # 10 classes
+    # Letter-like: 26 classes 0..25 (digit x ink tercile, the first 26 of 30), 50-70 rows each.
+    letter = digit * 3 + _within_digit_rank(X, digit, 3)
+    keep = letter < 26
+    ds = load_dataset(X[keep], y=letter[keep])
+    assert ds.task == "classification" and ds.n_classes == 26
+    assert any("26 integer values 0..25" in n and "class labels" in n for n in ds.notes)
+    assert load_dataset(X[keep], y=letter[keep] + 1).task == "classification"  # labels 1..26, as in letter
+    # 200 classes 0..199 (digit x ink decile... x20), about 9 rows each.
+    many = digit * 20 + _within_digit_rank(X, digit, 20)
+    ds200 = load_dataset(X, y=many)
+    assert ds200.task == "classification" and ds200.n_classes == 200
+    # --task still overrides.
+    assert load_dataset(X, y=many, task="regression").task == "regression"
+
+
+def test_integer_quantities_are_regressed():
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_diabetes(return_X_y=True, as_frame=True)  # disease progression, integers 25..346
+    ds = load_dataset(X, y=y)
+    assert ds.task == "regression"
+    assert any("look like quantities" in n for n in ds.notes)
+    cancer = load_breast_cancer(as_frame=True).frame
+    area = cancer.pop("mean area").round().astype(int)  # an integer-valued size, 143..2501, house-price-like
+    assert load_dataset(cancer.drop(columns="target"), y=area).task == "regression"
+    signed = (X["s5"] * 1000).round().astype(int)  # integers with negative values
+    assert load_dataset(X.drop(columns="s5"), y=signed).task == "regression"
+    # A contiguous 0..99 range with single-row values (a percentage, like PMLB's cpu_act): regressed.
+    percent = np.clip(np.round(y.to_numpy() / 3.5), 0, 99).astype(int)
+    assert load_dataset(X, y=percent).task == "regression"
+
+
+# PMLB datasets whose integer target has more than 20 values, with the task PMLB declares for them.
+PMLB_MANY_INTEGER_VALUES = {
+    "kddcup": "classification", "letter": "classification", "687_sleuth_ex1605": "regression",
+    "1089_USCrime": "regression", "659_sleuth_ex1714": "regression", "485_analcatdata_vehicle": "regression",
+    "712_chscase_geyser1": "regression", "562_cpu_small": "regression", "197_cpu_act": "regression",
+    "527_analcatdata_election2000": "regression", "561_cpu": "regression", "195_auto_price": "regression",
+    "557_analcatdata_apnea1": "regression", "556_analcatdata_apnea2": "regression",
+    "690_visualizing_galaxy": "regression", "574_house_16H": "regression", "537_houses": "regression",
+}
+
+
+def test_inferred_task_agrees_with_pmlb_on_integer_targets_with_many_values(pmlb_dir):
+    from autometa.data import infer_task
+
+    disagree = {}
+    for name, declared in PMLB_MANY_INTEGER_VALUES.items():
+        y = pd.read_csv(pmlb_dir / name / f"{name}.tsv.gz", sep="\t", usecols=["target"])["target"]
+        assert y.nunique() > 20 and (y == y.round()).all(), name
+        if infer_task(y) != declared:
+            disagree[name] = declared
+    assert disagree == {}
+
+
+# --- constant columns: left out of X, counted by the meta-features (issue 14) -------------------------
+
+
+def test_constant_columns_are_kept_aside_for_the_data_as_given():
+    import metafeatures
+
+    X, digit = _digits()
+    ds = load_dataset(X, y=digit)
+    constant = [c for c, k in ds.feature_kinds.items() if k is FeatureKind.CONSTANT]
+    assert len(constant) == 3 and ds.n_features == 61
+    given = ds.as_given()
+    assert list(given.X.columns) == list(X.columns)  # the table's 64 pixels, in its order
+    np.testing.assert_array_equal(given.X.to_numpy(), X.to_numpy(dtype=float))
+    assert given.y is ds.y and ds.X.shape[1] == 61  # models still see 61
+    values = metafeatures.extract(given.X, given.y, task="classification", groups="general")
+    assert values["NumberOfFeatures"] == 65  # OpenML counts the target too
+    assert values["NumberOfNumericFeatures"] == 64
+    assert ds.as_given() is not ds and load_dataset(X.iloc[:, 2:4], y=digit).as_given().X.shape[1] == 2
+
+
+def test_as_given_keeps_text_constants_and_datetime_parts_in_order():
+    frame = pd.DataFrame({
+        "when": pd.date_range("2020-01-01", periods=60, freq="D").astype(str),
+        "same": ["a"] * 60,
+        "x": np.linspace(0, 1, 60),
+        "id": np.arange(60),
+        "y": ["p", "q", "r"] * 20,
+    })
+    ds = load_dataset(frame, target="y")
+    given = ds.as_given()
+    assert list(given.X.columns) == ["when_month", "when_day", "when_weekday", "same", "x"]
+    assert isinstance(given.X["same"].dtype, pd.CategoricalDtype)
+    assert "same" not in ds.X.columns

@@ -51,7 +51,8 @@ def metafeatures_command(
             stderr_console().print(f"[dim]note:[/dim] {note}")
     start = time.perf_counter()
     try:
-        values = metafeatures.extract(dataset.X, dataset.y, task=dataset.task, groups=group_list,
+        given = dataset.as_given()  # constant columns count, as in OpenML's qualities
+        values = metafeatures.extract(given.X, given.y, task=dataset.task, groups=group_list,
                                       random_state=random_state)
     except ValueError as exc:  # the extractor's own validation, reported as input error
         raise InputError(f"Cannot characterize '{file}': {exc}") from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Literal
 
@@ -12,6 +12,8 @@ import pandas as pd
 
 Task = Literal["classification", "regression"]
 TASKS: tuple[str, ...] = ("classification", "regression")
+#: The numeric parts a datetime column is expanded into (columns ``<name>_<part>``; unchanging parts dropped).
+DATETIME_PARTS: tuple[str, ...] = ("year", "month", "day", "weekday", "hour")
 
 
 class FeatureKind(str, Enum):
@@ -45,6 +47,9 @@ class Dataset:
         notes: the decisions taken while loading, as sentences for the user (which target, which
             columns dropped and why, ...).
         source: the path the data came from, if any.
+        constants: the constant columns that ``X`` leaves out, as typed columns (``None`` when there are
+            none). Models gain nothing from them, but they are part of the data as given, which is
+            what meta-features describe: see :meth:`as_given`.
     """
 
     X: pd.DataFrame
@@ -55,6 +60,7 @@ class Dataset:
     feature_kinds: Mapping[str, FeatureKind] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     source: str | None = None
+    constants: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_rows(self) -> int:
@@ -91,6 +97,30 @@ class Dataset:
     @property
     def dropped_columns(self) -> dict[str, FeatureKind]:
         return {c: k for c, k in self.feature_kinds.items() if not k.is_kept}
+
+    def as_given(self) -> Dataset:
+        """This dataset with its constant columns back in ``X``, in the table's column order.
+
+        Meta-features describe the data as given, as OpenML's qualities do (a table of 64 pixels,
+        two of them always blank, has 64 numeric features there), while models use :attr:`X`.
+        ID-like columns stay out (OpenML marks such columns row ids and leaves them out too), and
+        datetime columns stay expanded.
+        """
+        if self.constants is None or self.constants.shape[1] == 0:
+            return self
+        columns: dict[str, pd.Series] = {}
+        for name, kind in self.feature_kinds.items():
+            if kind is FeatureKind.CONSTANT and name in self.constants.columns:
+                columns[name] = self.constants[name]
+            elif kind.is_kept and name in self.X.columns:
+                columns[name] = self.X[name]
+            elif kind is FeatureKind.DATETIME:
+                columns.update({f"{name}_{part}": self.X[f"{name}_{part}"] for part in DATETIME_PARTS
+                                if f"{name}_{part}" in self.X.columns})
+        for name in self.X.columns:  # anything else X holds (a Dataset made by hand): at the end
+            columns.setdefault(name, self.X[name])
+        X = pd.DataFrame(columns, index=self.X.index)
+        return replace(self, X=X, constants=None)
 
     def summary(self) -> dict[str, object]:
         """A small JSON-able description (shape, task, kinds) for reports and ``--json`` output."""

@@ -12,15 +12,22 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from autometa.data._dataset import TASKS, Dataset, FeatureKind
+from autometa.data._dataset import DATETIME_PARTS, TASKS, Dataset, FeatureKind
 from autometa.errors import InputError
 
 #: Column names taken as the target, in this order, when none is given.
 TARGET_NAMES = ("target", "class", "label", "y")
 #: The fewest rows (after dropping rows with a missing target) that 3-fold CV can use.
 MIN_ROWS = 10
+#: The folds of the default evaluation protocol: a classification target needs a class this large.
+CV_FOLDS = 3
 #: An integer-valued target with at most this many distinct values is taken as class labels.
 MAX_CLASSES_FOR_INTEGER_TARGET = 20
+#: More distinct integers are labels only when they run from 0 or 1 with at most this share of the range
+#: missing, and every value is on at least MIN_ROWS_PER_LABEL rows and on average on MEAN_ROWS_PER_LABEL.
+MAX_MISSING_LABEL_SHARE = 0.05
+MIN_ROWS_PER_LABEL = 2
+MEAN_ROWS_PER_LABEL = 5
 #: A categorical column with more levels than this is said in the notes (encoders cap it).
 HIGH_CARDINALITY = 1000
 _ID_NAME = re.compile(r"^(id|index|row|unnamed: ?\d+|.*[_ ]id)$", re.IGNORECASE)
@@ -40,6 +47,10 @@ def prepare(
     """Type ``frame`` into a :class:`Dataset` (the target is one of its columns)."""
     where = f"'{source}'" if source else f"dataset '{name}'"
     notes: list[str] = []
+    if frame.shape[1] == 0:
+        raise InputError(f"{where} has no columns; give a table with feature columns and a target column.")
+    if frame.shape[0] == 0:
+        raise InputError(f"{where} has no rows; give a table with at least {MIN_ROWS} rows.")
     columns = [str(c) for c in frame.columns]
     duplicated = pd.Index(columns)[pd.Index(columns).duplicated()]
     if len(duplicated):
@@ -63,15 +74,19 @@ def prepare(
     y = y.reset_index(drop=True)
 
     task = _choose_task(y, task or None, declared_task, target, where, notes)
-    y = _clean_target(y, task, target, where)
     if len(y) < MIN_ROWS:
         raise InputError(
             f"{where} has only {len(y)} rows with a target; at least {MIN_ROWS} are needed to cross-validate."
         )
+    y = _clean_target(y, task, target, where)
 
     kinds: dict[str, FeatureKind] = {}
     kept: dict[str, pd.Series] = {}
+    constants: dict[str, pd.Series] = {}
     declared_categorical = set(categorical)
+    unknown = sorted(declared_categorical - set(X.columns) - {target})
+    if unknown:
+        raise InputError(f"Column '{unknown[0]}', given as categorical, is not in {where}; check its spelling.")
     for column in X.columns:
         kind, values = _type_column(X[column], column, column in declared_categorical, where, notes)
         kinds[column] = kind
@@ -79,13 +94,16 @@ def prepare(
             kept.update(values)
         elif kind.is_kept:
             kept[column] = values[column]
-    _say_dropped(kinds, FeatureKind.CONSTANT, "constant", "a single value", notes)
+        elif kind is FeatureKind.CONSTANT:
+            constants[column] = values[column]
+    _say_dropped(kinds, FeatureKind.CONSTANT, "constant", "a single value; meta-features still count them", notes)
     _say_dropped(kinds, FeatureKind.ID_LIKE, "ID-like", "a different value on every row", notes)
     if not kept:
         raise InputError(f"{where} has no usable feature: every column is constant, ID-like or empty.")
     features = pd.DataFrame(kept, index=y.index)
     return Dataset(X=features, y=y, task=task, name=name, target=target, feature_kinds=kinds,
-                   notes=tuple(notes), source=source)
+                   notes=tuple(notes), source=source,
+                   constants=pd.DataFrame(constants, index=y.index) if constants else None)
 
 
 def _say_dropped(kinds: dict[str, FeatureKind], kind: FeatureKind, label: str, reason: str,
@@ -132,22 +150,45 @@ def _choose_task(y: pd.Series, task: str | None, declared: str | None, target: s
         return task
     if declared in TASKS:
         return declared
-    inferred = infer_task(y)
-    # The rule, not an option name: load_dataset's callers name it task= or --task, and kb build has neither.
-    notes.append(f"Task inferred as {inferred} from target '{target}' (text, boolean and integer targets with at "
-                 f"most {MAX_CLASSES_FOR_INTEGER_TARGET} distinct values are classification).")
+    inferred, reason = _infer_task(y)
+    notes.append(f"Task inferred as {inferred} from target '{target}': {reason} (pass --task, or task= in Python, "
+                 "to choose).")
     return inferred
 
 
 def infer_task(y: pd.Series) -> str:
-    """``classification`` for text, boolean or categorical targets and for integer targets with few values."""
+    """``classification`` or ``regression`` for target ``y`` (the rule: see :func:`_infer_task`)."""
+    return _infer_task(y)[0]
+
+
+def _infer_task(y: pd.Series) -> tuple[str, str]:
+    """The task, and the reason in words.
+
+    Text, boolean and categorical targets are classes; non-integer numbers are regressed. Integers are
+    class labels when there are at most MAX_CLASSES_FOR_INTEGER_TARGET values, or when they look like
+    coded labels: non-negative, running from 0 or 1 with at most MAX_MISSING_LABEL_SHARE of the range
+    missing, every value on at least MIN_ROWS_PER_LABEL rows and on MEAN_ROWS_PER_LABEL on average (letter
+    recognition's 26 classes 1..26, a 200-class 0..199). Counts, prices and scores spread over a wider
+    range, with gaps and single-row values in their tails, so they are regressed.
+    """
     if isinstance(y.dtype, pd.CategoricalDtype) or y.dtype == bool or not pd.api.types.is_numeric_dtype(y):
-        return "classification"
+        return "classification", "text, boolean or categorical values are classes"
     values = y.dropna().to_numpy(dtype=float)
-    integral = np.all(np.isfinite(values)) and np.all(values == np.round(values))
-    if integral and pd.Series(values).nunique() <= MAX_CLASSES_FOR_INTEGER_TARGET:
-        return "classification"
-    return "regression"
+    if not (np.all(np.isfinite(values)) and np.all(values == np.round(values))):
+        return "regression", "it holds non-integer numbers"
+    counts = pd.Series(values).value_counts()
+    k = len(counts)
+    if k <= MAX_CLASSES_FOR_INTEGER_TARGET:
+        return "classification", f"integers with {k} distinct values (at most {MAX_CLASSES_FOR_INTEGER_TARGET}) are classes"
+    low, high = float(values.min()), float(values.max())
+    span = high - low + 1
+    labels = (low in (0.0, 1.0) and span - k <= MAX_MISSING_LABEL_SHARE * span
+              and counts.min() >= MIN_ROWS_PER_LABEL and len(values) >= MEAN_ROWS_PER_LABEL * k)
+    if labels:
+        return "classification", (f"{k} integer values {low:.0f}..{high:.0f}, each on {int(counts.min())}+ rows, look "
+                                  "like coded class labels")
+    return "regression", (f"{k} distinct integers ({low:.0f}..{high:.0f}) look like quantities, not coded class "
+                          f"labels (those run from 0 or 1 without gaps, each on {MIN_ROWS_PER_LABEL}+ rows)")
 
 
 def _clean_target(y: pd.Series, task: str, target: str, where: str) -> pd.Series:
@@ -174,9 +215,20 @@ def _clean_target(y: pd.Series, task: str, target: str, where: str) -> pd.Series
                 f"Target '{target}' in {where} has fractional values (e.g. {fractional[0]:g}), which are not classes; "
                 "use --task regression, or bin the target into classes first."
             )
-    if y.nunique() < 2:
+    counts = y.value_counts()
+    if len(counts) < 2:
         raise InputError(
             f"Target '{target}' in {where} has a single class ({y.iloc[0]!r}); classification needs at least two."
+        )
+    if len(counts) == len(y):
+        raise InputError(
+            f"Target '{target}' in {where} has a different value on every row ({len(y)} rows), so it holds no classes "
+            "to learn; choose another target column, or use --task regression if it is a quantity."
+        )
+    if counts.max() < CV_FOLDS:
+        raise InputError(
+            f"Target '{target}' in {where} has no class with {CV_FOLDS} rows ({len(counts)} classes, the largest has "
+            f"{counts.max()}), so {CV_FOLDS}-fold cross-validation cannot stratify it; merge rare classes or add rows."
         )
     if isinstance(y.dtype, pd.CategoricalDtype):
         y = y.astype(y.cat.categories.dtype)
@@ -195,7 +247,7 @@ def _type_column(col: pd.Series, name: str, declared_categorical: bool, where: s
         return FeatureKind.DATETIME, _expand_datetime(col, name, notes)
 
     if col.dtype == object and not declared_categorical:
-        col = _coerce_object(col, name, where)
+        col = _coerce_object(col, name, where, notes)
     if pd.api.types.is_bool_dtype(col):
         col = col.astype("category")
     is_numeric = pd.api.types.is_numeric_dtype(col) and not declared_categorical
@@ -208,36 +260,57 @@ def _type_column(col: pd.Series, name: str, declared_categorical: bool, where: s
                 "or leave the cell empty."
             )
 
-    n_unique = present.nunique()
-    if n_unique <= 1:
-        return FeatureKind.CONSTANT, {}
+    try:
+        n_unique = present.nunique()
+    except TypeError:  # lists, dicts or sets in cells: unhashable, so not values of a feature
+        example = next(v for v in present if not isinstance(v, (str, int, float, bool)))
+        raise InputError(
+            f"Column '{name}' in {where} holds {type(example).__name__} values (e.g. {str(example)[:40]}), not "
+            "numbers or text; flatten it into columns of plain values, or drop it."
+        ) from None
+    if n_unique <= 1:  # kept aside: models gain nothing from it, meta-features still count it
+        return FeatureKind.CONSTANT, {name: col.astype(float) if is_numeric else _as_category(col, declared_categorical)}
     if n_unique == n and n >= MIN_ROWS and _is_identifier(col, name, is_numeric):
         return FeatureKind.ID_LIKE, {}
     if is_numeric:
         return FeatureKind.NUMERIC, {name: col.astype(float)}
-    categories = col.astype("category") if not isinstance(col.dtype, pd.CategoricalDtype) else col
-    if declared_categorical or not isinstance(col.dtype, pd.CategoricalDtype):
-        categories = col.astype(str).where(col.notna()).astype("category")
     if n_unique > HIGH_CARDINALITY:
         notes.append(
             f"Column '{name}' is categorical with {n_unique} levels; models encode it with a cap on levels."
         )
-    return FeatureKind.CATEGORICAL, {name: categories}
+    return FeatureKind.CATEGORICAL, {name: _as_category(col, declared_categorical)}
 
 
-def _coerce_object(col: pd.Series, name: str, where: str) -> pd.Series:
-    """Text that is really numbers becomes numeric; a few numbers among text stays text; a mix is an error."""
+def _as_category(col: pd.Series, declared_categorical: bool) -> pd.Series:
+    if isinstance(col.dtype, pd.CategoricalDtype) and not declared_categorical:
+        return col
+    return col.astype(str).where(col.notna()).astype("category")
+
+
+def _coerce_object(col: pd.Series, name: str, where: str, notes: list[str]) -> pd.Series:
+    """Text that is really numbers becomes numeric; a few numbers among text stays text; a mix is an error.
+
+    Numbers written with a decimal comma ("5,1", "1.234,5": a ';'-separated file from a European
+    spreadsheet) are numbers too, and the note says so.
+    """
     present = col.dropna()
+    text = present.astype(str).str.strip()
     # More than a tenth of the values not numbers rules out both outcomes that need the whole
     # column (all numbers, or a few text cells among >= 90% numbers), and a text column shows it in
     # its first tenth: parsing only that keeps typing a wide text-heavy table cheap.
-    head = present.iloc[: len(present) // 10 + 1]
-    if int(pd.to_numeric(head.astype(str).str.strip(), errors="coerce").isna().sum()) > 0.1 * len(present):
+    head = text.iloc[: len(text) // 10 + 1]
+    decimal_comma = _has_decimal_commas(head, name, where)
+    if decimal_comma:
+        text = _from_decimal_comma(text)
+        head = text.iloc[: len(text) // 10 + 1]
+    if int(pd.to_numeric(head, errors="coerce").isna().sum()) > 0.1 * len(present):
         return col
-    as_number = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
+    as_number = pd.to_numeric(text, errors="coerce")
     share = float(as_number.notna().mean())
     if share == 1.0:
-        return pd.to_numeric(col.astype(str).str.strip().where(col.notna()), errors="coerce")
+        if decimal_comma:
+            notes.append(f"Column '{name}' holds numbers with a decimal comma (e.g. {present.iloc[0]!r}); read as numbers.")
+        return as_number.reindex(col.index)
     if share >= 0.9:
         bad = present[as_number.isna()]
         raise InputError(
@@ -245,6 +318,29 @@ def _coerce_object(col: pd.Series, name: str, where: str) -> pd.Series:
             "clean those cells or leave them empty."
         )
     return col
+
+
+_DECIMAL_COMMA = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?([eE][+-]?\d+)?$")
+
+
+def _has_decimal_commas(head: pd.Series, name: str, where: str) -> bool:
+    """Whether the first values are numbers written with a decimal comma (an ambiguous "1,234" refuses)."""
+    with_comma = head[head.str.contains(",", regex=False)]
+    if with_comma.empty or not head.str.match(_DECIMAL_COMMA).all():
+        return False
+    decimals = with_comma.str.extract(r",(\d+)", expand=False).str.len()
+    if (decimals == 3).all():  # "1,234": a thousands separator as much as a decimal comma
+        raise InputError(
+            f"Column '{name}' in {where} holds numbers like {with_comma.iloc[0]!r}, where the comma may be a decimal "
+            "comma or a thousands separator; write them without thousands separators and with a decimal point."
+        )
+    return True
+
+
+def _from_decimal_comma(text: pd.Series) -> pd.Series:
+    matches = text.str.match(_DECIMAL_COMMA)
+    converted = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    return converted.where(matches, text)
 
 
 def _is_identifier(col: pd.Series, name: str, is_numeric: bool) -> bool:
@@ -274,13 +370,7 @@ def _expand_datetime(col: pd.Series, name: str, notes: list[str]) -> dict[str, p
         stamps = pd.to_datetime(col, errors="coerce", format="mixed") if col.dtype == object else col
     if getattr(stamps.dt, "tz", None) is not None:
         stamps = stamps.dt.tz_convert(None)
-    parts = {
-        f"{name}_year": stamps.dt.year,
-        f"{name}_month": stamps.dt.month,
-        f"{name}_day": stamps.dt.day,
-        f"{name}_weekday": stamps.dt.weekday,
-        f"{name}_hour": stamps.dt.hour,
-    }
+    parts = {f"{name}_{part}": getattr(stamps.dt, part) for part in DATETIME_PARTS}
     kept = {k: v.astype(float) for k, v in parts.items() if v.dropna().nunique() > 1}
     notes.append(
         f"Expanded datetime column '{name}' into {', '.join(kept) or 'nothing (it never changes)'}."

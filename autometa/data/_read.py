@@ -5,9 +5,11 @@ Every failure becomes an :class:`~autometa.errors.InputError` that names the fil
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,21 +35,35 @@ class RawTable:
     categorical: tuple[str, ...] = ()  # columns the format declares categorical
 
 
-def read_table(path: str | Path) -> RawTable:
-    """Read ``path``: a CSV/TSV file (``.gz`` allowed), a Parquet file, or a PMLB dataset folder."""
+def read_table(path: str | Path, *, encoding: str | None = None) -> RawTable:
+    """Read ``path``: a CSV/TSV file (``.gz`` allowed), a Parquet file, or a PMLB dataset folder.
+
+    Text is read as UTF-8 unless ``encoding`` names another codec (e.g. ``"latin-1"``); a file that is
+    not valid in that encoding is refused with advice rather than guessed at.
+    """
     path = Path(path).expanduser()
+    if encoding is not None:
+        check_encoding(encoding)
     if not path.exists():
         raise InputError(f"File '{path}' does not exist; check the path.")
     if path.is_dir():
-        return _read_pmlb_folder(path)
+        return _read_pmlb_folder(path, encoding)
     if path.stat().st_size == 0:
         raise InputError(f"File '{path}' is empty; give a CSV, TSV or Parquet file with a header row and data.")
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] in _PARQUET_SUFFIXES:
         frame = _read_parquet(path)
     else:
-        frame = _read_text(path, compressed=bool(suffixes) and suffixes[-1] in (".gz", ".gzip"))
+        frame = _read_text(path, compressed=bool(suffixes) and suffixes[-1] in (".gz", ".gzip"), encoding=encoding)
     return RawTable(frame=frame, name=_stem(path), source=str(path))
+
+
+def check_encoding(encoding: str) -> str:
+    """``encoding`` if Python knows the codec, else an InputError naming common ones."""
+    try:
+        return codecs.lookup(str(encoding)).name
+    except (LookupError, TypeError):
+        raise InputError(f"Unknown text encoding '{encoding}'; use one Python knows, e.g. utf-8, latin-1 or cp1252.") from None
 
 
 def _stem(path: Path) -> str:
@@ -70,13 +86,13 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     return table.to_pandas()
 
 
-def _read_text(path: Path, compressed: bool) -> pd.DataFrame:
+def _read_text(path: Path, compressed: bool, encoding: str | None = None) -> pd.DataFrame:
     opener = gzip.open if compressed else open
     try:
-        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as handle:
+        with opener(path, "rt", encoding=encoding or "utf-8", errors="replace", newline="") as handle:
             head = handle.read(64 * 1024)
-    except (OSError, EOFError) as exc:
-        raise InputError(f"File '{path}' cannot be read ({_first_line(exc)}).") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise _unreadable(path, exc, compressed) from None
     if "\x00" in head:
         raise InputError(f"File '{path}' is not a text table (it contains binary data); give a CSV, TSV or Parquet file.")
     if not head.strip():
@@ -87,8 +103,12 @@ def _read_text(path: Path, compressed: bool) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, sep=sep, compression="gzip" if compressed else None, skipinitialspace=True,
                             na_values=["?", "NA", "N/A", "na", "nan", "NaN", "null", "NULL", ""], keep_default_na=True,
-                            low_memory=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+                            low_memory=False, encoding=encoding or "utf-8")
+    except UnicodeDecodeError as exc:
+        raise _not_decodable(path, exc, encoding) from None
+    except (EOFError, OSError, zlib.error) as exc:  # a truncated or corrupt .gz surfaces only here
+        raise _unreadable(path, exc, compressed) from None
+    except (pd.errors.ParserError, ValueError) as exc:
         raise InputError(f"File '{path}' is not a well-formed table ({_first_line(exc)}).") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.shape[1] < 2:
@@ -99,6 +119,27 @@ def _read_text(path: Path, compressed: bool) -> pd.DataFrame:
     if frame.shape[0] == 0:
         raise InputError(f"File '{path}' has a header but no data rows.")
     return frame
+
+
+def _unreadable(path: Path, exc: BaseException, compressed: bool) -> InputError:
+    """One sentence for a file the OS or gzip cannot read to its end (EOFError, BadGzipFile, zlib.error)."""
+    if not compressed or isinstance(exc, PermissionError):
+        return InputError(f"File '{path}' cannot be read ({_first_line(exc)}).")
+    if isinstance(exc, gzip.BadGzipFile) and "not a gzipped file" in str(exc).lower():
+        return InputError(f"File '{path}' ends in .gz but is not gzip-compressed; rename it without .gz or compress it.")
+    reason = "it ends before its compressed data does" if isinstance(exc, EOFError) else _first_line(exc)
+    return InputError(f"File '{path}' is a damaged gzip file ({reason}); download or compress it again.")
+
+
+def _not_decodable(path: Path, exc: UnicodeDecodeError, encoding: str | None) -> InputError:
+    byte = exc.object[exc.start:exc.start + 1].hex() if isinstance(exc.object, bytes) else "?"
+    if encoding is None:
+        return InputError(
+            f"File '{path}' is not UTF-8 text (byte 0x{byte} cannot be decoded); re-save it as UTF-8, or pass its "
+            "encoding (--encoding latin-1 on the command line, encoding='latin-1' in Python)."
+        )
+    return InputError(f"File '{path}' is not valid {encoding} text (byte 0x{byte} cannot be decoded); pass its "
+                      "real encoding with --encoding (encoding= in Python).")
 
 
 def _sniff_separator(path: Path, head: str) -> str:
@@ -121,7 +162,7 @@ def _check_duplicate_names(names: list[str], path: Path) -> None:
         seen.add(name)
 
 
-def _read_pmlb_folder(folder: Path) -> RawTable:
+def _read_pmlb_folder(folder: Path, encoding: str | None = None) -> RawTable:
     """A PMLB dataset folder: ``<name>/<name>.tsv.gz`` (label column ``target``) + ``metadata.yaml``."""
     name = folder.name
     candidates = [folder / f"{name}.tsv.gz", folder / f"{name}.tsv", folder / f"{name}.csv"]
@@ -130,7 +171,7 @@ def _read_pmlb_folder(folder: Path) -> RawTable:
         raise InputError(
             f"Folder '{folder}' is not a dataset folder: expected '{name}.tsv.gz' inside it (PMLB layout)."
         )
-    frame = _read_text(data_file, compressed=data_file.suffix == ".gz")
+    frame = _read_text(data_file, compressed=data_file.suffix == ".gz", encoding=encoding)
     task, categorical = None, ()
     meta_file = folder / "metadata.yaml"
     if meta_file.exists():

@@ -44,7 +44,8 @@ def refresh_metafeatures(build_dir: str | Path, *, shard_dir: str | Path | None 
         start = time.perf_counter()
         try:
             dataset = load_locator(row["locator"], pmlb_root=pmlb_root)
-            data = prepare_data(dataset, protocol, key=dataset_id)
+            # On the data as given (constant columns included, as OpenML counts them), capped as evaluated.
+            data = prepare_data(dataset.as_given(), protocol, key=dataset_id)
             values = extract(data.X, data.y, task=data.task, random_state=protocol.seed)
             values = {str(k): (float(v) if v is not None and math.isfinite(float(v)) else None)
                       for k, v in dict(values).items()}

@@ -6,6 +6,8 @@ like load only when needed)::
 
     _LAZY = {"tune": "autometa._tune", ...}
     __getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
+
+Optional dependencies (torch, openml) load through :func:`require`, which names the extra to install.
 """
 
 from __future__ import annotations
@@ -38,3 +40,25 @@ def lazy_exports(package: str, namespace: dict[str, Any],
         return sorted(set(namespace) | set(names))
 
     return __getattr__, __dir__
+
+
+def require(module: str, *, extra: str, purpose: str) -> Any:
+    """Import the optional dependency ``module``, or say in one sentence which extra installs it.
+
+    Args:
+        module: the module to import (e.g. ``"openml"``, ``"torch"``).
+        extra: autometa's extra that provides it (``pip install "autometa[<extra>]"``).
+        purpose: what needs it, for the message (e.g. ``"'autometa kb import-openml'"``).
+
+    Raises:
+        InputError: the module is not installed.
+    """
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module.split(".")[0]:
+            raise  # the package is there but something inside it is broken: show that
+        from autometa.errors import InputError
+
+        raise InputError(f"{purpose} needs the '{module.split('.')[0]}' package, which is not installed; install "
+                         f"it with: pip install \"autometa[{extra}]\"") from None

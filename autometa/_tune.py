@@ -102,7 +102,7 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
     dataset = load_dataset(data, target=target, task=task)
     metric = check_metric(metric, dataset.task)
     protocol = protocol or DEFAULT_PROTOCOL
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Optuna's verbosity is the caller's (the CLI quiets it); a library must not change it behind their back.
     store = open_storage(storage)
     direction = "maximize" if HIGHER_IS_BETTER[metric] else "minimize"
     record = {"format_version": 1, "dataset": dataset.name, "task": dataset.task, "target": dataset.target,

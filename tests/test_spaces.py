@@ -11,8 +11,17 @@ from sklearn.datasets import load_diabetes, load_wine
 
 from autometa.errors import InputError
 from autometa.kb import schema
-from autometa.spaces import FeatureInfo, build_estimator, config_set, feature_info, get_family, list_families
-from autometa.spaces._preprocessing import MAX_ONEHOT_LEVELS, NativeCategorical, encoded_features
+from autometa.spaces import (
+    MAX_ONEHOT_LEVELS,
+    FeatureInfo,
+    NativeCategorical,
+    build_estimator,
+    config_set,
+    encoded_features,
+    feature_info,
+    get_family,
+    list_families,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""The ``autometa`` command line.
+"""The ``autometa`` command line (console script ``autometa._cli._app:main``).
 
     autometa metafeatures data.csv --target label     # named meta-features of a dataset
     autometa kb build|info|import-*                    # the knowledge base of task histories
@@ -62,14 +62,16 @@ for _name in _COMMAND_MODULES:
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the CLI and map errors to exit codes.
 
-    User errors (:class:`autometa.errors.InputError`, bad options) print one line on stderr and
-    return 2; they never show a traceback.
+    This is the one place where errors become exit codes: user errors (:class:`autometa.errors.InputError`,
+    a stale artifact, bad options) print one line on stderr and return 2, never a traceback.
     """
+    from autometa._cli._common import library_log
     from autometa.errors import AutometaError
 
     command = typer.main.get_command(app)
     try:
-        result = command.main(args=argv, prog_name="autometa", standalone_mode=False)
+        with library_log():
+            result = command.main(args=argv, prog_name="autometa", standalone_mode=False)
     except AutometaError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2

@@ -24,6 +24,8 @@ FamilyOption = Annotated[list[str] | None, typer.Option(
     "--family", "-f", help="Only this model family (repeatable, or comma-separated); default: all.")]
 MetricOption = Annotated[str | None, typer.Option(
     "--metric", "-m", help="Metric to optimize (default: balanced_accuracy or r2).")]
+EncodingOption = Annotated[str | None, typer.Option(
+    "--encoding", help="Text encoding of a CSV/TSV file (default: utf-8), e.g. latin-1 or cp1252.")]
 KbOption = Annotated[Path | None, typer.Option("--kb", help="Knowledge-base folder (default: the shipped one).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts) instead of tables.")]
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed of subsampling, folds and models.")]

@@ -1,12 +1,17 @@
-"""Progress display of a knowledge-base build: a rich bar on a terminal, periodic lines otherwise."""
+"""Progress display of ``autometa kb build``: a rich bar on a terminal, periodic lines otherwise.
+
+The library reports progress as :class:`autometa.kb.BuildStats` through ``build(on_progress=...)``;
+showing it is the CLI's business.
+"""
 
 from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from autometa.kb._build import BuildStats
+if TYPE_CHECKING:  # pragma: no cover
+    from autometa.kb import BuildStats
 
 
 def _fmt_seconds(seconds: float) -> str:

@@ -1,8 +1,9 @@
-"""``autometa benchmark warmstart``: the warm-vs-cold-start benchmark (``benchmarks/warmstart.py``).
+"""``autometa benchmark warmstart``: the warm-vs-cold-start benchmark (``benchmarks.warmstart``).
 
-The benchmark script lives in the source checkout, next to its results; this verb runs it with the
-same options, so ``autometa benchmark warmstart --mode replay`` equals
-``python benchmarks/warmstart.py --mode replay``.
+The benchmarks live in the source checkout, next to their results, and are not part of the installed
+wheel; this verb imports ``benchmarks.warmstart`` as a package module and runs its ``main`` with the same
+options, so ``autometa benchmark warmstart --mode replay`` equals ``python -m benchmarks.warmstart
+--mode replay``. From an installed wheel it says, in one sentence, that it needs a source checkout.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ Modes: replay (leave-one-dataset-out over the knowledge base's complete tables; 
 
 Options (passed to benchmarks/warmstart.py): --mode, --kb DIR, --corpus DIR, --datasets a,b, --lcdb DIR, --tasks, --methods, --seeds N, --n-trials N, --n-warm N, --n-models N, --max-datasets N, --n-jobs N, --min-coverage F, --row-cap N, --time-limit S, --out DIR.
 
+Needs autometa's source checkout (git clone): run it from the checkout, or from an editable install of it.
+
 Examples:
 
   autometa benchmark warmstart --mode replay --seeds 3
@@ -35,22 +38,41 @@ def register(app: typer.Typer) -> None:
 
 
 def warmstart_command(ctx: typer.Context) -> None:
-    import importlib.util
-    from pathlib import Path
-
-    import cli
-    from autometa.errors import InputError
-
-    script = Path(cli.__file__).resolve().parent / "benchmarks" / "warmstart.py"
-    if not script.exists():
-        raise InputError(f"The benchmark script {script} is not here: the benchmarks come with autometa's source "
-                         "checkout (git clone), not with an installed wheel.")
-    spec = importlib.util.spec_from_file_location("autometa_benchmark_warmstart", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("warmstart")
     try:
         code = module.main(list(ctx.args))
     except SystemExit as exc:  # argparse: bad options exit 2 with one line of its own
         code = exc.code if isinstance(exc.code, int) else 2
     if code:
         raise typer.Exit(code)
+
+
+def load_benchmark(name: str):
+    """The module ``benchmarks.<name>`` of autometa's source checkout.
+
+    The checkout is the folder above the imported ``autometa`` package (an editable install, or Python
+    started in the checkout), else the current directory.
+
+    Raises:
+        InputError: no checkout is found (autometa was installed from a wheel).
+    """
+    import importlib
+    import sys
+    from pathlib import Path
+
+    import autometa
+    from autometa.errors import InputError
+
+    candidates = [Path(autometa.__file__).resolve().parents[1], Path.cwd()]
+    root = next((c for c in candidates if (c / "benchmarks" / "__init__.py").is_file()
+                 and (c / "autometa" / "__init__.py").is_file()), None)
+    if root is None:
+        raise InputError("'autometa benchmark' needs autometa's source checkout (the benchmarks are not part of the "
+                         "installed wheel): git clone it and run the command inside the checkout.")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    package = importlib.import_module("benchmarks")
+    if Path(package.__file__).resolve().parent != root / "benchmarks":  # another project's 'benchmarks'
+        raise InputError(f"Python found another 'benchmarks' package ({package.__file__}) before autometa's; "
+                         f"run the command inside the checkout ({root}).")
+    return importlib.import_module(f"benchmarks.{name}")

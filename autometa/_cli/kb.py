@@ -1,7 +1,8 @@
 """``autometa kb``: build, inspect, refresh and export knowledge bases of task histories.
 
-The importers (``import-lcdb``, ``import-openml``, ``import-study``) live in ``autometa._cli.kb_import``
-and are added to this group through its ``register(kb_app)``.
+A thin layer over :mod:`autometa.kb`'s verbs (``build``, ``export``, ``info``, ``refresh_metafeatures``):
+parse, call, print. The importers (``import-lcdb``, ``import-openml``, ``import-study``) live in
+``autometa._cli.kb_import`` and are added to this group through its ``register(kb_app)``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import typer
 
-from autometa._cli._common import print_json, stderr_console, stdout_console
+from autometa._cli._common import print_json, stderr_console, stdout_console, verbose_log
+from autometa._cli._options import ConfigsPerFamilyOption, JsonOption, NJobsOption, SeedOption, split_families
 
 kb_app = typer.Typer(
     name="kb",
@@ -51,27 +53,17 @@ Examples:
 """
 
 
-def _families(value: str | None) -> list[str]:
-    from autometa.spaces import get_family, list_families
-
-    if not value:
-        return list_families()
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    for name in names:
-        get_family(name)  # unknown family -> InputError
-    return names
-
-
 def build_command(
     corpus: list[str] = typer.Argument(..., help="Corpora: PMLB/CSV folder, keel, keel-imbalanced, sklearn (optionally ':name,...')."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Build folder (logs, shards); required without --storage."),
-    families: str | None = typer.Option(None, "--families", help="Comma-separated families (default: all)."),
-    configs_per_family: int = typer.Option(8, "--configs-per-family", "-n", min=1, help="Default + N-1 Sobol configs per family."),
-    n_jobs: int = typer.Option(1, "--n-jobs", "-j", min=1, help="Parallel worker processes."),
+    families: list[str] | None = typer.Option(None, "--family", "-f", "--families", help="Only this model family "
+                                              "(repeatable, or comma-separated); default: all."),
+    configs_per_family: ConfigsPerFamilyOption = 8,
+    n_jobs: NJobsOption = 1,
     row_cap: int = typer.Option(2000, "--row-cap", help="Datasets with more rows are subsampled (seeded) to this many."),
     time_limit: float = typer.Option(30.0, "--time-limit", help="Wall-time limit of one evaluation, in seconds."),
     memory_limit: int = typer.Option(4096, "--memory-limit", help="Memory limit of one evaluation, in MiB."),
-    seed: int = typer.Option(0, "--seed", help="Seed of subsampling, folds and models."),
+    seed: SeedOption = 0,
     storage: str | None = typer.Option(None, "--storage", help="Optuna RDB URL shared by many workers."),
     shard_dir: Path | None = typer.Option(None, "--shard-dir", help="Where finished datasets' shards and the record of build runs go (default: OUT/shards). Commit it, and a build in a fresh --out folder (another machine) continues from it."),
     metafeatures: bool = typer.Option(True, "--metafeatures/--no-metafeatures", help="Compute missing meta-features at the end."),
@@ -85,69 +77,37 @@ def build_command(
     import shlex
     import sys
 
+    from autometa import kb
+    from autometa._cli._progress import BuildProgress
     from autometa.errors import InputError
     from autometa.evaluation import Protocol
-    from autometa.kb._corpus import resolve_corpora
 
-    retry_statuses = tuple(v.strip() for v in (retry or "").split(",") if v.strip())
-    bad = [v for v in retry_statuses if v not in ("timeout", "memory", "failed")]
-    if bad:
-        raise InputError(f"--retry takes timeout, memory or failed; got '{bad[0]}'.")
-    protocol = Protocol(k=3, seed=seed, row_cap=row_cap, time_limit=time_limit, memory_limit_mb=memory_limit)
-    family_list = _families(families)
-    refs = resolve_corpora(list(corpus))
-    console = stderr_console()
-    if storage:
-        from autometa.kb._rdb import mask_url, run_rdb_worker
-
-        console.print(f"kb build: {len(refs)} datasets x {len(family_list)} families x {configs_per_family} configs "
-                      f"via {mask_url(storage)}", highlight=False, soft_wrap=True)
-        stats = run_rdb_worker(storage, refs, family_list, configs_per_family, protocol, n_jobs=n_jobs,
-                               console=console if verbose else None, heartbeat_interval=heartbeat_interval,
-                               grace_period=grace_period)
-        console.print(f"kb build: this worker finished {stats['evaluated']} evaluations "
-                      f"({stats['failures']} failed); nothing left to do.", highlight=False)
-        return
-    if out is None:
+    if verbose:
+        verbose_log()
+    if storage is None and out is None:
         raise InputError("Give --out DIR (the build folder) or --storage URL.")
-    from autometa.kb._build import BuildPlan, LocalBuilder
-    from autometa.kb._progress import BuildProgress
-    from autometa.kb._store import BuildStore
-
-    plan = BuildPlan(refs, family_list, configs_per_family, protocol)
-    store = BuildStore(out, shard_dir).open()
-    console.print(f"kb build: {len(refs)} datasets x {len(family_list)} families x {configs_per_family} configs = "
-                  f"{plan.n_evaluations} evaluations into {out} (row cap {row_cap}, {time_limit:g} s, "
-                  f"{memory_limit} MiB, {n_jobs} jobs)", highlight=False)
-    log_handle = open(worker_log, "ab") if worker_log else None
-    try:
-        with BuildProgress(console) as progress:
-            command = " ".join(["autometa", *map(shlex.quote, sys.argv[1:])])
-            stats = LocalBuilder(plan, store, n_jobs=n_jobs, on_progress=progress, worker_stderr=log_handle,
-                                 command=command, retry=retry_statuses).run()
-    finally:
-        store.close()
-        if log_handle:
-            log_handle.close()
-    console.print(f"kb build: {stats.done} evaluations this run ({stats.failures} failed), "
-                  f"{stats.done_before + stats.done}/{stats.total} done, {stats.datasets_done}/{stats.datasets_total} "
-                  f"datasets complete, {len(stats.skipped)} skipped.", highlight=False)
-    for dataset_id, why in sorted(stats.skipped.items()):
-        console.print(f"  skipped {dataset_id}: {why}", highlight=False)
-    if metafeatures:
-        from autometa.kb._metafeatures import refresh_metafeatures
-
-        refresh_metafeatures(out, shard_dir=shard_dir, console=console)
+    protocol = Protocol(k=3, seed=seed, row_cap=row_cap, time_limit=time_limit, memory_limit_mb=memory_limit)
+    options = {
+        "families": split_families(families), "configs_per_family": configs_per_family, "protocol": protocol,
+        "n_jobs": n_jobs, "storage": storage, "shard_dir": shard_dir, "metafeatures": metafeatures,
+        "retry": tuple(v.strip() for v in (retry or "").split(",") if v.strip()), "worker_log": worker_log,
+        "heartbeat_interval": heartbeat_interval, "grace_period": grace_period,
+        "command": " ".join(["autometa", *map(shlex.quote, sys.argv[1:])]),
+    }
+    if storage:
+        kb.build(corpus, out, **options)
+        return
+    with BuildProgress(stderr_console()) as progress:
+        kb.build(corpus, out, on_progress=progress, **options)
 
 
 def info_command(
     path: Path | None = typer.Argument(None, help="A knowledge-base folder or a build folder (default: the shipped KB)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON (for scripts)."),
+    as_json: JsonOption = False,
 ) -> None:
-    from autometa.kb._export import load_any
+    from autometa import kb
 
-    kb = load_any(path)
-    info = kb.info()
+    info = kb.info(path)
     if as_json:
         print_json(info)
         return
@@ -157,7 +117,7 @@ def info_command(
 def _print_info(info: dict, title: str) -> None:
     from rich.table import Table
 
-    from autometa.kb._knowledge_base import configs_range_text
+    from autometa.kb import configs_range_text
 
     console = stdout_console()
     counts = info["counts"]
@@ -213,24 +173,11 @@ def export_command(
                                             "(repeatable), e.g. an 'autometa kb import-openml' result."),
     notes: bool = typer.Option(True, "--notes/--no-notes", help="Write BUILD.md (how it was built, counts) beside it."),
 ) -> None:
-    from autometa.errors import InputError
-    from autometa.kb._export import export_build, export_storage, write_build_notes
+    from autometa import kb
 
-    if storage is None and build_dir is None:
-        raise InputError("Give the build folder to export, or --storage URL.")
     with stderr_console().status("exporting", spinner="dots") as status:
-        options = {"with_lcdb": with_lcdb, "merge": merge or (), "progress": status.update}
-        if storage:
-            kb = export_storage(storage, out, **options)
-        else:
-            kb = export_build(build_dir, out, shard_dir=shard_dir, **options)
-        if notes:
-            write_build_notes(kb, out)
-    info = kb.info()
-    counts = info["counts"]
-    sources = ", ".join(f"{k} {sum(v.values())}" for k, v in sorted(info["datasets_per_source"].items()))
-    stderr_console().print(f"kb export: {counts['datasets']} datasets ({sources}), {counts['evaluations']} evaluations "
-                           f"({counts['failures']} failed) -> {out}", highlight=False)
+        kb.export(build_dir, out, storage=storage, shard_dir=shard_dir, with_lcdb=with_lcdb, merge=merge or (),
+                  notes=notes, progress=status.update)
 
 
 _EXPORT_HELP = """Merge a build's shards and logs (or an Optuna storage) into one knowledge-base folder (Parquet + kb.json), with BUILD.md (commands, versions, build time, size) beside it.
@@ -251,6 +198,6 @@ def refresh_metafeatures_command(
     pmlb_root: Path | None = typer.Option(None, "--pmlb-root", help="Where the PMLB folders are now, if moved."),
     force: bool = typer.Option(False, "--force", help="Recompute meta-features that exist already."),
 ) -> None:
-    from autometa.kb._metafeatures import refresh_metafeatures
+    from autometa import kb
 
-    refresh_metafeatures(build_dir, shard_dir=shard_dir, pmlb_root=pmlb_root, force=force, console=stderr_console())
+    kb.refresh_metafeatures(build_dir, shard_dir=shard_dir, pmlb_root=pmlb_root, force=force)

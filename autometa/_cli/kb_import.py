@@ -1,8 +1,9 @@
 """``autometa kb import-lcdb | import-openml | import-study``: task histories from elsewhere.
 
-Each verb adds its rows to a knowledge-base folder (``--out``; default: the user's knowledge base,
-see :func:`autometa.kb._import_common.user_kb_path`), creating it when absent and replacing rows
-it already holds for the same dataset or (dataset, family, config). Added to the ``kb`` group by
+A thin layer over :func:`autometa.kb.import_lcdb`, :func:`~autometa.kb.import_openml` and
+:func:`~autometa.kb.import_study`: each adds its rows to a knowledge-base folder (``--out``; default:
+the user's knowledge base, see :func:`autometa.kb.user_kb_path`), creating it when absent and replacing
+rows it already holds for the same dataset or (dataset, family, config). Added to the ``kb`` group by
 ``autometa._cli.kb`` through :func:`register`.
 """
 
@@ -13,9 +14,9 @@ from pathlib import Path
 import typer
 
 from autometa._cli._common import print_json, stderr_console, stdout_console
+from autometa._cli._options import JsonOption, TargetOption
 
 OUT_HELP = "Knowledge-base folder to add the rows to (created if absent; default: $AUTOMETA_USER_KB or ~/.local/share/autometa/kb)."
-JSON_HELP = "Print a JSON summary (for scripts) instead of a table."
 
 
 def register(kb_app: typer.Typer) -> None:
@@ -57,19 +58,15 @@ Examples:
 """
 
 
-def _run(what: str, out: Path | None, as_json: bool, work) -> None:
-    """Run ``work(update)`` (an importer) under a spinner, add its rows to ``out`` and report."""
+def _run(what: str, as_json: bool, work) -> None:
+    """Run ``work(update)`` (an importer that saves its rows) under a spinner and report."""
     import time
-
-    from autometa.kb._import_common import user_kb_path
 
     start = time.perf_counter()
     status = stderr_console().status("starting", spinner="dots")
     with status:
         result = work(status.update)
-        status.update("writing the knowledge base")
-        folder = result.save(out if out is not None else user_kb_path())
-    _report(result, folder, time.perf_counter() - start, as_json, what)
+    _report(result, result.saved_to, time.perf_counter() - start, as_json, what)
 
 
 def _report(result, out: Path, seconds: float, as_json: bool, what: str) -> None:
@@ -97,11 +94,11 @@ def _report(result, out: Path, seconds: float, as_json: bool, what: str) -> None
 def import_lcdb_command(
     out: Path | None = typer.Option(None, "--out", "-o", help=OUT_HELP),
     dataset: list[int] | None = typer.Option(None, "--dataset", "-d", help="Only this OpenML dataset id (repeatable)."),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: JsonOption = False,
 ) -> None:
-    from autometa.kb._import_lcdb import import_lcdb
+    from autometa import kb
 
-    _run("lcdb", out, as_json, lambda update: import_lcdb(dataset or None, progress=update))
+    _run("lcdb", as_json, lambda update: kb.import_lcdb(dataset or None, out=out, progress=update))
 
 
 def import_openml_command(
@@ -112,26 +109,26 @@ def import_openml_command(
     max_runs: int = typer.Option(500, "--max-runs", help="At most this many runs per task."),
     offline: bool = typer.Option(False, "--offline", help="Use the cache only; never touch the network."),
     out: Path | None = typer.Option(None, "--out", "-o", help=OUT_HELP),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: JsonOption = False,
 ) -> None:
-    from autometa.kb._import_openml import import_openml
+    from autometa import kb
 
-    _run("openml", out, as_json, lambda update: import_openml(
+    _run("openml", as_json, lambda update: kb.import_openml(
         task or (), suite=suite, flows=flow or (), cache_dir=cache_dir, max_runs=max_runs, offline=offline,
-        progress=update))
+        out=out, progress=update))
 
 
 def import_study_command(
     storage: str = typer.Option(..., "--storage", help="Optuna storage URL (sqlite:///x.db, postgresql://...)."),
     study: str = typer.Option(..., "--study", help="The study's name in that storage."),
     data: Path = typer.Option(..., "--data", help="The dataset the study tuned on (CSV/Parquet/PMLB folder)."),
-    target: str | None = typer.Option(None, "--target", help="Target column of --data (default: target/class/label/y, else the last)."),
+    target: TargetOption = None,
     family: str | None = typer.Option(None, "--family", help="Model family of trials that do not name one."),
     metric: str | None = typer.Option(None, "--metric", help="The metric the trial values are (default: from the study)."),
     out: Path | None = typer.Option(None, "--out", "-o", help=OUT_HELP),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: JsonOption = False,
 ) -> None:
-    from autometa.kb._import_study import import_study
+    from autometa import kb
 
-    _run(f"study {study}", out, as_json,
-         lambda update: import_study(storage, study, data, target=target, family=family, metric=metric))
+    _run(f"study {study}", as_json, lambda update: kb.import_study(
+        storage, study, data, target=target, family=family, metric=metric, out=out, progress=update))

@@ -14,6 +14,7 @@ from autometa.evaluation._metrics import (
     CLASSIFICATION_METRICS,
     HIGHER_IS_BETTER,
     IMPORTED_METRICS,
+    METRIC_TASK,
     METRICS,
     PRIMARY_METRIC,
     REGRESSION_METRICS,
@@ -26,9 +27,18 @@ from autometa.evaluation._protocol import (
     fold_indices,
     subsample_indices,
 )
+from autometa.evaluation._row import (
+    PARAM_PREFIX,
+    STATUS_FAILED,
+    STATUS_MEMORY,
+    STATUS_OK,
+    STATUS_TIMEOUT,
+    STATUSES,
+    evaluation_row,
+)
 
-# The knowledge base's schema imports the metric names from here, so those load eagerly (numpy only);
-# the parts that need scikit-learn load on first use.
+# The knowledge base's schema imports the metric names, statuses and row format from here, so those load
+# eagerly (numpy only); the parts that need scikit-learn load on first use.
 _LAZY: dict[str, str] = {
     "EvaluationResult": "autometa.evaluation._run",
     "PreparedData": "autometa.evaluation._run",
@@ -49,10 +59,18 @@ __all__ = [
     "HIGHER_IS_BETTER",
     "IMPORTED_METRICS",
     "METRICS",
+    "METRIC_TASK",
+    "PARAM_PREFIX",
     "PRIMARY_METRIC",
     "PROTOCOL_VERSION",
     "Protocol",
     "REGRESSION_METRICS",
+    "STATUSES",
+    "STATUS_FAILED",
+    "STATUS_MEMORY",
+    "STATUS_OK",
+    "STATUS_TIMEOUT",
+    "evaluation_row",
     "fold_indices",
     "metrics_for",
     "subsample_indices",

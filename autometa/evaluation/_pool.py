@@ -22,14 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from autometa.evaluation._protocol import Protocol
-from autometa.evaluation._run import (
-    STATUS_FAILED,
-    STATUS_MEMORY,
-    STATUS_TIMEOUT,
-    EvaluationResult,
-    PreparedData,
-    failed_result,
-)
+from autometa.evaluation._row import STATUS_FAILED, STATUS_MEMORY, STATUS_TIMEOUT
+from autometa.evaluation._run import EvaluationResult, PreparedData, failed_result
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 #: Seconds a new worker may take to import its libraries and say it is ready.
@@ -194,6 +188,12 @@ class WorkerPool:
     def __init__(self, n_workers: int = 1, stderr: Any = subprocess.DEVNULL) -> None:
         if n_workers < 1:
             raise ValueError("n_workers must be at least 1")
+        if not sys.platform.startswith("linux"):
+            # The limits need Linux: memory is sampled from /proc, the address space capped with setrlimit.
+            from autometa.errors import InputError
+
+            raise InputError(f"autometa's evaluation workers run on Linux only (this is {sys.platform}): they "
+                             "read /proc and set memory limits; run on Linux, e.g. in WSL or a container.")
         self.n_workers = n_workers
         self._stderr = stderr
         self._workers: list[_Worker] = []

@@ -17,8 +17,8 @@ import pandas as pd
 
 from autometa.evaluation._metrics import mean_scores, metrics_for, score_classification, score_regression
 from autometa.evaluation._protocol import Protocol, fold_indices, subsample_indices
+from autometa.evaluation._row import STATUS_FAILED, STATUS_MEMORY, STATUS_OK, evaluation_row
 
-STATUS_OK, STATUS_FAILED, STATUS_TIMEOUT, STATUS_MEMORY = "ok", "failed", "timeout", "memory"
 _MEMORY_MARKERS = ("bad_alloc", "cannot allocate memory", "memoryerror", "unable to allocate", "out of memory")
 
 
@@ -116,8 +116,6 @@ class EvaluationResult:
 
     def to_row(self, dataset_id: str, config_id: str, source: str) -> dict[str, Any]:
         """This result as one row of the knowledge base's ``evaluations`` table."""
-        from autometa.kb._schema import evaluation_row
-
         return evaluation_row(
             dataset_id=dataset_id, family=self.family, config_id=config_id, config=self.config,
             scores=self.scores, fold_scores=self.fold_scores, fit_seconds=self.fit_seconds,

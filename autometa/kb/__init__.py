@@ -6,15 +6,55 @@
     >>> kb.matrix("random_forest", "balanced_accuracy") # datasets x config_id
     >>> kb.duplicate_groups()                           # copies of one dataset across sources
 
-The table contract (column names, dtypes, families, metrics, statuses) lives in
-:mod:`autometa.kb._schema` and is re-exported as ``autometa.kb.schema``; importers and the meta-model
-use its constants. The builder (``autometa kb build``) fills a knowledge base from a corpus; ``autometa kb
-export BUILD_DIR --out DIR --with-lcdb`` writes it with LCDB's histories merged in.
+The verbs of ``autometa kb`` are functions here: :func:`build` (evaluate config sets over a corpus),
+:func:`export` (a build as one knowledge-base folder), :func:`import_lcdb`, :func:`import_openml`,
+:func:`import_study` (histories from elsewhere, added to a folder), :func:`info` (counts) and
+:func:`refresh_metafeatures`.
+
+The table contract (column names, dtypes, families, metrics, statuses) is ``autometa.kb.schema``;
+importers and the meta-model use its constants.
 """
 
 from __future__ import annotations
 
-from autometa.kb import _schema as schema
-from autometa.kb._knowledge_base import KnowledgeBase, shipped_kb_path
+from typing import TYPE_CHECKING
 
-__all__ = ["KnowledgeBase", "schema", "shipped_kb_path"]
+from autometa._lazy import lazy_exports
+from autometa.kb import _schema as schema
+from autometa.kb._knowledge_base import KnowledgeBase, configs_range_text, shipped_kb_path
+
+# The verbs and their helpers load on first use (scikit-learn, Optuna, openml only when they run).
+_LAZY: dict[str, str] = {
+    "build": "autometa.kb._verbs",
+    "export": "autometa.kb._verbs",
+    "import_lcdb": "autometa.kb._verbs",
+    "import_openml": "autometa.kb._verbs",
+    "import_study": "autometa.kb._verbs",
+    "info": "autometa.kb._verbs",
+    "refresh_metafeatures": "autometa.kb._verbs",
+    "BuildStats": "autometa.kb._build",
+    "ImportResult": "autometa.kb._import_common",
+    "user_kb_path": "autometa.kb._import_common",
+    "lcdb_qualities": "autometa.kb._lcdb_files",
+    "duplicate_pairs": "autometa.kb._duplicates",
+    "pmlb_openml_pairs": "autometa.kb._duplicates",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from autometa.kb._build import BuildStats  # noqa: F401
+    from autometa.kb._duplicates import duplicate_pairs, pmlb_openml_pairs  # noqa: F401
+    from autometa.kb._import_common import ImportResult, user_kb_path  # noqa: F401
+    from autometa.kb._lcdb_files import lcdb_qualities  # noqa: F401
+    from autometa.kb._verbs import (  # noqa: F401
+        build,
+        export,
+        import_lcdb,
+        import_openml,
+        import_study,
+        info,
+        refresh_metafeatures,
+    )
+
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
+
+__all__ = ["KnowledgeBase", "configs_range_text", "schema", "shipped_kb_path", *_LAZY]

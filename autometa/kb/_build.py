@@ -20,9 +20,7 @@ from typing import Any
 import pandas as pd
 
 from autometa.errors import InputError
-from autometa.evaluation._pool import Job, WorkerPool
-from autometa.evaluation._protocol import Protocol
-from autometa.evaluation._run import EvaluationResult, PreparedData, prepare_data
+from autometa.evaluation import EvaluationResult, Job, PreparedData, Protocol, WorkerPool, prepare_data
 from autometa.kb import _schema as S
 from autometa.kb._corpus import DatasetRef, load_locator
 from autometa.kb._store import BuildStore, run_key

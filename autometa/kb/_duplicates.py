@@ -144,7 +144,7 @@ def pmlb_openml_pairs(
             called only for folders whose name matches, so callers can pass their cached loader.
     """
     if qualities is None:
-        from autometa.kb._import_lcdb import lcdb_qualities
+        from autometa.kb._lcdb_files import lcdb_qualities
 
         qualities = lcdb_qualities()
     load = load or _load_pmlb

@@ -27,12 +27,14 @@ class ImportResult:
         evaluations: the ``evaluations`` table (validated).
         notes: what was skipped or approximated, one sentence each, for the user.
         record: how the rows were obtained (source, versions, options), kept in kb.json.
+        saved_to: the knowledge-base folder :meth:`save` wrote (None until saved).
     """
 
     datasets: pd.DataFrame
     evaluations: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     record: dict[str, Any] = field(default_factory=dict)
+    saved_to: Path | None = None
 
     def __post_init__(self) -> None:
         self.datasets = S.validate_datasets(self.datasets if len(self.datasets) else S.empty_datasets())
@@ -51,11 +53,12 @@ class ImportResult:
     def save(self, out: str | Path) -> Path:
         """Add the rows to the knowledge-base folder ``out`` (created when absent; rows already
         there for the same dataset or (dataset, family, config) are replaced) and save it."""
-        from autometa.kb import KnowledgeBase
+        from autometa.kb._knowledge_base import KnowledgeBase
 
         folder = Path(out).expanduser()
         kb = KnowledgeBase.load(folder) if (folder / S.META_FILE).exists() else KnowledgeBase()
-        return self.add_to(kb).save(folder)
+        self.saved_to = self.add_to(kb).save(folder)
+        return self.saved_to
 
     def add_to(self, kb: Any) -> Any:
         """Add the rows to the :class:`~autometa.kb.KnowledgeBase` ``kb`` (in place; rows already there

@@ -74,7 +74,6 @@ linear, svm and knn pipelines do) nor LCDB's train/test protocol equals ours, so
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -87,11 +86,10 @@ import pandas as pd
 from autometa.errors import InputError
 from autometa.kb import _schema as S
 from autometa.kb._import_common import FOREIGN_PROTOCOL_VERSION, ImportResult, _version, command_line
+from autometa.kb._lcdb_files import METRIC_FILES, lcdb_folder, lcdb_qualities
 
 SOURCE = "lcdb"
 
-#: lcdb metric file -> our metric column.
-_METRIC_FILES: dict[str, str] = {"accuracy": "accuracy", "auc": "roc_auc", "logloss": "log_loss"}
 _CURVE_COLUMNS = ["openmlid", "learner", "size_train", "outer_seed", "inner_seed", "traintime", "score_test"]
 #: Columns of datasets.csv that are not OpenML qualities.
 _NOT_QUALITIES = ("openmlid", "Name", "NumberOfFeaturesAfterBinarization")
@@ -161,33 +159,6 @@ def _resolve_config(config: dict[str, Any], n_encoded: float) -> dict[str, Any]:
     return {**config, "max_features": max(1, int(math.sqrt(p))) / p}
 
 
-def lcdb_folder() -> Path:
-    """The install folder of the ``lcdb`` package (holding ``datasets.csv`` and ``database-*.csv``).
-
-    Raises:
-        InputError: lcdb is not installed, or its data files are missing.
-    """
-    spec = importlib.util.find_spec("lcdb")
-    if spec is None or not spec.submodule_search_locations:
-        raise InputError("The 'lcdb' package is not installed; install it with 'pip install lcdb' and retry.")
-    folder = Path(next(iter(spec.submodule_search_locations)))
-    missing = [name for name in ["datasets.csv", *(f"database-{m}.csv" for m in _METRIC_FILES)]
-               if not (folder / name).is_file()]
-    if missing:
-        raise InputError(f"The lcdb package at '{folder}' lacks its data file '{missing[0]}'; reinstall lcdb.")
-    return folder
-
-
-def lcdb_qualities(folder: str | Path | None = None) -> pd.DataFrame:
-    """LCDB's ``datasets.csv``: OpenML's qualities (``openmlid``, ``Name``, ``NumberOfInstances``, ...)
-    of the OpenML datasets LCDB covers, as OpenML computed them.
-
-    Raises:
-        InputError: lcdb is not installed, or its data files are missing.
-    """
-    return pd.read_csv(Path(folder if folder is not None else lcdb_folder()) / "datasets.csv")
-
-
 def import_lcdb(
     openml_ids: Iterable[int] | None = None,
     *,
@@ -232,7 +203,7 @@ def import_lcdb(
     if without:
         notes.append(f"{without} LCDB datasets have learning curves but no qualities in datasets.csv; skipped.")
     curves: dict[str, pd.DataFrame] = {"accuracy": accuracy}
-    for lcdb_metric in _METRIC_FILES:
+    for lcdb_metric in METRIC_FILES:
         if lcdb_metric not in curves:
             say(f"reading database-{lcdb_metric}.csv")
             curves[lcdb_metric] = _read_curves(folder / f"database-{lcdb_metric}.csv", wanted)
@@ -308,7 +279,7 @@ def _evaluations_table(curves: dict[str, pd.DataFrame], accuracy: pd.DataFrame, 
         scores: dict[str, float] = {}
         fold_scores: dict[str, list[float]] = {}
         fit_seconds = math.nan
-        for lcdb_metric, column in _METRIC_FILES.items():
+        for lcdb_metric, column in METRIC_FILES.items():
             part = grouped[lcdb_metric].get((openml_id, learner))
             if part is None:
                 continue

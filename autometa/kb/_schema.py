@@ -17,7 +17,6 @@ its rows hold NaN there, and a table written before the column existed reads bac
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -26,14 +25,18 @@ import numpy as np
 import pandas as pd
 
 from autometa.errors import ArtifactError
-from autometa.evaluation._metrics import (
+from autometa.evaluation import (
     CLASSIFICATION_METRICS,
     HIGHER_IS_BETTER,
     IMPORTED_METRICS,
     METRIC_TASK,
     METRICS,
+    PARAM_PREFIX,
     PRIMARY_METRIC,
     REGRESSION_METRICS,
+    STATUS_OK,
+    STATUSES,
+    evaluation_row,
 )
 
 #: Version of the on-disk layout (datasets.parquet, evaluations.parquet, kb.json). Bump on any change
@@ -60,12 +63,9 @@ FAMILIES: tuple[str, ...] = (
 )
 TASKS: tuple[str, ...] = ("classification", "regression")
 SOURCES_BUILT: tuple[str, ...] = ("pmlb", "keel", "sklearn", "csv")  # sources of our own builder
-STATUS_OK = "ok"
-STATUSES: tuple[str, ...] = ("ok", "failed", "timeout", "memory")
 DEFAULT_CONFIG_ID = "default"
 
 MF_PREFIX = "mf."
-PARAM_PREFIX = "param."
 
 #: Fixed columns of ``datasets`` and their pandas dtypes (meta-feature columns ``mf.*`` are float64).
 DATASET_COLUMNS: dict[str, str] = {
@@ -116,6 +116,7 @@ __all__ = [
     "PRIMARY_METRIC",
     "REGRESSION_METRICS",
     "STATUSES",
+    "STATUS_OK",
     "TASKS",
     "dataset_id",
     "empty_datasets",
@@ -137,57 +138,6 @@ def empty_datasets() -> pd.DataFrame:
 
 def empty_evaluations() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in EVALUATION_COLUMNS.items()})
-
-
-def evaluation_row(
-    *,
-    dataset_id: str,
-    family: str,
-    config_id: str,
-    config: dict[str, Any],
-    scores: dict[str, float] | None = None,
-    fold_scores: dict[str, list[float]] | None = None,
-    fit_seconds: float = math.nan,
-    predict_seconds: float = math.nan,
-    status: str = STATUS_OK,
-    error: str = "",
-    n_rows_used: int = 0,
-    source: str = "",
-    protocol_version: int = 0,
-) -> dict[str, Any]:
-    """One ``evaluations`` row as a dict (params flattened into ``param.<name>``), for importers too."""
-    row: dict[str, Any] = {
-        "dataset_id": dataset_id,
-        "family": family,
-        "config_id": config_id,
-        "config": json.dumps(config, sort_keys=True, default=_json_default),
-    }
-    for metric in METRICS:
-        value = (scores or {}).get(metric)
-        row[metric] = math.nan if value is None else float(value)
-    row.update(
-        fold_scores=json.dumps(fold_scores or {}, sort_keys=True, default=_json_default),
-        fit_seconds=float(fit_seconds),
-        predict_seconds=float(predict_seconds),
-        status=status,
-        error=error or "",
-        n_rows_used=int(n_rows_used),
-        source=source,
-        protocol_version=int(protocol_version),
-    )
-    for name, value in config.items():
-        row[PARAM_PREFIX + name] = value
-    return row
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return None if not np.isfinite(value) else float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
 def validate_datasets(frame: pd.DataFrame, *, where: str = "datasets table") -> pd.DataFrame:

@@ -7,7 +7,8 @@
     >>> config_set("svm", 8)                           # {"default": {...}, "sobol-0001": {...}, ...}
     >>> family.build_estimator(config, "classification", dataset, random_state=0)   # sklearn Pipeline
 
-Shared preprocessing lives in :mod:`autometa.spaces._preprocessing` (also used by the neural family).
+Shared preprocessing (:func:`feature_info`, :func:`encoded_features`, :func:`native_categorical`) lives in
+:mod:`autometa.spaces._preprocessing` and is public here (the neural family uses it too).
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from typing import Any
 
 from autometa.errors import InputError
 from autometa.spaces._base import DEFAULT_CONFIG_ID, Family
-from autometa.spaces._preprocessing import FeatureInfo, feature_info
+from autometa.spaces._preprocessing import (
+    MAX_ONEHOT_LEVELS,
+    FeatureInfo,
+    NativeCategorical,
+    encoded_features,
+    feature_info,
+    native_categorical,
+)
 
 # family name -> module defining ``FAMILY``; the order is the order of list_families().
 _FAMILY_MODULES: dict[str, str] = {
@@ -33,13 +41,17 @@ _FAMILY_MODULES: dict[str, str] = {
 
 __all__ = [
     "DEFAULT_CONFIG_ID",
+    "MAX_ONEHOT_LEVELS",
     "FeatureInfo",
     "Family",
+    "NativeCategorical",
     "build_estimator",
     "config_set",
+    "encoded_features",
     "feature_info",
     "get_family",
     "list_families",
+    "native_categorical",
 ]
 
 

@@ -158,7 +158,19 @@ class Family:
         """
         if task not in TASKS:
             raise InputError(f"Task must be 'classification' or 'regression'; got {task!r}.")
-        return self.builder(self.validate_config(config), task, feature_info(data), int(random_state))
+        config = self.validate_config(config)
+        try:
+            return self.builder(config, task, feature_info(data), int(random_state))
+        except ModuleNotFoundError as exc:  # an optional dependency of this family (torch for mlp)
+            extra = _EXTRAS.get(exc.name or "")
+            if extra is None:
+                raise
+            raise InputError(f"The '{self.name}' family needs the '{exc.name}' package, which is not installed; "
+                             f"install it with: pip install \"autometa[{extra}]\"") from None
+
+
+#: Optional packages a family's estimator may need -> the autometa extra that installs them.
+_EXTRAS: dict[str, str] = {"torch": "neural"}
 
 
 def _from_unit(dist: BaseDistribution, x: float) -> Any:

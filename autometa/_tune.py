@@ -24,17 +24,32 @@ on each; the study resumes where it stopped and opens in optuna-dashboard.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from autometa.errors import InputError
+from autometa.errors import ArtifactError, InputError
+from autometa.io import (
+    GRACE_PERIOD,
+    HEARTBEAT_INTERVAL,
+    check_writable,
+    create_or_load_study,
+    mask_url,
+    open_storage,
+    read_json,
+    scrub,
+    sha256_file,
+    write_json,
+)
 
 #: Study user attribute holding what autometa needs to resume or refit a study.
 STUDY_ATTR = "autometa"
 #: Recommendations enqueued before the sampler takes over.
 N_WARM = 5
+#: Trial user attribute: where an enqueued trial came from ("recommendation 3").
+ORIGIN_ATTR = "autometa.origin"
+#: Study user attribute, set once the warm start is queued (how many recommendations).
+WARM_ATTR = "autometa.warm_start"
 
 
 def tune(data: Any, target: str | None = None, family: str | Sequence[str] | None = None, n_trials: int | None = 50,
@@ -42,6 +57,7 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
          metric: str | None = None, random_state: int | None = None, *, task: str | None = None, kb: Any = None,
          n_warm: int = N_WARM,
          warm_start: bool = True, sampler: Any = None, protocol: Any = None,
+         heartbeat_interval: int | None = HEARTBEAT_INTERVAL, grace_period: int | None = GRACE_PERIOD,
          callbacks: Sequence[Callable[[Any, Any], None]] = (), on_ready: Callable[[], None] | None = None) -> Any:
     """Run a warm-started Optuna search for the best (family, config) on a dataset.
 
@@ -52,8 +68,8 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
             base has histories of (the neural ``mlp`` only when asked for: it is slow and has none yet).
         n_trials: trials to run in this call (``None``: until ``timeout``).
         timeout: stop starting new trials after this many seconds.
-        storage: an Optuna storage URL (``sqlite:///study.db``, ``postgresql://...``) or a path to a
-            SQLite file; default: in memory.
+        storage: an Optuna storage URL (``sqlite:///study.db``, ``postgresql://...``), a path to a
+            SQLite file, or an Optuna storage object; default: in memory.
         study_name: the study's name (to resume it or to share it between workers).
         metric: the metric to optimize (default: balanced accuracy or R2).
         random_state: seed of the sampler (the evaluation protocol has its own fixed seed).
@@ -66,6 +82,9 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
             are still enqueued first).
         protocol: the evaluation protocol (default: the knowledge base's,
             :data:`autometa.evaluation.DEFAULT_PROTOCOL`).
+        heartbeat_interval, grace_period: with a storage, a running trial records a heartbeat every
+            ``heartbeat_interval`` seconds; one silent for ``grace_period`` seconds (its worker was
+            killed) is marked failed and retried by the next worker or on resume (None: no heartbeats).
         callbacks: Optuna callbacks ``(study, frozen_trial)``, e.g. a progress bar.
         on_ready: called once everything is checked and set up, just before the first trial.
 
@@ -75,7 +94,8 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
 
     Raises:
         InputError: unreadable data, an unknown family, task or metric, a target that cannot be
-            regressed, an unreachable storage, a study of another dataset, task or metric under that name.
+            regressed, an unreachable storage (or ``sqlite://``, which saves nothing), a study of another
+            dataset, task or metric under that name.
     """
     import optuna
 
@@ -103,11 +123,11 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
     metric = check_metric(metric, dataset.task)
     protocol = protocol or DEFAULT_PROTOCOL
     # Optuna's verbosity is the caller's (the CLI quiets it); a library must not change it behind their back.
-    store = open_storage(storage)
+    store = open_storage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
     direction = "maximize" if HIGHER_IS_BETTER[metric] else "minimize"
     record = {"format_version": 1, "dataset": dataset.name, "task": dataset.task, "target": dataset.target,
               "metric": metric, "families": families, "n_rows": dataset.n_rows, "n_features": dataset.n_features,
-              "protocol": protocol.to_dict(), "source": dataset.source}
+              "protocol": protocol.to_dict(), "source": dataset.source, "fingerprint": dataset_fingerprint(dataset)}
 
     model = mf = None
     if warm_start or sampler is None:
@@ -122,36 +142,35 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
     if sampler is None:
         sampler = (MetaSampler(model, mf, families, seed=random_state, n_warm=n_warm) if warm_start
                    else optuna.samplers.TPESampler(seed=random_state))
-    created = True
     try:
-        try:
-            study = optuna.create_study(storage=store, study_name=study_name, direction=direction, sampler=sampler)
-        except optuna.exceptions.DuplicatedStudyError:
-            # Resuming, or joining other workers: creating a study is atomic in every storage, so
-            # only the worker that created it enqueues the warm start (no race between workers).
-            created = False
-            study = optuna.load_study(study_name=study_name, storage=store, sampler=sampler)
+        study, created = create_or_load_study(store, study_name, direction=direction, sampler=sampler)
     except Exception as exc:  # a schema or connection problem surfaces here with some storages
-        raise InputError(f"Cannot create or open the study {study_name!r} in {_masked(storage)}: "
-                         f"{_scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, storage)}") from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"Cannot create or open the study {study_name!r} in {mask_url(storage)}: "
+                         f"{scrub(first, storage)}") from None
     _check_same_study(study, record, study_name)
     if STUDY_ATTR not in study.user_attrs:
         study.set_user_attr(STUDY_ATTR, record)
 
-    if warm_start and n_warm > 0 and created:
+    # Creating a study is atomic, so the worker that created it enqueues the warm start; a later one
+    # does it only if that worker died before it finished (the attribute is set once all are queued).
+    # skip_if_exists never repeats a queued config; a twin queued by a race is skipped when it runs.
+    if warm_start and n_warm > 0 and (created or not study.user_attrs.get(WARM_ATTR)):
         items, _ = rank_candidates(model, mf, min(n_warm, n_trials or n_warm), families=families)
         for item in items:
             # The stored config, so that the sampler knows the trial as that knowledge-base config.
             config = model.candidates.loc[config_key(item.family, item.config_id), "config"]
-            # skip_if_exists: a resumed study, or a second worker on a shared one, never repeats them.
             study.enqueue_trial(fixed_params(item.family, config, dataset.task), skip_if_exists=True,
-                                user_attrs={"autometa.origin": f"recommendation {item.rank}"})
+                                user_attrs={ORIGIN_ATTR: f"recommendation {item.rank}"})
+        study.set_user_attr(WARM_ATTR, len(items))
 
     prepared = prepare_data(dataset, protocol)
 
     def objective(trial: Any) -> float:
         from autometa.evaluation import evaluate_config
 
+        if _has_twin(study, trial):
+            raise optuna.TrialPruned(f"{trial.user_attrs[ORIGIN_ATTR]} is evaluated by another trial")
         fam, config = suggest_config(trial, families, dataset.task)
         result = evaluate_config(prepared, fam, config, protocol)
         trial.set_user_attr("autometa.family", fam)
@@ -176,40 +195,37 @@ class _EvaluationFailed(Exception):
     """A config that failed under the protocol: the trial is marked FAIL, the search goes on."""
 
 
-def open_storage(storage: str | Path | None) -> Any:
-    """``None`` (in memory), a SQLite file path, or an Optuna storage URL; unreachable -> InputError.
+def _has_twin(study: Any, trial: Any) -> bool:
+    """Whether a queued recommendation is queued twice (two workers raced to enqueue it) and a
+    lower-numbered copy is waiting, running or done: then this one is skipped (pruned), not run."""
+    from optuna.trial import TrialState
 
-    Passwords in URLs are never shown: error messages carry the URL with its password masked.
+    origin = trial.user_attrs.get(ORIGIN_ATTR)
+    if origin is None:
+        return False
+    live = (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE)
+    return any(t.number < trial.number and t.state in live and t.user_attrs.get(ORIGIN_ATTR) == origin
+               for t in study.get_trials(deepcopy=False))
+
+
+def dataset_fingerprint(dataset: Any) -> str:
+    """A SHA-256 (hex, 16 digits) of a prepared dataset: task, target and every value of X and y.
+
+    Recorded with a study and checked on resume and on :func:`refit`, so that trials of two datasets
+    never mix. Values are hashed, not dtypes, so the same table read from a file or passed as a
+    DataFrame has the same fingerprint.
     """
-    import optuna
+    import hashlib
 
-    if storage is None:
-        return None
-    url = str(storage)
-    if "://" not in url:  # a plain path is a SQLite file
-        path = Path(url).expanduser()
-        if not path.parent.exists():
-            raise InputError(f"Cannot create the study file '{path}': its folder does not exist.")
-        url = f"sqlite:///{path.resolve()}"
-    try:
-        from autometa.kb._rdb import driver_url
+    import pandas as pd
 
-        url = driver_url(url)
-    except ImportError:  # pragma: no cover - the KB's helper is part of autometa
-        pass
-    try:
-        kwargs: dict[str, Any] = {"engine_kwargs": {"pool_pre_ping": True}} if not url.startswith("sqlite") else {}
-        if not url.startswith("sqlite"):
-            # Heartbeats let a study shared by many workers notice a dead worker's trial.
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120, **kwargs)
-        return optuna.storages.RDBStorage(url)
-    except Exception as exc:  # SQLAlchemy raises many types for bad URLs and dead servers
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"Cannot open the storage {_masked(url)}: {_scrub(first, url)}") from None
+    columns = sorted(map(str, dataset.X.columns))
+    X = dataset.X.set_axis(list(map(str, dataset.X.columns)), axis=1)[columns]
+    digest = hashlib.sha256(json.dumps([dataset.task, str(dataset.target), columns]).encode())
+    digest.update(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
+    digest.update(pd.util.hash_pandas_object(pd.Series(dataset.y).reset_index(drop=True), index=False)
+                  .to_numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _check_same_study(study: Any, record: dict[str, Any], name: str | None) -> None:
@@ -223,6 +239,15 @@ def _check_same_study(study: Any, record: dict[str, Any], name: str | None) -> N
     if sorted(old.get("families", [])) != sorted(record["families"]):
         raise InputError(f"Study '{name}' searches families {', '.join(old.get('families', []))}; resume it "
                          "with the same --family (or none) or use another --study-name.")
+    if old.get("fingerprint") and old["fingerprint"] != record["fingerprint"]:
+        raise InputError(f"Study '{name}' was tuned on other data ({_shape(old)}), not on this "
+                         f"{_shape(record)}; use another --study-name, or the same data to resume it.")
+
+
+def _shape(record: dict[str, Any]) -> str:
+    """'iris' (150 rows x 4 features), from a study's record."""
+    return (f"'{record.get('dataset')}', {record.get('n_rows', '?'):,} rows x {record.get('n_features', '?')} features"
+            if isinstance(record.get("n_rows"), int) else f"'{record.get('dataset')}'")
 
 
 def best_config(study: Any) -> tuple[str, dict[str, Any]]:
@@ -240,26 +265,6 @@ def best_config(study: Any) -> tuple[str, dict[str, Any]]:
     family, config = parsed
     task = study.user_attrs.get(STUDY_ATTR, {}).get("task")
     return family, get_family(family).config_for(config, task) if task else config
-
-
-def _masked(url: Any) -> str:
-    if url is None:
-        return "memory"
-    from autometa.kb._rdb import mask_url
-
-    return mask_url(str(url))
-
-
-def _scrub(text: str, url: Any) -> str:
-    """``text`` with the URL's password removed wherever it appears."""
-    if not url:
-        return text
-    url = str(url)
-    match = re.search(r"://[^:/@\s]*:([^@/\s]*)@", url)
-    text = text.replace(url, _masked(url))
-    if match and match.group(1):
-        text = text.replace(match.group(1), "***")
-    return text
 
 
 def _finite(value: Any) -> float | None:
@@ -297,15 +302,30 @@ class TunedModel:
         self.columns = {c: dataset.X[c].dtype for c in dataset.X.columns}
 
     def _align(self, X: Any) -> Any:
+        import numpy as np
         import pandas as pd
 
-        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X, columns=list(self.columns))
-        missing = [c for c in self.columns if c not in frame.columns]
+        names = list(self.columns)
+        if not isinstance(X, pd.DataFrame):
+            try:
+                values = np.asarray(X, dtype=object)
+            except Exception:
+                values = None
+            if values is None or values.ndim != 2:
+                raise InputError(f"The data to predict must be a table (DataFrame or 2-D array) with the "
+                                 f"{len(names)} columns the model was fitted on; got {type(X).__name__}.")
+            if values.shape[1] != len(names):
+                raise InputError(f"The data to predict has {values.shape[1]} columns, but the model was fitted on "
+                                 f"{len(names)} ({_listed(names)}); pass those columns, in that order.")
+            X = pd.DataFrame(values, columns=names)
+        missing = [c for c in names if c not in X.columns]
         if missing:
             raise InputError(f"The data to predict lacks column '{missing[0]}' that the model was fitted on.")
-        out = pd.DataFrame(index=frame.index)
+        out = pd.DataFrame(index=X.index)
         for column, dtype in self.columns.items():
-            values = frame[column]
+            values = X[column]
+            if isinstance(values, pd.DataFrame):
+                raise InputError(f"The data to predict has two columns named '{column}'; rename one.")
             if isinstance(dtype, pd.CategoricalDtype):
                 out[column] = pd.Categorical(values.astype(str).where(values.notna()), categories=dtype.categories)
             else:
@@ -328,13 +348,32 @@ class TunedModel:
 
 def refit(study: Any, data: Any, target: str | None = None) -> TunedModel:
     """Fit the study's best config on every row of ``data`` (the dataset the study tuned on)."""
+    import optuna
+
     from autometa.data import load_dataset
 
+    if not isinstance(study, optuna.study.Study):
+        raise InputError(f"refit takes an optuna.Study, not {type(study).__name__} {_clip(study)}; load it first "
+                         "with optuna.load_study(study_name=..., storage=...).")
     family, config = best_config(study)
     record = study.user_attrs.get(STUDY_ATTR, {})
     # The study's task, not one inferred again: tune may have been told the task (--task).
     dataset = load_dataset(data, target=target or record.get("target"), task=record.get("task"))
+    if record.get("fingerprint") and dataset_fingerprint(dataset) != record["fingerprint"]:
+        here = {"dataset": dataset.name, "n_rows": dataset.n_rows, "n_features": dataset.n_features}
+        raise InputError(f"Study '{study.study_name}' was tuned on other data ({_shape(record)}), not on this "
+                         f"{_shape(here)}; refit on the data the study tuned on.")
     return _fit(family, config, dataset, record)
+
+
+def _clip(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _listed(names: list[Any], most: int = 6) -> str:
+    shown = ", ".join(map(str, names[:most]))
+    return shown + (f", ... {len(names) - most} more" if len(names) > most else "")
 
 
 def _fit(family: str, config: dict[str, Any], dataset: Any, record: dict[str, Any]) -> TunedModel:
@@ -342,9 +381,15 @@ def _fit(family: str, config: dict[str, Any], dataset: Any, record: dict[str, An
 
     if record.get("task") and record["task"] != dataset.task:
         raise InputError(f"The model was tuned for {record['task']}, but this data's target is {dataset.task}.")
-    seed = int(record.get("protocol", {}).get("seed", 0))
-    estimator = get_family(family).build_estimator(config, dataset.task, dataset, random_state=seed)
-    estimator.fit(dataset.X, dataset.y)
+    seed = int((record.get("protocol") or {}).get("seed", 0))
+    try:
+        estimator = get_family(family).build_estimator(config, dataset.task, dataset, random_state=seed)
+        estimator.fit(dataset.X, dataset.y)
+    except InputError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:  # a config that does not fit its family (a hand-edited file)
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise InputError(f"The {family} config {_clip(config)} cannot be fitted ({reason}).") from None
     return TunedModel(estimator, family, config, dataset)
 
 
@@ -353,60 +398,68 @@ def save_model(study: Any, path: str | Path, data: Any = None) -> Path:
 
     ``data`` (the path of the tuned dataset) is recorded with its SHA-256, so that ``load_model``
     can refit on the same rows, or tell when the file changed.
+
+    Raises:
+        InputError: the study has no finished trial, or ``path`` cannot be written (see
+            :func:`autometa.io.check_writable`, which ``autometa tune`` calls before the search).
     """
     import datetime as _dt
 
     from autometa import __version__
 
+    path = check_writable(path, "model file")
     family, config = best_config(study)
     record = dict(study.user_attrs.get(STUDY_ATTR, {}))
     source = data if isinstance(data, (str, Path)) else record.get("source")
     payload = {
-        "format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "family": family, "config": config,
+        "family": family, "config": config,
         "task": record.get("task"), "target": record.get("target"), "metric": record.get("metric"),
         "best_value": study.best_value, "study_name": study.study_name, "protocol": record.get("protocol"),
+        "fingerprint": record.get("fingerprint"),
         "data": {"path": str(Path(source).resolve()) if source else None,
-                 "sha256": _sha256(source) if source and Path(source).is_file() else None},
+                 "sha256": sha256_file(source) if source and Path(source).is_file() else None},
         "autometa": __version__, "saved_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    path = Path(path).expanduser()
-    if not path.parent.exists():
-        raise InputError(f"Cannot save the model to '{path}': its folder does not exist.")
-    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    try:
+        write_json(path, payload, format=MODEL_FORMAT, version=MODEL_FORMAT_VERSION, indent=2)
+    except OSError as exc:
+        raise InputError(f"Cannot write the model file '{path}': {exc.strerror or exc}.") from None
     return path
 
 
 def load_model(path: str | Path, data: Any = None, target: str | None = None) -> TunedModel:
-    """Read a model file written by :func:`save_model` and refit it (on ``data``, or the recorded file)."""
-    from autometa.data import load_dataset
+    """Read a model file written by :func:`save_model` and refit it (on ``data``, or the recorded file).
+
+    Raises:
+        InputError: the file is missing, not a model file, of another version, holds values that are
+            not a model (unknown family, a config that cannot be fitted), or its data is gone or changed.
+    """
+    from autometa.data import TASKS, load_dataset
+    from autometa.spaces import list_families
 
     path = Path(path).expanduser()
     try:
-        spec = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"Cannot read the model file '{path}': {exc}.") from None
-    if not isinstance(spec, dict) or spec.get("format") != MODEL_FORMAT:
-        raise InputError(f"'{path}' is not an autometa model file.")
-    if spec.get("format_version") != MODEL_FORMAT_VERSION:
-        raise InputError(f"'{path}' has model format version {spec.get('format_version')}; this autometa reads "
-                         f"version {MODEL_FORMAT_VERSION}. Save it again with this version.")
+        spec = read_json(path, format=MODEL_FORMAT, version=MODEL_FORMAT_VERSION, what="model file",
+                         remedy="save it again with 'autometa tune --save-model'")
+    except ArtifactError as exc:
+        raise InputError(str(exc)) from None
+    expected = {"family": str, "config": dict, "task": (str, type(None)), "target": (str, type(None)),
+                "protocol": (dict, type(None)), "data": (dict, type(None)), "fingerprint": (str, type(None))}
+    for key, kind in expected.items():
+        if not isinstance(spec.get(key), kind):
+            raise InputError(f"The model file '{path}' has a bad '{key}' ({_clip(spec.get(key))}); save it again "
+                             "with 'autometa tune --save-model'.")
+    if spec["family"] not in list_families():
+        raise InputError(f"The model file '{path}' names an unknown family {spec['family']!r}; save it again.")
+    if spec["task"] is not None and spec["task"] not in TASKS:
+        raise InputError(f"The model file '{path}' names an unknown task {spec['task']!r}; save it again.")
     if data is None:
         recorded = (spec.get("data") or {}).get("path")
-        if not recorded or not Path(recorded).exists():
+        if not isinstance(recorded, str) or not Path(recorded).exists():
             raise InputError(f"The data the model '{path}' was tuned on ({recorded}) is gone; pass the data to refit on.")
-        if spec["data"].get("sha256") and _sha256(recorded) != spec["data"]["sha256"]:
+        if spec["data"].get("sha256") and sha256_file(recorded) != spec["data"]["sha256"]:
             raise InputError(f"The data file '{recorded}' changed since the model was saved; pass it explicitly "
                              "to refit on its current content.")
         data = recorded
     dataset = load_dataset(data, target=target or spec.get("target"), task=spec.get("task"))
     return _fit(spec["family"], spec["config"], dataset, {"task": spec.get("task"), "protocol": spec.get("protocol") or {}})
-
-
-def _sha256(path: str | Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -63,7 +63,7 @@ def test_stale_or_foreign_knowledge_bases_are_refused(tmp_path):
     with pytest.raises(ArtifactError, match="format version 2.*reads version 1.*rebuild"):
         KnowledgeBase.load(tmp_path / "kb")
     meta_file.write_text(json.dumps({**meta, "format": "something-else"}))
-    with pytest.raises(ArtifactError, match="not an autometa knowledge base"):
+    with pytest.raises(ArtifactError, match="not of the format 'autometa-kb'"):
         KnowledgeBase.load(tmp_path / "kb")
     with pytest.raises(InputError, match="not a knowledge base"):
         KnowledgeBase.load(tmp_path / "nowhere")

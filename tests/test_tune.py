@@ -150,7 +150,7 @@ def test_task_override_is_tuned_and_refit(tiny_kb, wine_csv, tmp_path, run_cli):
     (["--task", "clustering"], "Unknown task 'clustering'"),
     (["--metric", "accuracy"], "only recorded for imported histories (LCDB, OpenML), not by autometa's evaluation "
                                "protocol; use one of: balanced_accuracy, roc_auc, log_loss."),
-    (["--storage", "postgresql://tuner:s3cr3t-pw@127.0.0.1:9/nodb"], "Cannot open the storage"),
+    (["--storage", "postgresql://tuner:s3cr3t-pw@127.0.0.1:9/nodb"], "Cannot open the Optuna storage"),
     (["--storage", "/no/such/folder/study.db"], "folder does not exist"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(tiny_kb, wine_csv, run_cli, args, words):

@@ -17,6 +17,7 @@ from autometa._cli._options import (
     TargetOption,
     TaskOption,
 )
+from autometa.io import GRACE_PERIOD, HEARTBEAT_INTERVAL
 
 _HELP = """Tune a model on a dataset: the meta-model's recommendations first, then a meta-model-guided Optuna sampler.
 
@@ -51,6 +52,8 @@ def tune_command(
     seed: int | None = typer.Option(None, "--seed", help="Seed of the sampler."),
     save_model: Path | None = typer.Option(None, "--save-model", help="Write the best config as a model file (JSON; refit on load)."),
     kb: KbOption = None,
+    heartbeat_interval: int = typer.Option(HEARTBEAT_INTERVAL, "--heartbeat-interval", min=1, help="With --storage: seconds between a running trial's heartbeats."),
+    grace_period: int = typer.Option(GRACE_PERIOD, "--grace-period", min=1, help="With --storage: seconds without a heartbeat before a trial counts as lost with its worker; it is then failed and retried."),
     as_json: JsonOption = False,
 ) -> None:
     import optuna
@@ -58,7 +61,10 @@ def tune_command(
 
     from autometa._tune import save_model as write_model
     from autometa._tune import tune
+    from autometa.io import check_writable
 
+    if save_model is not None:  # before the search: a path that cannot be written would lose its result
+        save_model = check_writable(save_model, "model file")
     families = [f.strip() for value in (family or []) for f in value.split(",") if f.strip()] or None
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     console = stderr_console()
@@ -77,7 +83,7 @@ def tune_command(
     try:
         study = tune(file, target=target, family=families, n_trials=n_trials, timeout=timeout, storage=storage,
                      study_name=study_name, metric=metric, random_state=seed, task=task, kb=kb, callbacks=[on_trial],
-                     on_ready=progress.start)
+                     heartbeat_interval=heartbeat_interval, grace_period=grace_period, on_ready=progress.start)
     finally:
         # Only a bar that started is stopped: a non-interactive console prints a blank line on stop(),
         # which would come before the one-line error of bad input.
@@ -100,9 +106,15 @@ def _summary(study) -> dict:
     record = study.user_attrs.get(STUDY_ATTR, {})
     trials = study.get_trials(deepcopy=False)
     done = [t for t in trials if t.state == TrialState.COMPLETE]
-    failed = [t for t in trials if t.state == TrialState.FAIL]
+    # A trial of a killed worker is failed by the heartbeat check and retried: its copy names it.
+    retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+    failed = [t for t in trials if t.state == TrialState.FAIL and t.number not in retried]
     out = {"study_name": study.study_name, "metric": record.get("metric"), "direction": study.direction.name.lower(),
-           "n_trials": len(trials), "n_complete": len(done), "n_failed": len(failed)}
+           "n_trials": len(trials), "n_complete": len(done), "n_failed": len(failed),
+           "n_worker_died": len(retried),
+           "n_running": sum(t.state == TrialState.RUNNING for t in trials),
+           "n_waiting": sum(t.state == TrialState.WAITING for t in trials),
+           "n_skipped": sum(t.state == TrialState.PRUNED for t in trials)}
     if done:
         family, config = best_config(study)
         out.update(best_value=study.best_value, best_family=family, best_config=config,
@@ -118,8 +130,13 @@ def _print(summary: dict) -> None:
     from rich.table import Table
 
     out = stdout_console()
+    extra = "".join(f", {summary[key]} {words}" for key, words in (
+        ("n_worker_died", "lost with a killed worker (retried)"), ("n_running", "running (other workers, or a "
+         "killed one's until its grace period ends)"), ("n_waiting", "waiting"), ("n_skipped", "skipped as twins"))
+        if summary.get(key))
     out.print(f"study [bold]{summary['study_name']}[/bold]: {summary['n_complete']} trials done, "
-              f"{summary['n_failed']} failed; metric {summary['metric']} ({summary['direction']})", highlight=False)
+              f"{summary['n_failed']} failed{extra}; metric {summary['metric']} ({summary['direction']})",
+              highlight=False)
     if "best_value" not in summary:
         return
     config = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in summary["best_config"].items())

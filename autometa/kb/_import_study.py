@@ -27,15 +27,13 @@ from typing import Any
 import pandas as pd
 
 from autometa.errors import InputError
+from autometa.io import mask_url, open_storage
 from autometa.kb import _schema as S
 from autometa.kb._import_common import FOREIGN_PROTOCOL_VERSION, ImportResult, command_line
-from autometa.kb._rdb import _scrub, driver_url, mask_url
 
 SOURCE = "study"
 _FAMILY_KEYS = ("family", "autometa:family")
 _METRIC_KEYS = ("metric", "autometa:metric")
-#: Seconds to wait for a database server before calling it unreachable.
-CONNECT_TIMEOUT = 10
 
 
 def import_study(
@@ -90,46 +88,16 @@ def import_study(
 
 def _load_study(storage: str, study_name: str):
     import optuna
-    import sqlalchemy.exc
 
     masked = mask_url(storage)
-    if storage.startswith("sqlite:"):
-        path = storage.split(":///", 1)[1] if ":///" in storage else ""
-        if not path or path.startswith(":memory:"):
-            raise InputError(f"The storage {masked} is an in-memory SQLite database, which holds no finished study.")
-        if not Path(path.split("?", 1)[0]).is_file():
-            raise InputError(f"The Optuna storage {masked} points to '{path}', which does not exist; check the path.")
-    storage = driver_url(storage)  # postgresql:// -> the PostgreSQL driver that is installed
-    engine_kwargs: dict[str, Any] = {}
-    if storage.startswith(("postgresql", "mysql")):
-        engine_kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
-    try:
-        rdb = optuna.storages.RDBStorage(storage, engine_kwargs=engine_kwargs)
-    except sqlalchemy.exc.ArgumentError:
-        raise InputError(f"'{masked}' is not an Optuna storage URL; use e.g. sqlite:///study.db or "
-                         "postgresql://user:password@host/db.") from None
-    except ImportError as exc:  # optuna wraps the driver's ModuleNotFoundError
-        missing = getattr(exc.__cause__, "name", None) or getattr(exc, "name", None) or "database driver"
-        raise InputError(f"The storage {masked} needs the Python package '{missing}', which is not installed; "
-                         "install it, or name an installed driver in the URL (e.g. postgresql+psycopg2://...).") from None
-    except RuntimeError as exc:  # optuna: the tables were written by an incompatible optuna version
-        raise InputError(f"The Optuna storage {masked} cannot be read by this optuna version ({_first_line(exc, storage)}); "
-                         "run 'optuna storage upgrade --storage URL' and retry.") from None
-    except (sqlalchemy.exc.SQLAlchemyError, OSError) as exc:
-        reason = _first_line(getattr(exc, "orig", None) or exc, storage)
-        raise InputError(f"Cannot open the Optuna storage {masked} ({reason}); check the URL and that the "
-                         "database server is running and reachable.") from None
+    if str(storage).startswith("sqlite:") and ":///" not in str(storage):
+        raise InputError(f"The storage {masked} is an in-memory SQLite database, which holds no finished study.")
+    rdb = open_storage(storage, heartbeat_interval=None, must_exist=True)
     names = optuna.study.get_all_study_names(storage=rdb)
     if study_name not in names:
         known = ", ".join(f"'{n}'" for n in sorted(names)[:10]) or "none"
         raise InputError(f"The storage {masked} has no study named '{study_name}'; its studies: {known}.")
     return optuna.load_study(study_name=study_name, storage=rdb)
-
-
-def _first_line(exc: BaseException, storage: str) -> str:
-    """The first line of a driver's error, without the URL's password should the driver repeat it."""
-    text = str(exc).strip()
-    return _scrub(text.splitlines()[0][:200] if text else type(exc).__name__, storage)
 
 
 def _trials(study) -> list[tuple[Any, str]]:

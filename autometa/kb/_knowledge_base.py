@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-import json
-import os
+import io
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from autometa.errors import ArtifactError, InputError
+from autometa.io import atomic_write, check_parquet_bytes, read_json, read_verified, write_json
 from autometa.kb import _schema as S
 
 
@@ -181,20 +181,12 @@ class KnowledgeBase:
                     "with 'autometa kb build'."
                 )
             raise InputError(f"'{folder}' is not a knowledge base: it has no {S.META_FILE}; build one with 'autometa kb build'.")
-        try:
-            meta = json.loads(meta_file.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ArtifactError(f"'{meta_file}' is not readable JSON ({exc}); rebuild the knowledge base.") from None
-        if not isinstance(meta, dict) or meta.get("format") != S.FORMAT_NAME:
-            raise ArtifactError(f"'{meta_file}' is not an autometa knowledge base (format is {meta.get('format')!r}).")
-        version = meta.get("format_version")
-        if version != S.FORMAT_VERSION:
-            raise ArtifactError(
-                f"The knowledge base '{folder}' has format version {version}, but this autometa reads version "
-                f"{S.FORMAT_VERSION}; rebuild it with 'autometa kb build' or 'autometa kb export'."
-            )
-        datasets = _read_parquet(folder / S.DATASETS_FILE)
-        evaluations = _read_parquet(folder / S.EVALUATIONS_FILE)
+        remedy = "rebuild it with 'autometa kb build' or 'autometa kb export'"
+        meta = read_json(meta_file, format=S.FORMAT_NAME, version=S.FORMAT_VERSION, what="knowledge-base file",
+                         remedy=remedy)
+        files = meta.get("files") if isinstance(meta.get("files"), dict) else {}
+        datasets = _read_parquet(folder / S.DATASETS_FILE, files.get(S.DATASETS_FILE), remedy)
+        evaluations = _read_parquet(folder / S.EVALUATIONS_FILE, files.get(S.EVALUATIONS_FILE), remedy)
         kb = cls(datasets, evaluations, meta={k: v for k, v in meta.items() if k not in _GENERATED_META})
         return kb
 
@@ -202,16 +194,18 @@ class KnowledgeBase:
         """Write the folder ``path`` (datasets.parquet, evaluations.parquet, kb.json), atomically per file."""
         folder = Path(path).expanduser()
         folder.mkdir(parents=True, exist_ok=True)
-        _write_parquet(self._datasets, folder / S.DATASETS_FILE)
-        _write_parquet(self._evaluations, folder / S.EVALUATIONS_FILE)
+        files = {S.DATASETS_FILE: _write_parquet(self._datasets, folder / S.DATASETS_FILE),
+                 S.EVALUATIONS_FILE: _write_parquet(self._evaluations, folder / S.EVALUATIONS_FILE)}
         meta = {
-            "format": S.FORMAT_NAME,
-            "format_version": S.FORMAT_VERSION,
             **self.meta,
             "saved_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "counts": self.info()["counts"],
+            # Checked before Arrow reads the tables: a damaged file is one sentence, never a crash.
+            "files": files,
         }
-        _atomic_write_text(folder / S.META_FILE, json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+        # kb.json last: it names the tables' checksums, so it must not point at tables not yet written.
+        write_json(folder / S.META_FILE, meta, format=S.FORMAT_NAME, version=S.FORMAT_VERSION, indent=2,
+                   sort_keys=True)
         return folder
 
     # ------------------------------------------------------------------ report
@@ -257,7 +251,7 @@ class KnowledgeBase:
         }
 
 
-_GENERATED_META = ("format", "format_version", "saved_at", "counts")
+_GENERATED_META = ("format", "format_version", "saved_at", "counts", "files")
 
 
 def _configs_per_dataset(rows: pd.DataFrame) -> dict[str, int]:
@@ -294,22 +288,22 @@ def _concat(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([a, b], ignore_index=True, sort=False)
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _read_parquet(path: Path, sha256: str | None, remedy: str) -> pd.DataFrame:
+    """A table of the folder, its bytes checked (SHA-256 from kb.json, else Parquet's end markers) before
+    Arrow parses them: Arrow can crash the process on damaged bytes."""
     if not path.exists():
-        raise ArtifactError(f"The knowledge base file '{path}' is missing; rebuild the knowledge base.")
+        raise ArtifactError(f"The knowledge-base file '{path}' is missing; {remedy}.")
+    raw = read_verified(path, sha256, what="knowledge-base file", remedy=remedy)
+    check_parquet_bytes(raw, where=f"The knowledge-base file '{path}'", remedy=remedy)
     try:
-        return pd.read_parquet(path)
+        return pd.read_parquet(io.BytesIO(raw))
     except Exception as exc:  # pyarrow raises many types for damaged files
-        raise ArtifactError(f"'{path}' is not a readable Parquet file ({exc}); rebuild the knowledge base.") from None
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ArtifactError(f"The knowledge-base file '{path}' is not readable Parquet ({reason}); {remedy}.") from None
 
 
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_parquet(tmp, index=False, compression=S.PARQUET_COMPRESSION)
-    os.replace(tmp, path)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def _write_parquet(frame: pd.DataFrame, path: Path) -> str:
+    """Write ``frame`` atomically; returns the file's SHA-256."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False, compression=S.PARQUET_COMPRESSION)
+    return atomic_write(path, buffer.getvalue())

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import threading
 import time
 import warnings
@@ -34,6 +33,8 @@ from autometa.errors import InputError
 from autometa.evaluation._pool import Job, WorkerPool
 from autometa.evaluation._protocol import Protocol
 from autometa.evaluation._run import STATUS_FAILED, EvaluationResult, failed_result, prepare_data
+from autometa.io import mask_url
+from autometa.io import open_storage as _open_storage
 from autometa.kb import _schema as S
 from autometa.kb._corpus import DatasetRef
 
@@ -44,60 +45,17 @@ MAX_RETRY = 3
 STALE_MARGIN_SECONDS = 300.0
 
 
-def mask_url(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (for logs and error messages)."""
-    return re.sub(r"(://[^:/@\s]*:)[^@/\s]*@", r"\1***@", str(url))
-
-
-def _scrub(text: str, url: str) -> str:
-    match = re.search(r"://[^:/@\s]*:([^@/\s]*)@", url)
-    text = text.replace(url, mask_url(url))
-    if match and match.group(1):
-        text = text.replace(match.group(1), "***")
-    return text
-
-
 def study_name(protocol: Protocol, dataset_id: str) -> str:
     return f"{STUDY_PREFIX}p{protocol.version}-{protocol.row_cap}-{protocol.seed}:{dataset_id}"
 
 
-def driver_url(url: str) -> str:
-    """``url`` with an installed PostgreSQL driver named: SQLAlchemy 2.1 reads ``postgresql://`` as
-    psycopg 3; when only psycopg2 is installed, ``postgresql+psycopg2://`` is what works."""
-    if not url.startswith("postgresql://") and not url.startswith("postgres://"):
-        return url
-    import importlib.util
-
-    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
-        return "postgresql+psycopg2://" + url.split("://", 1)[1]
-    return url
-
-
 def open_storage(url: str, *, heartbeat_interval: int = 10, grace_period: int | None = None):
-    """An Optuna RDB storage with heartbeats and our retry callback; an unreachable URL is an InputError."""
+    """The build's storage: :func:`autometa.io.open_storage` with heartbeats and :func:`_retry_or_record`."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # heartbeat_interval is "experimental"
-            return optuna.storages.RDBStorage(
-                driver_url(url), heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                engine_kwargs={"pool_pre_ping": True}, **_callback_kwargs(),
-            )
-    except Exception as exc:  # SQLAlchemy raises many types for bad URLs and dead servers
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"Cannot open the storage {mask_url(url)}: {_scrub(first, url)}") from None
-
-
-def _callback_kwargs() -> dict[str, Any]:
-    import inspect
-
-    import optuna
-
-    names = inspect.signature(optuna.storages.RDBStorage.__init__).parameters
-    key = "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in names else "failed_trial_callback"
-    return {key: _retry_or_record}
+    return _open_storage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+                         stale_trial_callback=_retry_or_record)
 
 
 def _retry_or_record(study: Any, trial: Any) -> None:

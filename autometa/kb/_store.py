@@ -31,7 +31,8 @@ from typing import Any
 
 import pandas as pd
 
-from autometa.errors import InputError
+from autometa.errors import ArtifactError, InputError
+from autometa.io import atomic_path, atomic_write, dumps, parse_json
 from autometa.kb import _schema as S
 
 BUILD_FILE = "build.json"
@@ -75,23 +76,21 @@ class BuildStore:
             self._lock_handle = None
 
     def read_build(self) -> dict[str, Any] | None:
-        path = self.folder / BUILD_FILE
-        return json.loads(path.read_text()) if path.exists() else None
+        return _read_json(self.folder / BUILD_FILE, None)
 
     def write_build(self, record: dict[str, Any]) -> None:
-        _atomic_write(self.folder / BUILD_FILE, json.dumps(record, indent=2, sort_keys=True) + "\n")
+        atomic_write(self.folder / BUILD_FILE, dumps(record, indent=2, sort_keys=True))
 
     # ----------------------------------------------------------------- runs
     def read_runs(self) -> list[dict[str, Any]]:
         """The build runs recorded with the shards, oldest first."""
-        path = self.shard_dir / RUNS_FILE
-        return json.loads(path.read_text()) if path.exists() else []
+        return _read_json(self.shard_dir / RUNS_FILE, [])
 
     def record_run(self, run: dict[str, Any]) -> None:
         """Add ``run`` to the shard folder's runs, or replace the record with its key (:func:`run_key`)."""
         runs = [r for r in self.read_runs() if run_key(r) != run_key(run)] + [run]
         runs.sort(key=lambda r: str(r.get("started_at")))
-        _atomic_write(self.shard_dir / RUNS_FILE, json.dumps(runs, indent=1, sort_keys=True) + "\n")
+        atomic_write(self.shard_dir / RUNS_FILE, dumps(runs, indent=1, sort_keys=True))
 
     def all_runs(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``runs`` (this folder's ``build.json``) and those recorded with the shards, oldest first, with
@@ -107,33 +106,32 @@ class BuildStore:
     # ------------------------------------------------------------- datasets
     def write_dataset(self, row: dict[str, Any]) -> None:
         path = self.shard_dir / "datasets" / f"{safe_name(row['dataset_id'])}.json"
-        _atomic_write(path, json.dumps(row, indent=1, sort_keys=True) + "\n")
+        atomic_write(path, dumps(row, indent=1, sort_keys=True))
 
     def read_datasets(self) -> dict[str, dict[str, Any]]:
         rows = {}
         for path in sorted((self.shard_dir / "datasets").glob("*.json")):
-            row = json.loads(path.read_text())
+            row = _read_json(path, None)
             rows[row["dataset_id"]] = row
         return rows
 
     def write_metafeatures(self, dataset_id: str, values: dict[str, float], seconds: float) -> None:
         path = self.shard_dir / "metafeatures" / f"{safe_name(dataset_id)}.json"
         payload = {"dataset_id": dataset_id, "seconds": seconds, "values": values}
-        _atomic_write(path, json.dumps(payload, indent=1, sort_keys=True, allow_nan=True) + "\n")
+        atomic_write(path, json.dumps(payload, indent=1, sort_keys=True, allow_nan=True) + "\n")
 
     def read_metafeatures(self) -> dict[str, dict[str, float]]:
         out = {}
         for path in sorted((self.shard_dir / "metafeatures").glob("*.json")):
-            payload = json.loads(path.read_text())
+            payload = _read_json(path, None)
             out[payload["dataset_id"]] = payload["values"]
         return out
 
     def write_skipped(self, skipped: dict[str, str]) -> None:
-        _atomic_write(self.folder / "skipped.json", json.dumps(skipped, indent=1, sort_keys=True) + "\n")
+        atomic_write(self.folder / "skipped.json", dumps(skipped, indent=1, sort_keys=True))
 
     def read_skipped(self) -> dict[str, str]:
-        path = self.folder / "skipped.json"
-        return json.loads(path.read_text()) if path.exists() else {}
+        return _read_json(self.folder / "skipped.json", {})
 
     # ---------------------------------------------------------------- logs
     def append(self, dataset_id: str, record: dict[str, Any]) -> None:
@@ -168,10 +166,8 @@ class BuildStore:
 
     def write_shard(self, dataset_id: str, rows: list[dict[str, Any]]) -> None:
         frame = S.validate_evaluations(pd.DataFrame(rows), where=f"shard of {dataset_id}")
-        path = self.shard_path(dataset_id)
-        tmp = path.with_name(path.name + f".tmp{os.getpid()}")  # the build and an export may both write
-        _write_small_parquet(frame, tmp)
-        os.replace(tmp, path)
+        with atomic_path(self.shard_path(dataset_id)) as tmp:  # the build and an export may both write
+            _write_small_parquet(frame, tmp)
 
     def read_shards(self) -> pd.DataFrame:
         frames = [self._read(p) for p in sorted((self.shard_dir / "evaluations").glob("*.parquet"))]
@@ -223,13 +219,16 @@ def _repair_tail(path: Path) -> None:
         handle.truncate(0)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+def _read_json(path: Path, missing: Any) -> Any:
+    """A JSON file of the build (``missing`` if there is none); a damaged one is one sentence naming it."""
+    if not path.exists():
+        return missing
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ArtifactError(f"Cannot read '{path}' ({exc.strerror or exc}).") from None
+    return parse_json(raw, where=f"The build file '{path}'",
+                      remedy="delete it (a dataset's files are redone by the next build) or restore it")
 
 
 def _with_wall_times(runs: list[dict[str, Any]], store: BuildStore) -> list[dict[str, Any]]:

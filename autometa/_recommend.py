@@ -143,7 +143,7 @@ class Recommendations(Sequence[Recommendation]):
 
 def recommend(data: Any, target: str | None = None, metric: str | None = None,
               families: Sequence[str] | str | None = None, n: int = 10, time_budget: float | None = None,
-              *, task: str | None = None, kb: Any = None) -> Recommendations:
+              *, task: str | None = None, kb: Any = None, encoding: str | None = None) -> Recommendations:
     """Recommend the (family, config) pairs to try first on a dataset.
 
     Args:
@@ -157,6 +157,7 @@ def recommend(data: Any, target: str | None = None, metric: str | None = None,
             :func:`autometa.data.load_dataset`).
         kb: the knowledge base (default: the shipped one plus the user's imports), a folder or a
             :class:`~autometa.kb.KnowledgeBase`.
+        encoding: the text encoding of a CSV/TSV file (default UTF-8), e.g. ``"latin-1"``.
 
     Returns:
         :class:`Recommendations`, best first.
@@ -168,12 +169,9 @@ def recommend(data: Any, target: str | None = None, metric: str | None = None,
     seconds: dict[str, float] = {}
     start = time.perf_counter()
 
-    if n < 1:
-        raise InputError(f"Ask for at least one recommendation; got n={n}.")
-    if time_budget is not None and not time_budget > 0:
-        raise InputError(f"The time budget must be a positive number of seconds; got {time_budget}.")
+    _check_arguments(n, time_budget, metric, kb)
     family_list = check_families(families)
-    dataset, n_rows = _load(data, target, task)
+    dataset, n_rows = _load(data, target, task, encoding)
     metric = check_metric(metric, dataset.task)
     seconds["load"] = time.perf_counter() - start
 
@@ -205,7 +203,21 @@ def recommend(data: Any, target: str | None = None, metric: str | None = None,
                            neighbors=tuple(neighbors), metafeatures=dict(mf), seconds=seconds)
 
 
-def _load(data: Any, target: str | None, task: str | None = None) -> tuple[Any, int]:
+def _check_arguments(n: Any, time_budget: Any, metric: Any, kb: Any) -> None:
+    """The scalar arguments of :func:`recommend`, checked before any work (a wrong type is an InputError)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise InputError(f"n is how many recommendations to make, a whole number of at least 1; got {n!r}.")
+    if time_budget is not None and (isinstance(time_budget, bool) or not isinstance(time_budget, (int, float))
+                                    or not time_budget > 0):
+        raise InputError(f"The time budget must be a positive number of seconds; got {time_budget!r}.")
+    if metric is not None and not isinstance(metric, str):
+        raise InputError(f"metric= names a metric (e.g. 'balanced_accuracy'); got a {type(metric).__name__}.")
+    if kb is not None and not isinstance(kb, (str, Path)) and not hasattr(kb, "evaluations"):
+        raise InputError(f"kb= is a knowledge-base folder or a KnowledgeBase; got a {type(kb).__name__}.")
+
+
+def _load(data: Any, target: str | None, task: str | None = None,
+          encoding: str | None = None) -> tuple[Any, int]:
     """The dataset to characterize (at most TYPE_ROWS rows of it) and its full number of rows."""
     import pandas as pd
 
@@ -221,12 +233,12 @@ def _load(data: Any, target: str | None, task: str | None = None) -> tuple[Any, 
         dataset = load_dataset(data, target=target, task=task)
         return dataset, dataset.n_rows
     path = Path(data).expanduser()
-    sampled = _sampled_read(path)
+    sampled = _sampled_read(path, encoding)
     if sampled is not None:
         raw, n_rows = sampled
         frame = raw.frame
     else:
-        raw = read_table(path)
+        raw = read_table(path, encoding=encoding)
         frame, n_rows = raw.frame, len(raw.frame)
         if n_rows > TYPE_ROWS:
             frame = frame.sample(n=TYPE_ROWS, random_state=0).sort_index().reset_index(drop=True)
@@ -235,7 +247,7 @@ def _load(data: Any, target: str | None, task: str | None = None) -> tuple[Any, 
     return dataset, n_rows
 
 
-def _sampled_read(path: Path) -> tuple[Any, int] | None:
+def _sampled_read(path: Path, encoding: str | None = None) -> tuple[Any, int] | None:
     """A seeded sample of TYPE_ROWS data lines of a big plain CSV/TSV (``.gz`` too), parsed alone.
 
     Only the sampled lines are parsed, which is what makes ``recommend`` fast on big files. Files with
@@ -270,9 +282,9 @@ def _sampled_read(path: Path) -> tuple[Any, int] | None:
         rng = np.random.default_rng(0)
         keep = np.sort(rng.choice(body, size=TYPE_ROWS, replace=False))
         text = b"\n".join(data[starts[i]:stops[i]] for i in [header, *keep]) + b"\n"
-        first = data[starts[0]:stops[0]].decode("utf-8", errors="replace")
+        first = data[starts[0]:stops[0]].decode(encoding or "utf-8", errors="replace")
         sep = "\t" if plain.endswith(".tsv") or ("\t" in first and "," not in first) else ","
-        frame = pd.read_csv(io.BytesIO(text), sep=sep, skipinitialspace=True, low_memory=False,
+        frame = pd.read_csv(io.BytesIO(text), sep=sep, skipinitialspace=True, low_memory=False, encoding=encoding,
                             na_values=["?", "NA", "N/A", "na", "nan", "NaN", "null", "NULL", ""])
         names = [str(c).strip() for c in frame.columns]
         if len(set(names)) != len(names) or len(names) < 2:
@@ -290,6 +302,8 @@ def check_families(families: Sequence[str] | str | None) -> list[str] | None:
         return None
     if isinstance(families, str):
         families = [f.strip() for f in families.split(",") if f.strip()]
+    elif not isinstance(families, Sequence | set | frozenset) or not all(isinstance(f, str) for f in families):
+        raise InputError(f"families= is a list of family names (or one comma-separated string); got {families!r}.")
     from autometa.spaces import get_family
 
     names = []

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from autometa._cli._common import print_json, stderr_console, stdout_console
+from autometa._cli._options import EncodingOption
 
 GROUPS_HELP = (
     "Comma-separated groups to compute: general, statistical, info-theory, landmarking, model-based "
@@ -36,6 +37,7 @@ def metafeatures_command(
     task: str | None = typer.Option(None, "--task", help="classification or regression (default: inferred)."),
     groups: str | None = typer.Option(None, "--groups", "-g", help=GROUPS_HELP),
     random_state: int = typer.Option(0, "--seed", help="Seed for subsampling and landmarkers."),
+    encoding: EncodingOption = None,
     as_json: bool = typer.Option(False, "--json", help="Print JSON (for scripts) instead of a table."),
 ) -> None:
     import time
@@ -45,7 +47,7 @@ def metafeatures_command(
     from autometa.errors import InputError
 
     group_list = _parse_groups(groups, metafeatures)
-    dataset = load_dataset(file, target=target, task=task)
+    dataset = load_dataset(file, target=target, task=task, encoding=encoding)
     if not as_json:
         for note in dataset.notes:
             stderr_console().print(f"[dim]note:[/dim] {note}")

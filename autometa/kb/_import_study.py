@@ -184,7 +184,8 @@ def _dataset_row(dataset, dataset_key: str, study_name: str) -> dict[str, Any]:
     import metafeatures
 
     try:
-        values = metafeatures.extract(dataset.X, dataset.y, task=dataset.task, random_state=0)
+        given = dataset.as_given()  # constant columns count, as in OpenML's qualities and the built KB
+        values = metafeatures.extract(given.X, given.y, task=dataset.task, random_state=0)
     except ValueError as exc:
         raise InputError(f"Cannot characterize the study's data '{dataset.name}': {exc}") from None
     row: dict[str, Any] = {

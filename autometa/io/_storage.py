@@ -93,18 +93,18 @@ def scrub(text: str, url: Any) -> str:
 
 
 def _parse(url: str) -> Any:
-    """The SQLAlchemy URL object for ``url``, with a password that holds ``@`` kept whole."""
+    """The SQLAlchemy URL object for ``url``, with a password that holds ``@`` (or ``/ : %``) kept whole."""
+    from urllib.parse import unquote
+
     from sqlalchemy.engine import make_url
 
-    parsed = make_url(url)
     parts = _split_password(url)
-    if parts is not None and parsed.host and "@" in parsed.host:
-        from urllib.parse import unquote
-
-        # SQLAlchemy's pattern ends the password at the first '@'; a person means the last one.
-        head, host = parsed.host.rsplit("@", 1)
-        parsed = parsed.set(password=unquote(parts[2]), host=host)
-    return parsed
+    if parts is None:
+        return make_url(url)
+    # SQLAlchemy's pattern ends the password at the first '@' and reads a ':' after it as a port; a
+    # person means the last '@'. Parse the URL without its password, then set the password whole.
+    scheme, user, password, rest = parts
+    return make_url(f"{scheme}{user}@{rest}").set(password=unquote(password))
 
 
 def storage_url(storage: str | Path) -> str:
@@ -150,7 +150,8 @@ def open_storage(storage: Any, *, heartbeat_interval: int | None = HEARTBEAT_INT
         heartbeat_interval, grace_period: Optuna heartbeats (None: none). A RUNNING trial without a
             heartbeat for ``grace_period`` seconds is failed by the next worker (or on resume).
         stale_trial_callback: called with ``(study, trial)`` for each such trial; default: Optuna's
-            ``RetryFailedTrialCallback`` (up to :data:`MAX_RETRY` retries of the same parameters).
+            ``RetryHeartbeatStaleTrialCallback`` (``RetryFailedTrialCallback`` before Optuna 4.9), up to
+            :data:`MAX_RETRY` retries of the same parameters.
         must_exist: a SQLite file must exist already (to read studies from it, not to create one).
         attempts: tries of a new database's table creation (concurrent workers race for it).
 
@@ -175,7 +176,12 @@ def open_storage(storage: Any, *, heartbeat_interval: int | None = HEARTBEAT_INT
     kwargs: dict[str, Any] = {}
     if heartbeat_interval:
         if stale_trial_callback is None:
-            stale_trial_callback = optuna.storages.RetryFailedTrialCallback(max_retry=MAX_RETRY)
+            # Optuna >= 4.9 renamed it RetryHeartbeatStaleTrialCallback; both copy the trial as WAITING.
+            retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None) or \
+                optuna.storages.RetryFailedTrialCallback
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "experimental" / "deprecated"
+                stale_trial_callback = retry(max_retry=MAX_RETRY)
         kwargs.update(heartbeat_interval=heartbeat_interval, grace_period=grace_period,
                       **{_callback_keyword(): stale_trial_callback})
     if url.startswith("sqlite"):

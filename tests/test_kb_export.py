@@ -10,25 +10,19 @@ import time
 import pytest
 
 import cli
+from autometa import kb as knowledge_base
 from autometa.evaluation import Protocol
 from autometa.kb import KnowledgeBase
-from autometa.kb._build import BuildPlan, LocalBuilder
-from autometa.kb._corpus import resolve_corpora
-from autometa.kb._export import build_to_kb
-from autometa.kb._store import BuildStore
 
 
 @pytest.fixture(scope="module")
 def build(tmp_path_factory):
     """A real two-config knn build of iris, and how long it took."""
     folder = tmp_path_factory.mktemp("build") / "build"
-    store = BuildStore(folder).open()
     start = time.monotonic()
-    try:
-        LocalBuilder(BuildPlan(resolve_corpora(["sklearn:iris"]), ["knn"], 2, Protocol(time_limit=20.0)), store,
-                     command="autometa kb build sklearn:iris --families knn -n 2").run()
-    finally:
-        store.close()
+    knowledge_base.build(["sklearn:iris"], folder, families=["knn"], configs_per_family=2,
+                         protocol=Protocol(time_limit=20.0), metafeatures=False,
+                         command="autometa kb build sklearn:iris --families knn -n 2")
     return folder, time.monotonic() - start
 
 
@@ -36,9 +30,7 @@ def build(tmp_path_factory):
 def lcdb_kb(tmp_path_factory):
     """LCDB's histories of OpenML dataset 3 (kr-vs-kp), imported into a knowledge-base folder."""
     pytest.importorskip("lcdb")
-    from autometa.kb._import_lcdb import import_lcdb
-
-    return import_lcdb([3]).save(tmp_path_factory.mktemp("lcdb") / "kb")
+    return knowledge_base.import_lcdb([3], out=tmp_path_factory.mktemp("lcdb") / "kb").saved_to
 
 
 def test_export_merges_lcdb_and_info_shows_it(build, lcdb_kb, tmp_path, capsys):
@@ -92,14 +84,11 @@ def test_runs_kept_with_the_shards_outlive_the_build_folder(build, tmp_path):
     assert first["evaluations"] == 2 and 0 < first["wall_seconds"] <= seconds + 1
     copy = tmp_path / "shards"
     shutil.copytree(shards, copy)
-    store = BuildStore(tmp_path / "elsewhere", copy).open()
-    try:
-        stats = LocalBuilder(BuildPlan(resolve_corpora(["sklearn:iris"]), ["knn"], 3, Protocol(time_limit=20.0)),
-                             store, command="autometa kb build sklearn:iris --families knn -n 3").run()
-    finally:
-        store.close()
+    stats = knowledge_base.build(["sklearn:iris"], tmp_path / "elsewhere", shard_dir=copy, families=["knn"],
+                                 configs_per_family=3, protocol=Protocol(time_limit=20.0), metafeatures=False,
+                                 command="autometa kb build sklearn:iris --families knn -n 3")
     assert stats.done_before == 2 and stats.done == 1
-    runs = build_to_kb(tmp_path / "elsewhere").meta["build"]["runs"]
+    runs = knowledge_base.export(tmp_path / "elsewhere", tmp_path / "kb", notes=False).meta["build"]["runs"]
     assert [r["command"].split()[-1] for r in runs] == ["2", "3"]
     assert runs[0]["wall_seconds"] == first["wall_seconds"] and runs[1]["wall_seconds"] > 0
     assert [r["evaluations"] for r in json.loads((copy / "runs.json").read_text())] == [2, 1]

@@ -7,6 +7,7 @@ the importer records what it fetched, and a second, offline run replays the reco
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from pathlib import Path
@@ -18,10 +19,13 @@ import requests
 import xmltodict
 
 import cli
+from autometa import kb
 from autometa.errors import InputError
 from autometa.kb import KnowledgeBase
-from autometa.kb._import_openml import import_openml, map_flow
-from autometa.kb._openml_client import cache_path
+from autometa.kb._import_openml import map_flow  # the flow -> family mapping, tested directly
+from autometa.kb._openml_client import cache_path  # the cache layout the recordings follow
+
+import_openml = functools.partial(kb.import_openml, save=False)  # the rows only; saving is tested via the CLI
 
 FIXTURE = Path(__file__).parent / "data" / "openml_cache"
 SERVER = FIXTURE / "org" / "openml" / "www"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -14,9 +15,11 @@ from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 
 import cli
+from autometa import kb
 from autometa.errors import InputError
 from autometa.kb import KnowledgeBase
-from autometa.kb._import_study import import_study
+
+import_study = functools.partial(kb.import_study, save=False)  # the rows only; saving is tested via the CLI
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 

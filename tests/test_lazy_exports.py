@@ -1,4 +1,4 @@
-"""Lazy re-exports of the packages (autometa, autometa.evaluation, autometa.neural, autometa.neural.fewshot):
+"""Lazy re-exports of the packages (autometa, autometa.evaluation, autometa.kb, autometa.neural, autometa.neural.fewshot):
 cheap imports, every public name resolves to the object of the module that defines it, unknown names fail
 as usual."""
 
@@ -10,11 +10,12 @@ import sys
 
 import pytest
 
-PACKAGES = ("autometa", "autometa.evaluation", "autometa.neural", "autometa.neural.fewshot")
+PACKAGES = ("autometa", "autometa.evaluation", "autometa.kb", "autometa.neural", "autometa.neural.fewshot")
 
 
 def test_importing_the_packages_loads_no_heavy_module():
-    heavy = ("torch", "sklearn", "optuna", "lightgbm", "autometa._tune", "autometa.neural._estimators")
+    heavy = ("torch", "sklearn", "optuna", "lightgbm", "openml", "autometa._tune", "autometa.kb._verbs",
+             "autometa.neural._estimators")
     probe = (f"import sys, {', '.join(PACKAGES)}; "
              f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)

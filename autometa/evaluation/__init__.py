@@ -44,6 +44,7 @@ _LAZY: dict[str, str] = {
     "PreparedData": "autometa.evaluation._run",
     "prepare_data": "autometa.evaluation._run",
     "run_cv": "autometa.evaluation._run",
+    "failed_result": "autometa.evaluation._run",
     "evaluate_config": "autometa.evaluation._evaluate",
     "WorkerPool": "autometa.evaluation._pool",
     "Job": "autometa.evaluation._pool",

@@ -9,6 +9,7 @@ Models run single-threaded (the BLAS/OpenMP thread counts are set to 1 in the wo
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import pickle
@@ -24,6 +25,8 @@ from typing import Any
 from autometa.evaluation._protocol import Protocol
 from autometa.evaluation._row import STATUS_FAILED, STATUS_MEMORY, STATUS_TIMEOUT
 from autometa.evaluation._run import EvaluationResult, PreparedData, failed_result
+
+logger = logging.getLogger(__name__)
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 #: Seconds a new worker may take to import its libraries and say it is ready.
@@ -121,6 +124,8 @@ class _Worker:
                 code = self.process.wait()
             why = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
             limit = job.protocol.memory_limit_mb
+            logger.debug("worker %s died (%s) evaluating %s at %.0f MiB; it is replaced", self.process.pid, why,
+                         job.family, self.peak_mb)
             if self.peak_mb >= NEAR_LIMIT * limit:
                 return failed_result(job.family, job.config, STATUS_MEMORY,
                                      f"out of memory: the worker process crashed ({why}) with {self.peak_mb:.0f} MiB "
@@ -135,6 +140,8 @@ class _Worker:
     def timeout_result(self) -> EvaluationResult:
         job = self.job
         assert job is not None
+        logger.debug("worker %s ran %s over the %g s limit: killed and replaced", self.process.pid, job.family,
+                     job.protocol.time_limit)
         self.kill()
         self.job = None
         return failed_result(job.family, job.config, STATUS_TIMEOUT,

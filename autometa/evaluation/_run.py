@@ -126,6 +126,7 @@ class EvaluationResult:
 
 def failed_result(family: str, config: dict[str, Any], status: str, error: str, data: PreparedData | None,
                   protocol: Protocol, wall_seconds: float = math.nan) -> EvaluationResult:
+    """The result of an evaluation that ended without scores (``status`` failed, timeout or memory)."""
     return EvaluationResult(family=family, config=dict(config), status=status, error=error,
                             n_rows_used=data.n_rows_used if data is not None else 0,
                             protocol_version=protocol.version, wall_seconds=wall_seconds)

@@ -8,6 +8,7 @@ early. Resumable: finished evaluations are read back from the build's logs and s
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import math
 import os
 import platform
@@ -24,6 +25,8 @@ from autometa.evaluation import EvaluationResult, Job, PreparedData, Protocol, W
 from autometa.kb import _schema as S
 from autometa.kb._corpus import DatasetRef, load_locator
 from autometa.kb._store import BuildStore, run_key
+
+logger = logging.getLogger(__name__)
 
 Key = tuple[str, str, str]  # (dataset_id, family, config_id)
 
@@ -302,6 +305,7 @@ class LocalBuilder:
         except (InputError, ValueError, OSError) as exc:
             self.stats.skipped[ref.dataset_id] = str(exc)
             self.store.write_skipped(self.stats.skipped)
+            logger.debug("kb build: skipping %s, which cannot be loaded: %s", ref.dataset_id, exc)
             return None
         self.store.write_dataset(dataset_row(ref, dataset, data, self.plan.protocol))
         return data

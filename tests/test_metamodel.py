@@ -448,3 +448,70 @@ def test_a_metric_missing_from_its_column_is_read_from_the_fold_scores(tiny_kb):
     data = training_data(KnowledgeBase(kb.datasets, ev, meta=kb.meta), "classification", "accuracy")
     reference = training_data(kb, "classification")
     pd.testing.assert_frame_equal(data.scores, reference.scores, check_exact=False, rtol=1e-9)
+
+
+# ----------------------------------------------------------------------------- safe first pick
+def test_safe_first_pick_beats_the_reference_default_on_most_similar_datasets(fitted):
+    from dataclasses import replace
+
+    from autometa.metamodel import safe_first_pick
+    from autometa.metamodel._safe import reference_default, win_shares
+
+    data, model = fitted
+    mf = data.metafeatures.loc["test/iris"].to_dict()
+    pick = safe_first_pick(model, mf)
+    allowed = np.ones(len(model.candidates), dtype=bool)
+    ref = reference_default(model, allowed)
+    # No default of LightGBM in this KB: the reference is the first default the families hold (linear).
+    assert model.candidates.iloc[ref][["family", "config_id"]].tolist() == ["linear", "default"]
+    wins = win_shares(model.normalized, ref)
+    share = np.nanmean(wins, axis=0)  # safe_k (40) exceeds the 7 training datasets: every one is near
+    assert share[pick] == pytest.approx(np.nanmax(share))
+    assert share[pick] > share[ref] == 0.0
+    # The list opens with it, and the greedy continues from it without repeating it.
+    order = model.rank(mf, 3)
+    assert order[0] == pick and len(set(order)) == 3
+    shipped = model.settings
+    try:
+        model.settings = replace(shipped, first_pick="blend")
+        assert model.rank(mf, 3)[0] == model.rank(mf, 3, design="blend")[0]
+    finally:
+        model.settings = shipped
+
+
+def test_safe_first_pick_stays_inside_the_eligible_configs(fitted):
+    from autometa.metamodel import safe_first_pick
+
+    data, model = fitted
+    knn_only = (model.candidates["family"] == "knn").to_numpy()
+    pick = safe_first_pick(model, data.metafeatures.loc["test/wine"].to_dict(), eligible=knn_only)
+    assert knn_only[pick]
+    # The reference is then knn's own default, which the pick must not be unless nothing beats it.
+    assert model.candidates["config_id"].iloc[pick] != "default" or np.nanmax(model.normalized[:, knn_only]) == 0
+
+
+# ----------------------------------------------------------------------------- adaptive transfer
+def test_the_known_dataset_that_ranks_the_study_like_it_takes_over_the_prior(fitted):
+    from autometa.metamodel._transfer import TransferSettings, adapted_prior, dataset_weights, ranking_agreement
+
+    data, model = fitted
+    normalized = model.normalized
+    twin = model.dataset_ids.index("test/iris_twin")
+    # A study on iris (held out of the fit): its real scores of 8 configs.
+    rng = np.random.default_rng(0)
+    tried = rng.choice(np.flatnonzero(np.isfinite(normalized[twin])), size=8, replace=False)
+    values = data.scores.loc["test/iris"].to_numpy(dtype=float)[tried]
+    tau, pairs = ranking_agreement(normalized[:, tried], values)
+    assert pairs > 0 and np.all((tau >= -1) & (tau <= 1))
+    assert int(np.argmax(tau)) == twin and tau[twin] == pytest.approx(1.0)  # the same data ranks alike
+    w = dataset_weights(tau, pairs, TransferSettings())
+    assert int(np.argmax(w)) == twin and w.sum() == pytest.approx(1.0)
+    flat = np.full(normalized.shape[1], 0.5)
+    prior = adapted_prior(flat, normalized, tried, values)
+    # The adapted prior moved from the flat prior towards the twin's scores: it now correlates with them.
+    truth = data.normalized.loc["test/iris"].to_numpy(dtype=float)
+    assert np.corrcoef(prior, truth)[0, 1] > 0.5
+    assert np.array_equal(adapted_prior(flat, normalized, tried, values, TransferSettings(enabled=False)), flat)
+    # A failed trial ranks below every finished one, and one result alone teaches nothing.
+    assert ranking_agreement(normalized[:, tried[:2]], np.array([np.nan, 0.5]))[1] == 1
+    assert np.array_equal(adapted_prior(flat, normalized, tried[:1], values[:1]), flat)

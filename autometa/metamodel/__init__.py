@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from autometa.metamodel._cache import DEFAULT_SETTINGS, cache_dir, kb_fingerprint, load_kb, load_metamodel
 from autometa.metamodel._model import DESIGNS, MetaModel, Settings
+from autometa.metamodel._safe import safe_first_pick
 from autometa.metamodel._training import TrainingData, training_data
 
 __all__ = [
@@ -24,5 +25,6 @@ __all__ = [
     "kb_fingerprint",
     "load_kb",
     "load_metamodel",
+    "safe_first_pick",
     "training_data",
 ]

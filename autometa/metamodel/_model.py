@@ -36,6 +36,7 @@ import pandas as pd
 
 from autometa.metamodel._features import COMPACT_METAFEATURES, ConfigEncoder, MetaFeatureScaler
 from autometa.metamodel._portfolio import greedy_portfolio
+from autometa.metamodel._safe import safe_first_pick
 from autometa.metamodel._select import FamilySelector
 from autometa.metamodel._surrogate import Surrogate
 from autometa.metamodel._training import TrainingData
@@ -68,6 +69,12 @@ class Settings:
             the first recommendation's mean normalized score from 0.897 to 0.874 (2.3 standard
             errors): the greedy's unconstrained first pick is the better config
             (benchmarks/results/modelselection_kb.md).
+        first_pick: how the ``blend`` list opens: ``"safe"`` (:func:`autometa.metamodel.safe_first_pick`:
+            the config that beats LightGBM's default on most similar datasets; chosen under
+            leave-one-origin-group-out, benchmarks/results/firstpick.md) or ``"blend"`` (the greedy's
+            own first pick, the design before).
+        safe_k: similar datasets behind the safe first pick.
+        safe_prior: weight of the share over all datasets in the safe first pick (in datasets).
     """
 
     design: str = "blend"
@@ -78,11 +85,15 @@ class Settings:
     metafeatures: str = "compact"
     std_scale: float = 1.6
     select_family: bool = False
+    first_pick: str = "safe"
+    safe_k: int = 40
+    safe_prior: float = 10.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"design": self.design, "k": self.k, "alpha": self.alpha, "n_models": self.n_models,
                 "num_boost_round": self.num_boost_round, "metafeatures": self.metafeatures,
-                "std_scale": self.std_scale, "select_family": self.select_family}
+                "std_scale": self.std_scale, "select_family": self.select_family, "first_pick": self.first_pick,
+                "safe_k": self.safe_k, "safe_prior": self.safe_prior}
 
 
 class MetaModel:
@@ -287,6 +298,8 @@ class MetaModel:
             S = (1 - alpha) * observed + alpha * s_mean
             start = (self._first_of_family(metafeatures, S, w, allowed, pred["mean"].to_numpy(), exclude_datasets)
                      if n else [])
+            if n and not start and self.settings.first_pick == "safe":
+                start = [safe_first_pick(self, metafeatures, eligible=allowed, exclude_datasets=exclude_datasets)]
             return greedy_portfolio(S, n, weights=w, eligible=allowed, tie_break=pred["mean"].to_numpy(), start=start)
         raise ValueError(f"unknown design {design!r}; choose one of {', '.join(DESIGNS)}")
 

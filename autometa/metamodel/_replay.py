@@ -6,6 +6,8 @@ Each method picks configs one at a time from that dataset's table, without repea
 ``warm``       autometa: the meta-model's top ``n_warm`` ranking, then the meta-model-guided
                acquisition (:mod:`autometa.metamodel._acquisition`) and TPE taking turns, as in
                ``autometa.tune``;
+``warm-fixed`` the same with the prior fixed by meta-feature distance (no re-weighting of the known
+               datasets by the study's results, :mod:`autometa.metamodel._transfer`);
 ``zero-shot``  autometa's first recommendation only (its curve is flat after one trial);
 ``tpe``        Optuna's TPESampler, cold, over the same conditional space as ``autometa.tune``; each
                proposal is snapped to the nearest configuration of the table that was not tried yet
@@ -27,9 +29,10 @@ import numpy as np
 import pandas as pd
 
 from autometa.metamodel._acquisition import AcquisitionSettings, acquisition, meta_turn, normalize_observed
+from autometa.metamodel._transfer import TransferSettings, adapted_prior
 from autometa.metamodel._training import TrainingData, higher_is_better
 
-METHODS: tuple[str, ...] = ("warm", "zero-shot", "tpe", "random", "defaults")
+METHODS: tuple[str, ...] = ("warm", "warm-fixed", "zero-shot", "tpe", "random", "defaults")
 #: The order in which "library defaults" are tried.
 DEFAULTS_ORDER: tuple[str, ...] = ("lightgbm", "hist_gradient_boosting", "random_forest", "extra_trees", "svm",
                                    "linear", "knn")
@@ -64,7 +67,7 @@ class Table:
 
 def warm_order(model: Any, mf: dict[str, float], table: Table, n_trials: int, n_warm: int = 5,
                settings: AcquisitionSettings | None = None, prediction: pd.DataFrame | None = None,
-               seed: int = 0) -> list[int]:
+               seed: int = 0, transfer: TransferSettings | None = None) -> list[int]:
     """autometa's order: the top ``n_warm`` recommendations, then the meta-model's acquisition and TPE
     taking turns (:func:`autometa.metamodel._acquisition.meta_turn`), one config at a time."""
     settings = settings or AcquisitionSettings()
@@ -81,7 +84,8 @@ def warm_order(model: Any, mf: dict[str, float], table: Table, n_trials: int, n_
             tried = np.array(order)
             z = normalize_observed(table.value[tried], table.failed[tried])
             cand = np.flatnonzero(remaining)
-            score = acquisition(mean[cand], std[cand], table.encoded[cand], table.encoded[tried], mean[tried], z,
+            prior = adapted_prior(mean, model.normalized, tried, table.value[tried], transfer or TransferSettings())
+            score = acquisition(prior[cand], std[cand], table.encoded[cand], table.encoded[tried], prior[tried], z,
                                 settings)
             pick = int(cand[int(np.argmax(score))])
         else:
@@ -189,8 +193,10 @@ def replay(model: Any, data: TrainingData, dataset_id: str, *, seeds: Sequence[i
         for seed in seeds:
             if method in ("zero-shot", "defaults") and method in deterministic:
                 order = deterministic[method]
-            elif method == "warm":
-                order = warm_order(model, mf, table, n_trials, n_warm, settings, prediction=pred, seed=seed)
+            elif method in ("warm", "warm-fixed"):
+                transfer = TransferSettings(enabled=method == "warm")
+                order = warm_order(model, mf, table, n_trials, n_warm, settings, prediction=pred, seed=seed,
+                                   transfer=transfer)
             elif method == "zero-shot":
                 order = list(model.rank(mf, 1, eligible=table.available, prediction=pred))
             elif method == "defaults":
@@ -213,15 +219,22 @@ def replay(model: Any, data: TrainingData, dataset_id: str, *, seeds: Sequence[i
 def lodo_replays(data: TrainingData, dataset_ids: Sequence[str], settings: Any, *,
                  groups: dict[str, str] | None = None, n_jobs: int = 1,
                  **replay_kwargs: Any) -> Iterator[tuple[str, pd.DataFrame]]:
-    """``(dataset_id, curves)`` of :func:`replay` for each held-out dataset, in the given order, with
-    the meta-model refitted without that dataset and its copies (``groups``: duplicate groups).
+    """``(dataset_id, curves)`` of :func:`replay` for each held-out dataset, with the meta-model refitted
+    without that dataset's whole group (``groups``: dataset_id -> group, e.g. origin groups; one fit
+    serves every held-out dataset of a group). Datasets come grouped, groups in order of first
+    appearance.
 
-    ``n_jobs`` processes share the datasets (each refit is single-threaded); the results do not depend
+    ``n_jobs`` processes share the groups (each refit is single-threaded); the results do not depend
     on it.
     """
-    if n_jobs <= 1 or len(dataset_ids) <= 1:
-        for dataset_id in dataset_ids:
-            yield dataset_id, _lodo_replay(data, dataset_id, settings, groups, replay_kwargs)
+    batches: dict[str, list[str]] = {}
+    for dataset_id in dataset_ids:
+        key = str(groups.get(dataset_id, dataset_id)) if groups else dataset_id
+        batches.setdefault(key, []).append(dataset_id)
+    work = list(batches.values())
+    if n_jobs <= 1 or len(work) <= 1:
+        for members in work:
+            yield from _lodo_replay(data, members, settings, groups, replay_kwargs)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -229,16 +242,18 @@ def lodo_replays(data: TrainingData, dataset_ids: Sequence[str], settings: Any, 
     # spawn: a forked child would inherit the parent's OpenMP state, which LightGBM can hang on.
     with ProcessPoolExecutor(max_workers=n_jobs, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_init_worker, initargs=(data, settings, groups, replay_kwargs)) as pool:
-        yield from zip(dataset_ids, pool.map(_replay_in_worker, dataset_ids), strict=True)
+        for result in pool.map(_replay_in_worker, work):
+            yield from result
 
 
-def _lodo_replay(data: TrainingData, dataset_id: str, settings: Any, groups: dict[str, str] | None,
-                 replay_kwargs: dict[str, Any]) -> pd.DataFrame:
+def _lodo_replay(data: TrainingData, members: list[str], settings: Any, groups: dict[str, str] | None,
+                 replay_kwargs: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
     from autometa.metamodel._evaluate import held_out
     from autometa.metamodel._model import MetaModel
 
-    model = MetaModel.fit(data.without(held_out(dataset_id, groups, data.dataset_ids)), settings, time_model=False)
-    return replay(model, data, dataset_id, **replay_kwargs)
+    out = {d for member in members for d in held_out(member, groups, data.dataset_ids)}
+    model = MetaModel.fit(data.without(sorted(out)), settings, time_model=False)
+    return [(dataset_id, replay(model, data, dataset_id, **replay_kwargs)) for dataset_id in members]
 
 
 _WORKER: dict[str, Any] = {}
@@ -249,5 +264,5 @@ def _init_worker(data: TrainingData, settings: Any, groups: dict[str, str] | Non
     _WORKER.update(data=data, settings=settings, groups=groups, replay_kwargs=replay_kwargs)
 
 
-def _replay_in_worker(dataset_id: str) -> pd.DataFrame:
-    return _lodo_replay(_WORKER["data"], dataset_id, _WORKER["settings"], _WORKER["groups"], _WORKER["replay_kwargs"])
+def _replay_in_worker(members: list[str]) -> list[tuple[str, pd.DataFrame]]:
+    return _lodo_replay(_WORKER["data"], members, _WORKER["settings"], _WORKER["groups"], _WORKER["replay_kwargs"])

@@ -1,0 +1,205 @@
+"""The first recommendation under leave-one-origin-group-out: which design picks a config that is safe on
+data nobody has seen?
+
+For each held-out dataset, its whole origin group (:meth:`KnowledgeBase.origin_groups`: copies,
+generator siblings, one raw data's feature sets) is removed from the knowledge base, each design picks
+one config from what is left, and the pick is scored on the held-out dataset's real table: its
+normalized score (0 = worst, 1 = best known config there), whether it beats LightGBM's default
+(strictly better raw score), and whether its family is within 1 % of the best family.
+
+Designs (``--designs``):
+
+``lgbm-default``   LightGBM's default config (the baseline users have for free);
+``blend``          autometa's shipped ranking before this study (neighbours blended with the surrogate,
+                   greedy portfolio, first pick);
+``global-mean``    the config with the best mean normalized score over all training datasets;
+``global-q25``     the best 25 % quantile of normalized score over all training datasets;
+``global-win``     the config that beats the LightGBM default on most training datasets (ties: mean);
+``knn<k>-mean``    the best mean normalized score over the k nearest training datasets;
+``knn<k>-win``     the best share of the k nearest datasets on which it beats the default, shrunk
+                   towards the global share with weight ``m`` (``win = (k * local + m * global) / (k + m)``);
+``safe``           autometa's shipped first pick (:func:`autometa.metamodel.safe_first_pick`, the
+                   ``blend`` list's opener since this study).
+
+    python benchmarks/firstpick.py --designs lgbm-default,blend,global-mean,global-win,knn20-win,safe
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_KEY = "lightgbm/default"
+
+
+def beats_default_matrix(scores: np.ndarray, default_col: int, up: bool) -> np.ndarray:
+    """datasets x configs: 1 where the config's raw score is strictly better than the LightGBM default's,
+    0 where not, NaN where either is missing. A failed config (NaN score) never beats it."""
+    sign = 1.0 if up else -1.0
+    s = sign * scores
+    d = s[:, [default_col]]
+    out = np.where(np.isfinite(s) & np.isfinite(d), (s > d + 1e-12).astype(float), 0.0)
+    return np.where(np.isfinite(d), out, np.nan)
+
+
+def pick(design: str, *, normalized: np.ndarray, wins: np.ndarray, z_train: np.ndarray, z: np.ndarray,
+         default_col: int, model: Any = None, mf: dict[str, float] | None = None, m: float = 10.0) -> int:
+    """Column index of the design's first pick (see the module docstring)."""
+    norm = np.where(np.isfinite(normalized), normalized, np.nan)
+    if design == "lgbm-default":
+        return default_col
+    if design == "global-mean":
+        return int(np.nanargmax(np.nanmean(norm, axis=0)))
+    if design == "global-q25":
+        return int(np.nanargmax(np.nanquantile(norm, 0.25, axis=0)))
+    if design == "global-win":
+        w = np.nanmean(wins, axis=0) + 1e-6 * np.nanmean(norm, axis=0)
+        return int(np.nanargmax(w))
+    if design.startswith("robust"):  # robust<k>-<q>: among configs beating the default on >= q of all
+        k_text, q_text = design[6:].split("-")  # training datasets, the best mean over the k nearest
+        k, q = int(k_text), float(q_text)
+        glob = np.nanmean(wins, axis=0)
+        d = np.abs(z_train - z).sum(axis=1)
+        near = np.argsort(d, kind="stable")[:k]
+        local = np.nanmean(norm[near], axis=0)
+        ok = glob >= min(q, float(np.nanmax(glob)))
+        return int(np.nanargmax(np.where(ok, local, -np.inf)))
+    if design.startswith("combo"):  # combo<k>-<lambda>: shrunk win share + lambda x shrunk mean score
+        k_text, lam_text = design[5:].split("-")
+        k, lam = int(k_text), float(lam_text)
+        d = np.abs(z_train - z).sum(axis=1)
+        near = np.argsort(d, kind="stable")[:k]
+        win = (k * np.nan_to_num(np.nanmean(wins[near], axis=0)) + m * np.nan_to_num(np.nanmean(wins, axis=0))) / (k + m)
+        mean = (k * np.nan_to_num(np.nanmean(norm[near], axis=0)) + m * np.nan_to_num(np.nanmean(norm, axis=0))) / (k + m)
+        return int(np.nanargmax(win + lam * mean))
+    if design.startswith("knn"):
+        k_text, kind = design[3:].split("-")
+        k = int(k_text)
+        d = np.abs(z_train - z).sum(axis=1)
+        near = np.argsort(d, kind="stable")[:k]
+        if kind == "mean":
+            return int(np.nanargmax(np.nanmean(norm[near], axis=0)))
+        local = np.nanmean(wins[near], axis=0)
+        glob = np.nanmean(wins, axis=0)
+        if "m" in kind:  # knn20-win m5: another shrinkage weight
+            kind, m_text = kind.split("m")
+            m = float(m_text)
+        score = (k * np.nan_to_num(local) + m * np.nan_to_num(glob)) / (k + m)
+        return int(np.nanargmax(score + 1e-6 * np.nanmean(norm[near], axis=0)))
+    if design in ("blend", "safe"):
+        from dataclasses import replace
+
+        shipped = model.settings
+        model.settings = replace(shipped, first_pick="safe" if design == "safe" else "blend")
+        try:
+            return int(model.rank(mf, 1)[0])
+        finally:
+            model.settings = shipped
+    raise ValueError(f"unknown design {design!r}")
+
+
+def run(args: argparse.Namespace) -> pd.DataFrame:
+    from dataclasses import replace
+
+    from autometa.metamodel import DEFAULT_SETTINGS, MetaModel, load_kb, training_data
+    from autometa.metamodel._evaluate import family_within
+    from autometa.metamodel._training import higher_is_better
+
+    kb = load_kb(args.kb)
+    groups = kb.origin_groups() if args.groups == "origin" else kb.duplicate_groups()
+    rows = []
+    needs_model = any(d in ("blend", "safe") for d in args.designs)
+    for task in args.tasks:
+        data = training_data(kb, task, min_coverage=0.5)
+        up = higher_is_better(data.metric)
+        keys = list(data.candidates.index)
+        default_col = keys.index(DEFAULT_KEY)
+        targets = data.complete_datasets(1.0)
+        if args.max_datasets:
+            targets = targets[: args.max_datasets]
+        by_group: dict[str, list[str]] = {}
+        for t in targets:
+            by_group.setdefault(str(groups.get(t, t)), []).append(t)
+        print(f"{task}: {len(targets)} held-out datasets in {len(by_group)} groups", file=sys.stderr, flush=True)
+        scores = data.scores.to_numpy(dtype=float)
+        wins_all = beats_default_matrix(scores, default_col, up)
+        from autometa.metamodel._features import COMPACT_METAFEATURES, MetaFeatureScaler
+
+        for gi, (group, members) in enumerate(by_group.items()):
+            out = set(groups.index[groups == group]) | set(members)
+            train_ids = [d for d in data.dataset_ids if d not in out]
+            pos = [data.dataset_ids.index(d) for d in train_ids]
+            scaler = MetaFeatureScaler().fit(data.metafeatures.loc[train_ids], list(COMPACT_METAFEATURES))
+            z_train = scaler.transform(data.metafeatures.loc[train_ids])
+            model = None
+            if needs_model:
+                model = MetaModel.fit(data.subset(train_ids), replace(DEFAULT_SETTINGS, n_models=args.n_models),
+                                      time_model=False)
+            for dataset_id in members:
+                i = data.dataset_ids.index(dataset_id)
+                mf = data.metafeatures.loc[dataset_id].to_dict()
+                z = scaler.transform(mf)[0]
+                truth = data.normalized.iloc[i].to_numpy(dtype=float)
+                for design in args.designs:
+                    c = pick(design, normalized=data.normalized.iloc[pos].to_numpy(dtype=float),
+                             wins=wins_all[pos], z_train=z_train, z=z, default_col=default_col, model=model, mf=mf)
+                    rows.append({"task": task, "dataset_id": dataset_id, "group": group, "design": design,
+                                 "config": keys[c], "family": data.candidates["family"].iloc[c],
+                                 "normalized": truth[c], "beats_default": wins_all[i, c],
+                                 "default_normalized": truth[default_col],
+                                 "family_ok": family_within(scores[i], list(data.candidates["family"]),
+                                                            data.candidates["family"].iloc[c], data.metric)})
+            if (gi + 1) % 10 == 0:
+                print(f"{task}: {gi + 1}/{len(by_group)} groups", file=sys.stderr, flush=True)
+    return pd.DataFrame(rows)
+
+
+def summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per design: datasets, mean normalized, share beating the LightGBM default, share worse than it,
+    family within 1 %."""
+    f = frame.assign(worse=(frame["normalized"] < frame["default_normalized"] - 1e-12).astype(float))
+    g = f.groupby("design", sort=False)
+    out = pd.DataFrame({"datasets": g["dataset_id"].nunique(), "groups": g["group"].nunique(),
+                        "normalized": g["normalized"].mean(), "beats_default": g["beats_default"].mean(),
+                        "worse_than_default": g["worse"].mean(), "family_ok": g["family_ok"].mean()})
+    # Each origin group weighs the same: 49 Friedman siblings would otherwise speak for half of regression.
+    per_group = f.groupby(["design", "group"], sort=False)[["normalized", "beats_default", "worse"]].mean()
+    per_group = per_group.groupby("design", sort=False).mean()
+    out["normalized_g"] = per_group["normalized"]
+    out["beats_default_g"] = per_group["beats_default"]
+    out["worse_g"] = per_group["worse"]
+    return out.round(3)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--kb", type=Path, default=None)
+    p.add_argument("--designs", type=lambda s: s.split(","),
+                   default=["lgbm-default", "blend", "global-mean", "global-q25", "global-win", "knn20-mean",
+                            "knn20-win", "knn40-win", "safe"])
+    p.add_argument("--tasks", type=lambda s: s.split(","), default=["classification", "regression"])
+    p.add_argument("--groups", choices=("origin", "duplicate"), default="origin")
+    p.add_argument("--n-models", type=int, default=1, help="surrogate members of the blend design")
+    p.add_argument("--max-datasets", type=int, default=None)
+    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "firstpick")
+    args = p.parse_args(argv)
+    start = time.time()
+    frame = run(args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(args.out.with_suffix(".csv"), index=False)
+    table = pd.concat({task: summary(frame[frame["task"] == task]) for task in frame["task"].unique()}
+                      | {"all": summary(frame)})
+    print(table.to_string())
+    print(f"{time.time() - start:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -29,6 +29,7 @@ _LAZY: dict[str, str] = {
     "tune": "autometa._tune",
     "refit": "autometa._tune",
     "load_model": "autometa._tune",
+    "MetaSampler": "autometa.metamodel",
 }
 
 if TYPE_CHECKING:  # pragma: no cover

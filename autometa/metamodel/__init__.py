@@ -10,15 +10,27 @@ See :mod:`autometa.metamodel._model` for the designs and :mod:`autometa.metamode
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from autometa._lazy import lazy_exports
 from autometa.metamodel._cache import DEFAULT_SETTINGS, cache_dir, kb_fingerprint, load_kb, load_metamodel
 from autometa.metamodel._model import DESIGNS, MetaModel, Settings
 from autometa.metamodel._safe import safe_first_pick
 from autometa.metamodel._training import TrainingData, training_data
 
+# The sampler needs optuna: it loads on first use, so that importing the meta-model stays light.
+_LAZY: dict[str, str] = {"MetaSampler": "autometa.metamodel._sampler"}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from autometa.metamodel._sampler import MetaSampler  # noqa: F401
+
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
+
 __all__ = [
     "DEFAULT_SETTINGS",
     "DESIGNS",
     "MetaModel",
+    "MetaSampler",
     "Settings",
     "TrainingData",
     "cache_dir",

@@ -130,7 +130,49 @@ def acquisition(prior_mean: np.ndarray, prior_std: np.ndarray, cand: np.ndarray,
                 obs_prior_mean: np.ndarray, obs_z: np.ndarray,
                 settings: AcquisitionSettings = AcquisitionSettings()) -> np.ndarray:
     """Upper confidence bound ``mu + kappa * sigma`` of every candidate (higher = try sooner); near-copies
-    of tried configs get ``-inf``."""
-    mu, sigma = posterior(prior_mean, prior_std, cand, obs, obs_prior_mean, obs_z, settings)
+    of tried configs get ``-inf``.
+
+    The same numbers as :func:`posterior` and :func:`too_close`, with the candidate-observation
+    distances computed once (the sampler calls this on every proposal).
+    """
+    m = np.asarray(prior_mean, dtype=float)
+    s = np.maximum(np.asarray(prior_std, dtype=float), 1e-3)
+    obs_z = np.asarray(obs_z, dtype=float)
+    K_all, close = _kernel_and_close(cand, obs, settings)
+    informative = np.isfinite(obs_z)
+    lam = settings.prior_weight
+    if informative.any():
+        K = K_all[:, informative]
+        residual = (obs_z - obs_prior_mean)[informative]
+        mu = m + (K @ residual) / (lam + K.sum(axis=1))
+    else:
+        mu = m.copy()
+    sigma = s * np.sqrt(lam / (lam + K_all.sum(axis=1)))
     score = mu + settings.kappa * sigma
-    return np.where(too_close(cand, obs, settings.min_distance), -np.inf, score)
+    return np.where(close, -np.inf, score)
+
+
+def _kernel_and_close(cand: np.ndarray, obs: np.ndarray,
+                      settings: AcquisitionSettings) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`kernel` of every candidate and observation, and :func:`too_close`, from one distance pass."""
+    K = np.zeros((len(cand), len(obs)))
+    close = np.zeros(len(cand), dtype=bool)
+    if not len(cand) or not len(obs):
+        return K, close
+    for code in np.unique(obs[:, 0]):
+        ci = np.flatnonzero(cand[:, 0] == code)
+        oi = np.flatnonzero(obs[:, 0] == code)
+        if not len(ci):
+            continue
+        cols = 1 + np.flatnonzero(np.isfinite(obs[oi][:, 1:]).any(axis=0))
+        if len(cols):
+            a = np.nan_to_num(cand[np.ix_(ci, cols)], nan=0.5)
+            b = np.nan_to_num(obs[np.ix_(oi, cols)], nan=0.5)
+            d2 = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2) / len(cols)
+            local = np.exp(-d2 / (2 * settings.length_scale ** 2))
+            close[ci] = (np.sqrt(d2) < settings.min_distance).any(axis=1)
+        else:  # a family without parameters: every config of it is the same config
+            local = np.ones((len(ci), len(oi)))
+            close[ci] = True
+        K[np.ix_(ci, oi)] = settings.family_corr + (1 - settings.family_corr) * local
+    return K, close

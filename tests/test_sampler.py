@@ -1,0 +1,178 @@
+"""``MetaSampler`` as an Optuna component: Optuna's own sampler test suites, and the contract's edges
+(multi-objective studies, search spaces that are not autometa's, a user's ``family`` parameter, trials
+that never finish)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import optuna
+import pytest
+from optuna.testing.pytest_samplers import BasicSamplerTestCase, SingleOnlySamplerTestCase
+from optuna.trial import TrialState
+
+from autometa.metamodel._sampler import MetaSampler, suggest_config, trial_config
+
+FAMILIES = ["linear", "knn", "lightgbm", "random_forest"]
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A small meta-model fitted on every 8th classification dataset of the shipped knowledge base, and
+    the meta-features of a dataset it did not see."""
+    from autometa.kb import KnowledgeBase
+    from autometa.metamodel import MetaModel, Settings, training_data
+
+    data = training_data(KnowledgeBase.load(), "classification")
+    ids = data.dataset_ids
+    model = MetaModel.fit(data.subset(ids[::8]), Settings(n_models=2, num_boost_round=20, k=4), time_model=False)
+    return model, data.metafeatures.loc[ids[1]].to_dict()
+
+
+@pytest.fixture()
+def make(small):
+    model, mf = small
+
+    def factory(**kwargs):
+        kwargs = {"seed": 0, "n_random": 16, "n_local": 12, **kwargs}
+        return MetaSampler(model, mf, kwargs.pop("families", FAMILIES), **kwargs)
+
+    return factory
+
+
+class TestOptunaBasicSuite(BasicSamplerTestCase):
+    @pytest.fixture
+    def sampler(self, make):
+        return make
+
+
+class TestOptunaSingleOnlySuite(SingleOnlySamplerTestCase):
+    @pytest.fixture
+    def sampler(self, make):
+        return make
+
+
+def _count_proposals(sampler, monkeypatch):
+    calls = []
+    propose = sampler.propose
+
+    def counted(study, trial):
+        calls.append(trial.number)
+        return propose(study, trial)
+
+    monkeypatch.setattr(sampler, "propose", counted)
+    return calls
+
+
+def test_autometa_space_gets_meta_proposals_then_tpe_turns(make, monkeypatch):
+    sampler = make(n_warm=3)
+    calls = _count_proposals(sampler, monkeypatch)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+
+    def objective(trial):
+        family, config = suggest_config(trial, FAMILIES, "classification")
+        return {"lightgbm": 0.9, "random_forest": 0.8}.get(family, 0.5) - 0.01 * trial.number
+
+    study.optimize(objective, n_trials=9)
+    assert calls == [0, 1, 2, 3, 5, 7]  # the warm trials, then every other one
+    parsed = [trial_config(t.params) for t in study.trials]
+    assert all(p is not None and p[0] in FAMILIES for p in parsed)
+    assert len({repr(p) for p in parsed}) == len(parsed)  # never a config twice
+    assert sampler._proposals == {}  # every finished trial's proposal is forgotten
+
+
+def test_one_family_study_still_gets_meta_proposals(make, monkeypatch):
+    # suggest_categorical with one choice never reaches the sampler: the family's parameters do.
+    sampler = make(families=["knn"], n_warm=2)
+    calls = _count_proposals(sampler, monkeypatch)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(lambda t: -abs(suggest_config(t, ["knn"], "classification")[1]["n_neighbors"] - 7), n_trials=4)
+    assert calls == [0, 1, 2]
+    assert {t.params["family"] for t in study.trials} == {"knn"}
+
+
+def test_first_proposal_is_the_acquisitions_best_knowledge_base_config(small):
+    # Without random or local candidates the proposal is the knowledge base's config with the best
+    # prior + exploration bonus, computed here from the meta-model directly.
+    from autometa.metamodel._acquisition import AcquisitionSettings, acquisition
+
+    model, mf = small
+    sampler = MetaSampler(model, mf, FAMILIES, seed=0, n_random=0, n_local=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    trial = study.ask()
+    family, config = suggest_config(trial, FAMILIES, "classification")
+    kb = model.candidates[model.candidates["family"].isin(FAMILIES)]
+    pred = model.predict(mf, kb, neighbors=model.neighbors(mf))
+    enc = model.encoder.encode(list(kb["family"]), list(kb["config"]), "classification")
+    score = acquisition(pred["mean"].to_numpy(), pred["std"].to_numpy(), enc, enc[:0], np.zeros(0), np.zeros(0),
+                        AcquisitionSettings())
+    best = kb.iloc[int(np.argmax(score))]
+    expected = {k: v for k, v in best["config"].items() if k in config}
+    assert family == best["family"] and config == expected
+
+
+def test_multi_objective_study_is_refused_with_a_value_error(make):
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=make())
+
+    def objective(trial):
+        family, config = suggest_config(trial, FAMILIES, "classification")
+        return 1.0, 2.0
+
+    with pytest.raises(ValueError, match="MetaSampler optimizes one objective.*NSGAIISampler"):
+        study.optimize(objective, n_trials=1)
+    assert study.trials[0].state == TrialState.FAIL  # the trial is closed, not left running
+
+
+@pytest.mark.parametrize("space", ["numbers", "user family"])
+def test_foreign_space_is_plain_tpe_and_makes_no_proposal(make, monkeypatch, space):
+    def objective(trial):
+        if space == "user family":  # a user's own parameter named family: never autometa's
+            kind = trial.suggest_categorical("family", ["a", "b"])
+            return trial.suggest_float("x", -1, 1) ** 2 + (kind == "b")
+        return trial.suggest_float("x", -1, 1) ** 2 + trial.suggest_int("y", 0, 5)
+
+    sampler = make(n_warm=3)
+    calls = _count_proposals(sampler, monkeypatch)
+    ours = optuna.create_study(sampler=sampler)
+    ours.optimize(objective, n_trials=12)
+    tpe = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=3))
+    tpe.optimize(objective, n_trials=12)
+    assert calls == [] and sampler._pool == {}
+    assert [t.params for t in ours.trials] == [t.params for t in tpe.trials]
+    if space == "user family":
+        assert {t.params["family"] for t in ours.trials} <= {"a", "b"}
+
+
+def test_proposals_of_trials_that_never_finish_are_dropped(make, monkeypatch):
+    import autometa.metamodel._sampler as module
+
+    sampler = make(n_warm=10)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    abandoned = study.ask()
+    suggest_config(abandoned, FAMILIES, "classification")
+    assert abandoned._trial_id in sampler._proposals  # running: its params may still be asked for
+    second = study.ask()
+    suggest_config(second, FAMILIES, "classification")
+    assert abandoned._trial_id in sampler._proposals
+    # A dead worker's trial, closed by the storage (heartbeat) or by another process: never told here.
+    study._storage.set_trial_state_values(abandoned._trial_id, TrialState.FAIL)
+    suggest_config(study.ask(), FAMILIES, "classification")
+    assert abandoned._trial_id not in sampler._proposals and second._trial_id in sampler._proposals
+
+    monkeypatch.setattr(module, "_MAX_PROPOSALS", 3)
+    for _ in range(6):
+        suggest_config(study.ask(), FAMILIES, "classification")
+    assert len(sampler._proposals) <= 3
+
+
+def test_meta_sampler_is_exported_lazily():
+    import autometa
+    import autometa.metamodel
+
+    assert autometa.MetaSampler is autometa.metamodel.MetaSampler is MetaSampler
+    probe = "import sys, autometa, autometa.metamodel; print('optuna' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "False"

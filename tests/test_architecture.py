@@ -161,3 +161,68 @@ def test_tune_leaves_optunas_verbosity_alone(tiny_kb, metamodel_cache):
 
 def test_one_version():
     assert importlib.metadata.version("autometa") == autometa.__version__
+
+
+# Declared but never imported, on purpose (one line each):
+_DECLARED_NOT_IMPORTED = {
+    "flaml": "benchmarks/warmstart.py reads its zero-shot portfolio files (importing flaml.default needs xgboost)",
+    "func-timeout": "lcdb imports it without declaring it",
+    "lcdb": "its data files are read, the package is never imported",
+    "psycopg2-binary": "SQLAlchemy loads the driver for postgresql:// URLs",
+}
+
+
+def _declared() -> dict[str, str]:
+    """Distribution name (normalized) -> where pyproject.toml declares it (core or an extra)."""
+    import re
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    groups = {"core": project["dependencies"], **project["optional-dependencies"]}
+    declared = {}
+    for group, requirements in groups.items():
+        for requirement in requirements:
+            name = re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0]
+            if name != "autometa":
+                declared[re.sub(r"[-_.]+", "-", name).lower()] = group
+    return declared
+
+
+def _imported() -> dict[str, str]:
+    """Top-level third-party modules imported anywhere in autometa/, metafeatures/ and benchmarks/ -> a file."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    folders = ("autometa", "metafeatures", "benchmarks")
+    # The committed files (what CI and the wheel see), not a work in progress beside them.
+    listed = subprocess.run(["git", "ls-files", "--", *folders], cwd=root, capture_output=True, text=True)
+    paths = ([root / f for f in listed.stdout.split() if f.endswith(".py")] if listed.returncode == 0 else
+             [p for folder in folders for p in (root / folder).rglob("*.py")])
+    found = {}
+    for path in sorted(paths):
+        if path.is_file():
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                         [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
+                for name in names:
+                    top = name.split(".")[0]
+                    if top not in sys.stdlib_module_names and top not in ("autometa", "metafeatures", "benchmarks"):
+                        found.setdefault(top, str(path.relative_to(root)))
+    return found
+
+
+def test_declared_dependencies_are_the_imported_ones():
+    import re
+
+    declared = _declared()
+    distributions = importlib.metadata.packages_distributions()
+    imported_dists = {}
+    for module, where in _imported().items():
+        dists = [re.sub(r"[-_.]+", "-", d).lower() for d in distributions.get(module, [module])]
+        assert any(d in declared for d in dists), f"{where} imports {module} ({dists}), which pyproject.toml does not declare"
+        imported_dists.update({d: where for d in dists})
+    tools = {d for d, group in declared.items() if group == "dev"}  # pytest, ruff, import-linter: run, not imported
+    unused = sorted(set(declared) - set(imported_dists) - set(_DECLARED_NOT_IMPORTED) - tools)
+    assert not unused, f"declared in pyproject.toml but imported nowhere: {unused}"

@@ -21,9 +21,10 @@ from autometa.evaluation import (
     normalize,
     prepare_data,
     run_cv,
+    score_classification,
+    score_regression,
     subsample_indices,
 )
-from autometa.evaluation._metrics import score_classification, score_regression
 
 
 @pytest.fixture(scope="module")

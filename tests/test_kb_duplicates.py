@@ -14,12 +14,9 @@ import pytest
 
 import metafeatures
 from autometa.data import load_dataset
-from autometa.evaluation import Protocol
-from autometa.evaluation._run import prepare_data
-from autometa.kb import KnowledgeBase
-from autometa.kb._build import dataset_row
-from autometa.kb._corpus import DatasetRef, resolve_corpora
-from autometa.kb._duplicates import duplicate_pairs, name_key
+from autometa.evaluation import Protocol, prepare_data
+from autometa.kb import DatasetRef, KnowledgeBase, duplicate_pairs, name_key, resolve_corpora
+from autometa.kb._build import dataset_row  # a build's datasets row without evaluating (builder internal)
 
 GROUPS = ["general", "statistical", "info-theory"]  # the order-invariant groups; landmarkers are slow
 
@@ -125,7 +122,8 @@ def test_capped_copy_matches_the_full_openml_copy_by_allocated_class_counts():
 
 @pytest.fixture(scope="module")
 def lcdb_rows():
-    from autometa.kb._import_lcdb import _datasets_table, lcdb_qualities
+    from autometa.kb import lcdb_qualities
+    from autometa.kb._import_lcdb import _datasets_table  # LCDB's datasets rows without its curves (internal)
 
     qualities = lcdb_qualities()
     return _datasets_table(qualities[qualities["openmlid"].isin([21, 23, 40975])]).to_dict("records")

@@ -18,7 +18,10 @@ from autometa.evaluation._metrics import (
     METRICS,
     PRIMARY_METRIC,
     REGRESSION_METRICS,
+    mean_scores,
     metrics_for,
+    score_classification,
+    score_regression,
 )
 from autometa.evaluation._protocol import (
     DEFAULT_PROTOCOL,
@@ -73,6 +76,9 @@ __all__ = [
     "STATUS_TIMEOUT",
     "evaluation_row",
     "fold_indices",
+    "mean_scores",
     "metrics_for",
+    "score_classification",
+    "score_regression",
     "subsample_indices",
 ]

@@ -37,12 +37,16 @@ _LAZY: dict[str, str] = {
     "user_kb_path": "autometa.kb._import_common",
     "lcdb_qualities": "autometa.kb._lcdb_files",
     "duplicate_pairs": "autometa.kb._duplicates",
+    "name_key": "autometa.kb._duplicates",
     "pmlb_openml_pairs": "autometa.kb._duplicates",
+    "DatasetRef": "autometa.kb._corpus",
+    "resolve_corpora": "autometa.kb._corpus",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from autometa.kb._build import BuildStats  # noqa: F401
-    from autometa.kb._duplicates import duplicate_pairs, pmlb_openml_pairs  # noqa: F401
+    from autometa.kb._corpus import DatasetRef, resolve_corpora  # noqa: F401
+    from autometa.kb._duplicates import duplicate_pairs, name_key, pmlb_openml_pairs  # noqa: F401
     from autometa.kb._import_common import ImportResult, user_kb_path  # noqa: F401
     from autometa.kb._lcdb_files import lcdb_qualities  # noqa: F401
     from autometa.kb._verbs import (  # noqa: F401

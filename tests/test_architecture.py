@@ -117,7 +117,7 @@ def test_benchmark_verb_outside_a_checkout_says_so_in_one_line(run_cli, tmp_path
 def test_a_missing_optional_package_names_its_extra(monkeypatch, tmp_path):
     from autometa._lazy import require
 
-    assert require("json", extra="x", purpose="p").dumps([]) == "[]"
+    assert require("json", purpose="p").dumps([]) == "[]"
     monkeypatch.setitem(sys.modules, "openml", None)  # as if not installed
     with pytest.raises(InputError, match=r"Importing OpenML runs needs the 'openml' package.*autometa\[openml\]"):
         kb.import_openml([3], offline=True, cache_dir=tmp_path, out=tmp_path / "kb")
@@ -139,6 +139,17 @@ def test_a_missing_optional_package_names_its_extra(monkeypatch, tmp_path):
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("InputError The 'mlp' family needs the 'torch' package")
     assert 'pip install "autometa[neural]"' in run.stdout
+
+
+def test_the_cli_names_the_extra_of_a_missing_package_in_one_line(run_cli, monkeypatch):
+    def needs_torch(path=None):
+        raise ModuleNotFoundError("No module named 'torch'", name="torch")
+
+    monkeypatch.setattr(kb, "info", needs_torch)  # as a verb that needs torch behaves without it
+    code, out, err = run_cli(["kb", "info"])
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == ["error: This command needs the 'torch' package, which is not installed; "
+                                        'install it with: pip install "autometa[neural]"']
 
 
 def test_the_worker_pool_refuses_other_platforms_in_one_sentence(monkeypatch):

@@ -75,6 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     except AutometaError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
+    except ModuleNotFoundError as exc:  # an optional dependency (torch, openml, ...) that is not installed
+        from autometa._lazy import missing_extra_message
+
+        message = missing_extra_message(exc, "This command")
+        if message is None:
+            raise
+        sys.stderr.write(f"error: {message}\n")
+        return 2
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted.\n")
         return 130

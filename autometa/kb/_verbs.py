@@ -274,7 +274,7 @@ def import_openml(
     from autometa._lazy import require
     from autometa.kb._import_openml import import_openml as read
 
-    require("openml", extra="openml", purpose="Importing OpenML runs")
+    require("openml", purpose="Importing OpenML runs")
     result = read(tuple(tasks), suite=suite, flows=tuple(flows), cache_dir=cache_dir, max_runs=max_runs,
                   offline=offline, progress=progress)
     return _save(result, out, save, progress)

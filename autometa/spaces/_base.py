@@ -17,6 +17,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
+from autometa._lazy import missing_extra_message
 from autometa.errors import InputError
 from autometa.spaces._preprocessing import FeatureInfo, feature_info
 
@@ -162,15 +163,10 @@ class Family:
         try:
             return self.builder(config, task, feature_info(data), int(random_state))
         except ModuleNotFoundError as exc:  # an optional dependency of this family (torch for mlp)
-            extra = _EXTRAS.get(exc.name or "")
-            if extra is None:
+            message = missing_extra_message(exc, f"The '{self.name}' family")
+            if message is None:
                 raise
-            raise InputError(f"The '{self.name}' family needs the '{exc.name}' package, which is not installed; "
-                             f"install it with: pip install \"autometa[{extra}]\"") from None
-
-
-#: Optional packages a family's estimator may need -> the autometa extra that installs them.
-_EXTRAS: dict[str, str] = {"torch": "neural"}
+            raise InputError(message) from None
 
 
 def _from_unit(dist: BaseDistribution, x: float) -> Any:

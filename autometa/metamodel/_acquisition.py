@@ -166,8 +166,9 @@ def _kernel_and_close(cand: np.ndarray, obs: np.ndarray,
             continue
         cols = 1 + np.flatnonzero(np.isfinite(obs[oi][:, 1:]).any(axis=0))
         if len(cols):
-            a = np.nan_to_num(cand[np.ix_(ci, cols)], nan=0.5)
-            b = np.nan_to_num(obs[np.ix_(oi, cols)], nan=0.5)
+            a, b = cand[np.ix_(ci, cols)], obs[np.ix_(oi, cols)]
+            # NaN (a parameter a config lacks) sits at the centre, as in kernel(); encodings are never infinite.
+            a, b = np.where(np.isnan(a), 0.5, a), np.where(np.isnan(b), 0.5, b)
             d2 = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2) / len(cols)
             local = np.exp(-d2 / (2 * settings.length_scale ** 2))
             close[ci] = (np.sqrt(d2) < settings.min_distance).any(axis=1)

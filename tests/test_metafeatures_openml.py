@@ -29,42 +29,15 @@ from autometa.kb._duplicates import pmlb_openml_pairs
 from autometa.kb._import_lcdb import lcdb_qualities
 
 REL_TOL = 1e-6
-# PMLB copies identical to OpenML's table (same row order: AutoCorrelation, which depends on it,
-# agrees; same nominal attributes), with the OpenML id they copy.
-IDENTICAL = {
-    "cmc": 23,
-    "credit_g": 31,
-    "dna": 40670,
-    "kr_vs_kp": 3,
-    "krkopt": 184,
-    "letter": 6,
-    "mfeat_factors": 12,
-    "mfeat_fourier": 14,
-    "mfeat_karhunen": 16,
-    "mfeat_morphological": 18,
-    "mfeat_zernike": 22,
-    "pendigits": 32,
-    "shuttle": 40685,
-    "waveform_40": 60,
-    "wine_quality_white": 40498,
-}
-# PMLB regression datasets whose attributes equal those of OpenML's binarized-target copy.
-SAME_ATTRIBUTES = {
-    "197_cpu_act": 761,
-    "201_pol": 722,
-    "215_2dplanes": 727,
-    "503_wind": 847,
-    "562_cpu_small": 735,
-    "573_cpu_act": 761,
-}
-# Qualities that depend on declared-but-unused categories (binary = two declared values; one-hot
-# width; NaiveBayes' Laplace correction adds one count per declared value).
-NAIVE_BAYES = {"NaiveBayesAUC", "NaiveBayesErrRate", "NaiveBayesKappa"}
-DECLARED_LEVELS = {
-    "kr_vs_kp": {"NumberOfBinaryFeatures", "PercentageOfBinaryFeatures", "NumberOfFeaturesAfterBinarization"},
-    "credit_g": {"NumberOfFeaturesAfterBinarization"} | NAIVE_BAYES,
-    "krkopt": {"NumberOfFeaturesAfterBinarization"} | NAIVE_BAYES,
-}
+# One home for which PMLB tables are OpenML's tables: the benchmark that measures the same thing.
+_spec = importlib.util.spec_from_file_location(
+    "metafeatures_openml_benchmark", Path(__file__).resolve().parents[1] / "benchmarks" / "metafeatures_openml.py")
+_benchmark = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_benchmark)
+IDENTICAL: dict[str, int] = _benchmark.SAME_TABLE
+SAME_ATTRIBUTES: dict[str, int] = _benchmark.SAME_ATTRIBUTES
+NAIVE_BAYES: set[str] = _benchmark.NAIVE_BAYES
+DECLARED_LEVELS: dict[str, set[str]] = _benchmark.DECLARED_LEVELS
 FAST_GROUPS = ["general", "statistical", "info-theory"]
 
 
@@ -188,3 +161,37 @@ def test_numeric_statistics_of_binarized_regression_copies(pmlb_dir, name):
     mf = _extract(pmlb_dir, name, "statistical")
     names = [q for q in _quality_names() if q.endswith("OfNumericAtts")]
     assert _mismatches(mf, row, names) == {}
+
+
+# --- the user's path: load_dataset + Dataset.as_given() (issue 14) ---------------------------------
+
+
+def test_constant_columns_count_as_openml_counts_them(pmlb_dir):
+    """201_pol has 22 constant attributes: through load_dataset they are left out of X, yet the
+    meta-features (on the data as given) equal OpenML's, as they do on the raw table."""
+    from autometa.data import load_dataset
+
+    ds = load_dataset(pmlb_dir / "201_pol")
+    assert ds.n_features == 26 and ds.constants is not None and ds.constants.shape[1] == 22
+    given = ds.as_given()
+    mf = metafeatures.extract(given.X, given.y, task=given.task, groups=["general", "statistical"])
+    row = _lcdb().set_index("openmlid").loc[SAME_ATTRIBUTES["201_pol"]]
+    names = [q for q in _quality_names() if _benchmark.target_free(q)]
+    assert mf["NumberOfFeatures"] == 49
+    assert _mismatches(mf, row, names) == {}
+
+
+def test_letter_as_a_plain_csv_is_26_classes_with_openmls_qualities(pmlb_dir, tmp_path):
+    """No metadata: the task is inferred from the integer target 1..26, and the class qualities agree."""
+    from autometa.data import load_dataset
+
+    X, y, _, _ = _load(pmlb_dir, "letter")
+    path = tmp_path / "letter.csv"
+    X.assign(target=y).to_csv(path, index=False)
+    given = load_dataset(path).as_given()
+    assert given.task == "classification" and given.n_classes == 26
+    mf = metafeatures.extract(given.X, given.y, task=given.task, groups=FAST_GROUPS)
+    row = _lcdb().set_index("openmlid").loc[IDENTICAL["letter"]]
+    names = [q for q in _quality_names() if q not in NAIVE_BAYES]
+    assert _mismatches(mf, row, names) == {}
+    assert sum(not pd.isna(row[q]) for q in names) >= 20

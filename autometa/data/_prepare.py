@@ -294,17 +294,18 @@ def _coerce_object(col: pd.Series, name: str, where: str, notes: list[str]) -> p
     spreadsheet) are numbers too, and the note says so.
     """
     present = col.dropna()
-    text = present.astype(str).str.strip()
     # More than a tenth of the values not numbers rules out both outcomes that need the whole
     # column (all numbers, or a few text cells among >= 90% numbers), and a text column shows it in
     # its first tenth: parsing only that keeps typing a wide text-heavy table cheap.
-    head = text.iloc[: len(text) // 10 + 1]
+    head = present.iloc[: len(present) // 10 + 1].astype(str).str.strip()
     decimal_comma = _has_decimal_commas(head, name, where)
     if decimal_comma:
-        text = _from_decimal_comma(text)
-        head = text.iloc[: len(text) // 10 + 1]
+        head = _from_decimal_comma(head)
     if int(pd.to_numeric(head, errors="coerce").isna().sum()) > 0.1 * len(present):
         return col
+    text = present.astype(str).str.strip()
+    if decimal_comma:
+        text = _from_decimal_comma(text)
     as_number = pd.to_numeric(text, errors="coerce")
     share = float(as_number.notna().mean())
     if share == 1.0:

@@ -172,6 +172,7 @@ def test_meta_sampler_is_exported_lazily():
     import autometa.metamodel
 
     assert autometa.MetaSampler is autometa.metamodel.MetaSampler is MetaSampler
+    assert autometa.metamodel.suggest_config is suggest_config and autometa.metamodel.trial_config is trial_config
     probe = "import sys, autometa, autometa.metamodel; print('optuna' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr

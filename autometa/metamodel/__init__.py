@@ -5,6 +5,10 @@
     >>> model.predict(metafeatures).sort_values("mean", ascending=False).head()
     >>> model.neighbors(metafeatures, k=5)
 
+    >>> from autometa.metamodel import MetaSampler, suggest_config     # the warm-start sampler, for any study
+    >>> study = optuna.create_study(direction="maximize", sampler=MetaSampler(model, metafeatures, families))
+    >>> family, config = suggest_config(trial, families, "classification")   # inside the objective
+
 See :mod:`autometa.metamodel._model` for the designs and :mod:`autometa.metamodel._cache` for the cache.
 """
 
@@ -18,11 +22,16 @@ from autometa.metamodel._model import DESIGNS, MetaModel, Settings
 from autometa.metamodel._safe import safe_first_pick
 from autometa.metamodel._training import TrainingData, training_data
 
-# The sampler needs optuna: it loads on first use, so that importing the meta-model stays light.
-_LAZY: dict[str, str] = {"MetaSampler": "autometa.metamodel._sampler"}
+# The sampler and its search space need optuna: they load on first use, so that importing the
+# meta-model stays light.
+_LAZY: dict[str, str] = {
+    "MetaSampler": "autometa.metamodel._sampler",
+    "suggest_config": "autometa.metamodel._sampler",
+    "trial_config": "autometa.metamodel._sampler",
+}
 
 if TYPE_CHECKING:  # pragma: no cover
-    from autometa.metamodel._sampler import MetaSampler  # noqa: F401
+    from autometa.metamodel._sampler import MetaSampler, suggest_config, trial_config  # noqa: F401
 
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
 
@@ -38,5 +47,7 @@ __all__ = [
     "load_kb",
     "load_metamodel",
     "safe_first_pick",
+    "suggest_config",
     "training_data",
+    "trial_config",
 ]

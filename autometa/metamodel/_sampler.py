@@ -39,7 +39,7 @@ from autometa.metamodel._acquisition import AcquisitionSettings, acquisition, me
 if TYPE_CHECKING:  # pragma: no cover
     from optuna.distributions import BaseDistribution
     from optuna.study import Study
-    from optuna.trial import FrozenTrial, TrialState
+    from optuna.trial import BaseTrial, FrozenTrial, TrialState
 
     from autometa.metamodel._model import MetaModel
 
@@ -66,8 +66,12 @@ def search_params(family: str, task: str | None = None) -> list[str]:
     return spec.params_for(task) if task else list(spec.space)
 
 
-def suggest_config(trial: Any, families: Sequence[str], task: str | None = None) -> tuple[str, dict[str, Any]]:
-    """Ask ``trial`` for a family (among ``families``) and that family's config for ``task``."""
+def suggest_config(trial: BaseTrial, families: Sequence[str], task: str | None = None) -> tuple[str, dict[str, Any]]:
+    """Ask ``trial`` for a family (among ``families``) and that family's config for ``task``.
+
+    The space is :class:`MetaSampler`'s: ``family``, then ``<family>.<param>`` for the parameters that
+    apply to ``task`` (all of them when ``task`` is None). Returns ``(family, config)``.
+    """
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
     from autometa.spaces import get_family

@@ -113,6 +113,23 @@ def test_first_proposal_is_the_acquisitions_best_knowledge_base_config(small):
     assert family == best["family"] and config == expected
 
 
+def test_a_trial_still_asking_for_its_params_is_not_proposed_again(make):
+    # Two threads of one process (n_jobs=2): the first trial has its family but not yet its other
+    # params when the second asks; its proposal counts as being looked at.
+    sampler = make(n_random=0, n_local=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    first = study.ask()
+    family = first.suggest_categorical("family", FAMILIES)
+    proposal = sampler._proposals[first._trial_id][1]
+    assert proposal["family"] == family
+    second = study.ask()
+    assert suggest_config(second, FAMILIES, "classification") != trial_config(proposal)
+    # Without that, the second trial gets the same knowledge-base config (nothing else differs).
+    alone = make(n_random=0, n_local=0)
+    trial = optuna.create_study(direction="maximize", sampler=alone).ask()
+    assert suggest_config(trial, FAMILIES, "classification") == trial_config(proposal)
+
+
 def test_multi_objective_study_is_refused_with_a_value_error(make):
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=make())
 

@@ -276,15 +276,23 @@ class MetaSampler(BaseSampler):
         keys: list[tuple[str, str]] = []
         values, failed, pending = [], [], []
         parsed_now: dict[int, tuple[dict[str, Any], Any]] = {}
+        sid = (id(study._storage), study._study_id)
         for t in study.get_trials(deepcopy=False, states=states):
             if t._trial_id == trial._trial_id:
                 continue
+            params = t.params
+            if t.state == TrialState.RUNNING:
+                # A running trial of this process (another thread's, n_jobs > 1) may not have all its
+                # params yet: its proposal says what it will evaluate.
+                entry = self._proposals.get(t._trial_id)
+                if entry is not None and entry[0] == sid and entry[1]:
+                    params = entry[1]
             # A finished trial's params never change: parsed once (the check guards against another
             # storage's trial of the same id).
             cached = self._parsed.get(t._trial_id)
-            if cached is None or cached[0] != t.params:
-                config = trial_config(t.params)
-                cached = (t.params, None if config is None else (config, self._key(*config)))
+            if cached is None or cached[0] != params:
+                config = trial_config(params)
+                cached = (params, None if config is None else (config, self._key(*config)))
             if t.state != TrialState.RUNNING:
                 parsed_now[t._trial_id] = cached
             if cached[1] is None or cached[1][0][0] not in self.families:

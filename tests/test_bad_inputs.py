@@ -39,8 +39,8 @@ def _iris() -> pd.DataFrame:
 
 
 def _gzip_bytes(frame: pd.DataFrame) -> bytes:
-    text = frame.to_csv(index=False)
-    return gzip.compress(text.encode() * 20, mtime=0)  # 20 copies: big enough that the damage is past the head
+    text = pd.concat([frame] * 100).to_csv(index=False)  # 15,000 rows: the damage lies past the first 64 KiB read
+    return gzip.compress(text.encode(), mtime=0)
 
 
 def _truncated_gz(tmp_path: Path) -> Path:
@@ -162,7 +162,7 @@ def test_semicolon_file_with_decimal_commas_is_read_as_numbers(tmp_path, run_cli
     assert typed.X["price"].tolist()[:3] == [1234.5, 980.25, 12.0]
 
 
-def test_a_damaged_gzip_in_a_corpus_is_skipped_and_the_build_goes_on(tmp_path):
+def test_a_damaged_gzip_in_a_corpus_is_skipped_and_retried_once_repaired(tmp_path):
     from autometa.evaluation import Protocol
     from autometa.kb._build import BuildPlan, LocalBuilder
     from autometa.kb._corpus import resolve_corpora
@@ -183,6 +183,14 @@ def test_a_damaged_gzip_in_a_corpus_is_skipped_and_the_build_goes_on(tmp_path):
         assert list(stats.skipped) == ["csv/broken"]
         assert "damaged gzip file" in stats.skipped["csv/broken"] and "broken.csv.gz" in stats.skipped["csv/broken"]
         assert stats.done == (1 if attempt == 0 else 0)
+    (corpus / "broken.csv.gz").write_bytes(data)  # repaired: the next run evaluates it
+    store = BuildStore(tmp_path / "build").open()
+    try:
+        stats = LocalBuilder(BuildPlan(resolve_corpora([str(corpus)]), ["linear"], 1, Protocol(time_limit=20.0)),
+                             store).run()
+    finally:
+        store.close()
+    assert stats.skipped == {} and stats.done == 1
 
 
 # --- the Python API: misuse is an InputError, never IndexError / TypeError / AttributeError -------------

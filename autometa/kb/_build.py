@@ -220,7 +220,9 @@ class LocalBuilder:
         plan, stats = self.plan, self.stats
         stats.total = plan.n_evaluations
         stats.datasets_total = len(plan.refs)
-        stats.skipped = dict(self.store.read_skipped())
+        # Datasets an earlier run could not load are tried again (a damaged file may have been replaced);
+        # those that still fail are skipped again, with this run's reason.
+        stats.skipped = {}
         stats.done_before = sum(1 for r in plan.refs for f in plan.families for c in plan.configs[f]
                                 if (r.dataset_id, f, c) in done)
         remaining = {r.dataset_id: {(r.dataset_id, f, c) for f in plan.families for c in plan.configs[f]} - done.keys()

@@ -184,6 +184,18 @@ def test_proposals_of_trials_that_never_finish_are_dropped(make, monkeypatch):
     assert len(sampler._proposals) <= 3
 
 
+def test_sampler_survives_pickling(make):
+    import pickle
+
+    sampler = make()
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(lambda t: float(suggest_config(t, FAMILIES, "classification")[0] == "lightgbm"), n_trials=2)
+    copy = pickle.loads(pickle.dumps(sampler))  # as multiprocessing hands it to a worker
+    study.sampler = copy
+    study.optimize(lambda t: float(suggest_config(t, FAMILIES, "classification")[0] == "lightgbm"), n_trials=2)
+    assert len({repr(trial_config(t.params)) for t in study.trials}) == 4
+
+
 def test_meta_sampler_is_exported_lazily():
     import autometa
     import autometa.metamodel

@@ -225,6 +225,16 @@ class MetaSampler(BaseSampler):
         self._rng = np.random.default_rng()
         self._tpe.reseed_rng()
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A lock cannot be pickled (multiprocessing, distributed workers): each copy gets its own.
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
     def _check_single_objective(self, study: Study) -> None:
         if study._is_multi_objective():
             raise ValueError(f"MetaSampler optimizes one objective (the meta-model predicts one metric), and this "

@@ -50,6 +50,8 @@ N_WARM = 5
 ORIGIN_ATTR = "autometa.origin"
 #: Study user attribute, set once the warm start is queued (how many recommendations).
 WARM_ATTR = "autometa.warm_start"
+#: How long a worker joining a study waits for its creator to queue the warm start.
+WARM_WAIT_SECONDS = 15.0
 
 
 def tune(data: Any, target: str | None = None, family: str | Sequence[str] | None = None, n_trials: int | None = 50,
@@ -155,7 +157,7 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
     # Creating a study is atomic, so the worker that created it enqueues the warm start; a later one
     # does it only if that worker died before it finished (the attribute is set once all are queued).
     # skip_if_exists never repeats a queued config; a twin queued by a race is skipped when it runs.
-    if warm_start and n_warm > 0 and (created or not study.user_attrs.get(WARM_ATTR)):
+    if warm_start and n_warm > 0 and (created or not _warm_start_queued(study)):
         items, _ = rank_candidates(model, mf, min(n_warm, n_trials or n_warm), families=families)
         for item in items:
             # The stored config, so that the sampler knows the trial as that knowledge-base config.
@@ -193,6 +195,20 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
 
 class _EvaluationFailed(Exception):
     """A config that failed under the protocol: the trial is marked FAIL, the search goes on."""
+
+
+def _warm_start_queued(study: Any, wait: float = WARM_WAIT_SECONDS) -> bool:
+    """Whether the study's creator queued the warm start, waiting ``wait`` seconds for a creator that
+    started at the same moment and is queueing it now (a creator that died never sets it)."""
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        if study.user_attrs.get(WARM_ATTR):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.25)
 
 
 def _has_twin(study: Any, trial: Any) -> bool:

@@ -220,9 +220,10 @@ class LocalBuilder:
         plan, stats = self.plan, self.stats
         stats.total = plan.n_evaluations
         stats.datasets_total = len(plan.refs)
-        # Datasets an earlier run could not load are tried again (a damaged file may have been replaced);
-        # those that still fail are skipped again, with this run's reason.
-        stats.skipped = {}
+        stats.skipped = dict(self.store.read_skipped())
+        # Datasets an earlier run could not load are tried again (a damaged file may have been replaced):
+        # one that loads leaves the skipped list, one that still fails is skipped with this run's reason.
+        self._unloadable: set[str] = set()
         stats.done_before = sum(1 for r in plan.refs for f in plan.families for c in plan.configs[f]
                                 if (r.dataset_id, f, c) in done)
         remaining = {r.dataset_id: {(r.dataset_id, f, c) for f in plan.families for c in plan.configs[f]} - done.keys()
@@ -299,16 +300,19 @@ class LocalBuilder:
                 yield Job(data, key[1], plan.configs[key[1]][key[2]], plan.protocol, tag=(ref, key))
 
     def _load(self, ref: DatasetRef) -> PreparedData | None:
-        if ref.dataset_id in self.stats.skipped:
+        if ref.dataset_id in self._unloadable:
             return None
         try:
             dataset = load_locator(ref.locator)
             data = prepare_data(dataset, self.plan.protocol, key=ref.dataset_id)
         except (InputError, ValueError, OSError) as exc:
+            self._unloadable.add(ref.dataset_id)
             self.stats.skipped[ref.dataset_id] = str(exc)
             self.store.write_skipped(self.stats.skipped)
             logger.debug("kb build: skipping %s, which cannot be loaded: %s", ref.dataset_id, exc)
             return None
+        if self.stats.skipped.pop(ref.dataset_id, None) is not None:
+            self.store.write_skipped(self.stats.skipped)
         self.store.write_dataset(dataset_row(ref, dataset, data, self.plan.protocol))
         return data
 

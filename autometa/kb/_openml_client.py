@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from autometa.io import atomic_write
+
 #: call prefix -> (folder under openml's cache directory, file name) used by openml-python itself.
 _NATIVE = {
     "task": ("tasks", "task.xml"),
@@ -140,9 +142,7 @@ class OpenMLClient:
         except requests.exceptions.RequestException as exc:
             raise OpenMLUnreachable(self._what, type(exc).__name__) from None
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf8")
-        tmp.replace(path)
+        atomic_write(path, text)  # a cache shared by concurrent workers: never a half-written reply
         return text
 
     def _path(self, call: str) -> Path:

@@ -96,7 +96,40 @@ def _thousands_or_decimal(tmp_path: Path) -> Path:
     return path
 
 
+def _utf16(tmp_path: Path) -> Path:
+    path = tmp_path / "iris.csv"
+    path.write_text(_iris().to_csv(index=False), encoding="utf-16")  # Excel's "Unicode text"
+    return path
+
+
+def _xlsx(tmp_path: Path) -> Path:
+    import zipfile
+
+    path = tmp_path / "iris.xlsx"  # a workbook is a ZIP archive; this one holds the CSV itself
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("iris.csv", _iris().to_csv(index=False))
+    return path
+
+
+def _bz2(tmp_path: Path) -> Path:
+    import bz2
+
+    path = tmp_path / "iris.csv.bz2"
+    path.write_bytes(bz2.compress(_iris().to_csv(index=False).encode()))
+    return path
+
+
+def _json(tmp_path: Path) -> Path:
+    path = tmp_path / "iris.json"
+    _iris().to_json(path, orient="records")
+    return path
+
+
 CASES = {
+    "utf-16 text": (_utf16, "is UTF-16 text"),
+    "excel workbook": (_xlsx, "ZIP archive"),
+    "bzip2": (_bz2, "bzip2-compressed"),
+    "json": (_json, "looks like JSON"),
     "truncated gzip": (_truncated_gz, "damaged gzip file"),
     "corrupt gzip CRC": (_crc_corrupt_gz, "damaged gzip file"),
     "gz that is not gzip": (_not_gzip, "not gzip-compressed"),
@@ -120,7 +153,7 @@ def test_every_data_verb_answers_bad_data_with_exit_2_and_one_line(tmp_path, run
     assert len(lines) == 1, err
     assert lines[0].startswith("error: ") and message in lines[0]
     assert "Traceback" not in err
-    if case in ("truncated gzip", "corrupt gzip CRC", "gz that is not gzip", "latin-1 text"):
+    if case not in ("target unique per row", "classes smaller than the folds", "ambiguous comma"):
         assert str(path) in lines[0]  # the sentence names the file
 
 
@@ -139,6 +172,9 @@ def test_latin1_reads_with_an_encoding(tmp_path, run_cli):
     assert code == 0, err
     assert '"NumberOfClasses": 3' in out
     assert set(load_dataset(path, encoding="latin-1").y) == {"sétosa", "versicolör", "virginicà"}
+    utf16 = tmp_path / "utf16"
+    utf16.mkdir()
+    assert load_dataset(_utf16(utf16), encoding="utf-16").n_rows == 150
     code, _, err = run_cli(["metafeatures", str(path), "--encoding", "klingon"])
     assert code == 2 and "Unknown text encoding 'klingon'" in err and err.count("\n") == 1
 

@@ -86,7 +86,37 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     return table.to_pandas()
 
 
+#: File signatures of formats that are not text tables, and what to do with such a file.
+_SIGNATURES = (
+    (b"PK\x03\x04", "is a ZIP archive (an Excel .xlsx workbook is one); export the sheet as CSV, or unzip it"),
+    (b"\xd0\xcf\x11\xe0", "is an old Office file (.xls); export the sheet as CSV"),
+    (b"BZh", "is bzip2-compressed; decompress it, or compress it with gzip (.gz)"),
+    (b"\xfd7zXZ", "is xz-compressed; decompress it, or compress it with gzip (.gz)"),
+    (b"\x28\xb5\x2f\xfd", "is zstd-compressed; decompress it, or compress it with gzip (.gz)"),
+    (b"PAR1", "is a Parquet file; name it with the .parquet suffix"),
+    (b"\xff\xfe", "is UTF-16 text; re-save it as UTF-8, or pass --encoding utf-16 (encoding='utf-16' in Python)"),
+    (b"\xfe\xff", "is UTF-16 text; re-save it as UTF-8, or pass --encoding utf-16 (encoding='utf-16' in Python)"),
+)
+
+
+def _check_signature(path: Path, encoding: str | None) -> None:
+    """A file in a known non-table format is named as such (text tables never start with these bytes;
+    'BZh' and 'PAR1' could, so bzip2 needs its block-size digit and Parquet its closing 'PAR1')."""
+    with open(path, "rb") as handle:
+        start = handle.read(4)
+        handle.seek(max(path.stat().st_size - 4, 0))
+        end = handle.read(4)
+    for signature, what in _SIGNATURES:
+        if not start.startswith(signature) or (encoding and what.startswith("is UTF-16")):
+            continue
+        if (signature == b"BZh" and start[3:4] not in b"123456789") or (signature == b"PAR1" and end != b"PAR1"):
+            continue
+        raise InputError(f"File '{path}' {what}.")
+
+
 def _read_text(path: Path, compressed: bool, encoding: str | None = None) -> pd.DataFrame:
+    if not compressed:
+        _check_signature(path, encoding)
     opener = gzip.open if compressed else open
     try:
         with opener(path, "rt", encoding=encoding or "utf-8", errors="replace", newline="") as handle:
@@ -97,6 +127,8 @@ def _read_text(path: Path, compressed: bool, encoding: str | None = None) -> pd.
         raise InputError(f"File '{path}' is not a text table (it contains binary data); give a CSV, TSV or Parquet file.")
     if not head.strip():
         raise InputError(f"File '{path}' is empty; give a CSV, TSV or Parquet file with a header row and data.")
+    if head.lstrip()[:1] in ("{", "["):
+        raise InputError(f"File '{path}' looks like JSON, not a table; give a CSV, TSV or Parquet file.")
     sep = _sniff_separator(path, head)
     header = next(csv.reader(io.StringIO(head.splitlines()[0]), delimiter=sep))
     _check_duplicate_names([h.strip() for h in header], path)

@@ -198,34 +198,34 @@ def test_semicolon_file_with_decimal_commas_is_read_as_numbers(tmp_path, run_cli
     assert typed.X["price"].tolist()[:3] == [1234.5, 980.25, 12.0]
 
 
-def test_a_damaged_gzip_in_a_corpus_is_skipped_and_retried_once_repaired(tmp_path):
+def _build_once(corpus: Path, folder: Path):
+    """One run of the local knowledge-base builder over ``corpus`` (the linear family's default)."""
     from autometa.evaluation import Protocol
     from autometa.kb._build import BuildPlan, LocalBuilder
     from autometa.kb._corpus import resolve_corpora
     from autometa.kb._store import BuildStore
 
+    store = BuildStore(folder).open()
+    try:
+        return LocalBuilder(BuildPlan(resolve_corpora([str(corpus)]), ["linear"], 1, Protocol(time_limit=20.0)),
+                            store).run()
+    finally:
+        store.close()
+
+
+def test_a_damaged_gzip_in_a_corpus_is_skipped_and_retried_once_repaired(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     _iris().to_csv(corpus / "good.csv", index=False)
     data = _gzip_bytes(_iris())
     (corpus / "broken.csv.gz").write_bytes(data[: len(data) // 2])
     for attempt in range(2):  # a rerun is not stopped by it either
-        store = BuildStore(tmp_path / "build").open()
-        try:
-            stats = LocalBuilder(BuildPlan(resolve_corpora([str(corpus)]), ["linear"], 1, Protocol(time_limit=20.0)),
-                                 store).run()
-        finally:
-            store.close()
+        stats = _build_once(corpus, tmp_path / "build")
         assert list(stats.skipped) == ["csv/broken"]
         assert "damaged gzip file" in stats.skipped["csv/broken"] and "broken.csv.gz" in stats.skipped["csv/broken"]
         assert stats.done == (1 if attempt == 0 else 0)
     (corpus / "broken.csv.gz").write_bytes(data)  # repaired: the next run evaluates it
-    store = BuildStore(tmp_path / "build").open()
-    try:
-        stats = LocalBuilder(BuildPlan(resolve_corpora([str(corpus)]), ["linear"], 1, Protocol(time_limit=20.0)),
-                             store).run()
-    finally:
-        store.close()
+    stats = _build_once(corpus, tmp_path / "build")
     assert stats.skipped == {} and stats.done == 1
 
 

@@ -18,8 +18,8 @@ DataArgument = Annotated[Path, typer.Argument(help=DATA_HELP, show_default=False
 TargetOption = Annotated[str | None, typer.Option(
     "--target", "-t", help="Target column (default: target/class/label/y, else the last column).")]
 TaskOption = Annotated[str | None, typer.Option(
-    "--task", help="classification or regression (default: inferred from the target; an integer target with "
-    "few values counts as classes).")]
+    "--task", help="classification or regression (default: inferred from the target; integers count as classes "
+    "when they take at most 20 values or look like coded labels 0..k or 1..k; the notes say why).")]
 FamilyOption = Annotated[list[str] | None, typer.Option(
     "--family", "-f", help="Only this model family (repeatable, or comma-separated); default: all.")]
 MetricOption = Annotated[str | None, typer.Option(

@@ -132,48 +132,54 @@ def acquisition(prior_mean: np.ndarray, prior_std: np.ndarray, cand: np.ndarray,
     """Upper confidence bound ``mu + kappa * sigma`` of every candidate (higher = try sooner); near-copies
     of tried configs get ``-inf``.
 
-    The same numbers as :func:`posterior` and :func:`too_close`, with the candidate-observation
-    distances computed once (the sampler calls this on every proposal).
+    The numbers of :func:`posterior` and :func:`too_close` (up to floating-point rounding), computed one
+    family at a time without the candidates x observations kernel matrix (the sampler calls this on
+    every proposal).
     """
     m = np.asarray(prior_mean, dtype=float)
     s = np.maximum(np.asarray(prior_std, dtype=float), 1e-3)
     obs_z = np.asarray(obs_z, dtype=float)
-    K_all, close = _kernel_and_close(cand, obs, settings)
     informative = np.isfinite(obs_z)
+    residual = np.where(informative, obs_z - np.asarray(obs_prior_mean, dtype=float), 0.0)
+    mass, mass_informative, pull, close = _kernel_sums(cand, obs, informative, residual, settings)
     lam = settings.prior_weight
-    if informative.any():
-        K = K_all[:, informative]
-        residual = (obs_z - obs_prior_mean)[informative]
-        mu = m + (K @ residual) / (lam + K.sum(axis=1))
-    else:
-        mu = m.copy()
-    sigma = s * np.sqrt(lam / (lam + K_all.sum(axis=1)))
+    mu = m + pull / (lam + mass_informative)
+    sigma = s * np.sqrt(lam / (lam + mass))
     score = mu + settings.kappa * sigma
     return np.where(close, -np.inf, score)
 
 
-def _kernel_and_close(cand: np.ndarray, obs: np.ndarray,
-                      settings: AcquisitionSettings) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`kernel` of every candidate and observation, and :func:`too_close`, from one distance pass."""
-    K = np.zeros((len(cand), len(obs)))
-    close = np.zeros(len(cand), dtype=bool)
-    if not len(cand) or not len(obs):
-        return K, close
+def _kernel_sums(cand: np.ndarray, obs: np.ndarray, informative: np.ndarray, residual: np.ndarray,
+                 settings: AcquisitionSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per candidate: the sum of :func:`kernel` over all observations and over the informative ones, the
+    kernel-weighted sum of the informative residuals, and :func:`too_close`; one family at a time."""
+    n = len(cand)
+    mass, mass_informative, pull = np.zeros(n), np.zeros(n), np.zeros(n)
+    close = np.zeros(n, dtype=bool)
+    if not n or not len(obs):
+        return mass, mass_informative, pull, close
+    rho = settings.family_corr
     for code in np.unique(obs[:, 0]):
         ci = np.flatnonzero(cand[:, 0] == code)
-        oi = np.flatnonzero(obs[:, 0] == code)
         if not len(ci):
             continue
-        cols = 1 + np.flatnonzero(np.isfinite(obs[oi][:, 1:]).any(axis=0))
+        oi = np.flatnonzero(obs[:, 0] == code)
+        b = obs[oi]
+        cols = 1 + np.flatnonzero(np.isfinite(b[:, 1:]).any(axis=0))
         if len(cols):
-            a, b = cand[np.ix_(ci, cols)], obs[np.ix_(oi, cols)]
+            a, b = cand[ci][:, cols], b[:, cols]
             # NaN (a parameter a config lacks) sits at the centre, as in kernel(); encodings are never infinite.
             a, b = np.where(np.isnan(a), 0.5, a), np.where(np.isnan(b), 0.5, b)
             d2 = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2) / len(cols)
-            local = np.exp(-d2 / (2 * settings.length_scale ** 2))
+            block = rho + (1 - rho) * np.exp(-d2 / (2 * settings.length_scale ** 2))
             close[ci] = (np.sqrt(d2) < settings.min_distance).any(axis=1)
         else:  # a family without parameters: every config of it is the same config
-            local = np.ones((len(ci), len(oi)))
+            block = np.full((len(ci), len(oi)), 1.0)
             close[ci] = True
-        K[np.ix_(ci, oi)] = settings.family_corr + (1 - settings.family_corr) * local
-    return K, close
+        mass[ci] = block.sum(axis=1)
+        useful = informative[oi]
+        if useful.any():
+            block = block[:, useful]
+            mass_informative[ci] = block.sum(axis=1)
+            pull[ci] = block @ residual[oi][useful]
+    return mass, mass_informative, pull, close

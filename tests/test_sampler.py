@@ -130,6 +130,33 @@ def test_a_trial_still_asking_for_its_params_is_not_proposed_again(make):
     assert suggest_config(trial, FAMILIES, "classification") == trial_config(proposal)
 
 
+def test_fast_acquisition_matches_the_posterior_and_the_near_copy_rule():
+    from autometa.metamodel._acquisition import AcquisitionSettings, acquisition, posterior, too_close
+
+    rng = np.random.default_rng(0)
+    columns = [(0, 3), (3, 5), (5, 5)]  # the third family has no parameters
+
+    def encoded(n):
+        x = np.full((n, 6), np.nan)
+        x[:, 0] = rng.integers(0, 3, n)
+        for row in x:
+            start, stop = columns[int(row[0])]
+            row[1 + start:1 + stop] = rng.random(stop - start)
+        return x
+
+    for case in range(60):
+        cand, obs = encoded(int(rng.integers(0, 40))), encoded(int(rng.integers(0, 12)))
+        if len(cand) and len(obs):
+            cand[0] = obs[0]  # an exact copy
+        mean, std, obs_mean = rng.random(len(cand)), 0.3 * rng.random(len(cand)), rng.random(len(obs))
+        z = np.where(rng.random(len(obs)) < 0.3, np.nan, rng.random(len(obs)))
+        settings = AcquisitionSettings(min_distance=(0.05, 0.3)[case % 2])
+        mu, sigma = posterior(mean, std, cand, obs, obs_mean, z, settings)
+        expected = np.where(too_close(cand, obs, settings.min_distance), -np.inf, mu + settings.kappa * sigma)
+        np.testing.assert_allclose(acquisition(mean, std, cand, obs, obs_mean, z, settings), expected, rtol=0,
+                                   atol=1e-12)
+
+
 def test_multi_objective_study_is_refused_with_a_value_error(make):
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=make())
 

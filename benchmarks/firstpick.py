@@ -27,6 +27,7 @@ Designs (``--designs``):
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import sys
 import time
 from pathlib import Path
@@ -161,6 +162,77 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def run_external(args: argparse.Namespace) -> pd.DataFrame:
+    """First picks on a source the knowledge base does not hold (``--targets`` KB of its tables, the CSVs
+    in ``--corpus``): the meta-model is fitted on the whole knowledge base once; every design's pick is
+    looked up in the target's table or, when the table lacks it, evaluated for real under the protocol
+    (cached in ``<out>_evaluations.csv``)."""
+    from dataclasses import replace
+
+    from autometa.data import load_dataset
+    from autometa.evaluation import Protocol, evaluate_config, prepare_data
+    from autometa.metamodel import DEFAULT_SETTINGS, MetaModel, load_kb, training_data
+    from autometa.metamodel._features import COMPACT_METAFEATURES, MetaFeatureScaler
+    from autometa.metamodel._training import higher_is_better
+
+    kb, tkb = load_kb(args.kb), load_kb(args.targets)
+    protocol = Protocol.from_dict(kb.meta.get("protocol") or {})
+    cache_path = args.out.parent / f"{args.out.name}_evaluations.csv"
+    cache = pd.read_csv(cache_path) if cache_path.exists() else pd.DataFrame(columns=["dataset_id", "config", "score"])
+    done = {(r.dataset_id, r.config): r.score for r in cache.itertuples()}
+    rows = []
+    for task in args.tasks:
+        data = training_data(kb, task, min_coverage=0.5)
+        up = higher_is_better(data.metric)
+        keys = list(data.candidates.index)
+        default_col = keys.index(DEFAULT_KEY)
+        model = MetaModel.fit(data, replace(DEFAULT_SETTINGS, n_models=args.n_models), time_model=False)
+        scaler = MetaFeatureScaler().fit(data.metafeatures, list(COMPACT_METAFEATURES))
+        z_train = scaler.transform(data.metafeatures)
+        normalized = data.normalized.to_numpy(dtype=float)
+        wins = beats_default_matrix(data.scores.to_numpy(dtype=float), default_col, up)
+        tdata = training_data(tkb, task, data.metric, min_coverage=0.0, min_datasets=1)
+        targets = [d for d in tdata.dataset_ids if not args.datasets or d.split("/", 1)[-1] in set(args.datasets)]
+        for dataset_id in targets:
+            mf = tdata.metafeatures.loc[dataset_id].to_dict()
+            table = tdata.scores.loc[dataset_id].dropna()
+            picks = {design: keys[pick(design, normalized=normalized, wins=wins, z_train=z_train,
+                                       z=scaler.transform(mf)[0], default_col=default_col, model=model, mf=mf)]
+                     for design in args.designs}
+            dataset = None
+            raw = {}
+            for key in set(picks.values()) | {DEFAULT_KEY}:
+                if key in table.index:
+                    raw[key] = float(table[key])
+                    continue
+                if (dataset_id, key) not in done:
+                    if dataset is None:
+                        name = dataset_id.split("/", 1)[-1]
+                        dataset = prepare_data(load_dataset(next(args.corpus.rglob(f"{name}.csv")), target="target",
+                                                            task=task), protocol)
+                    family = data.candidates.loc[key, "family"]
+                    result = evaluate_config(dataset, family, data.candidates.loc[key, "config"], protocol)
+                    done[(dataset_id, key)] = result.scores.get(data.metric) if result.ok else np.nan
+                    cache = pd.concat([cache, pd.DataFrame([{"dataset_id": dataset_id, "config": key,
+                                                             "score": done[(dataset_id, key)]}])])
+                    cache.to_csv(cache_path, index=False)
+                raw[key] = float(done[(dataset_id, key)])
+            sign = 1.0 if up else -1.0
+            known = sign * np.array([*table.to_numpy(dtype=float), *[v for v in raw.values() if np.isfinite(v)]])
+            low, high = np.nanmin(known), np.nanmax(known)
+            default = sign * raw[DEFAULT_KEY]
+            for design, key in picks.items():
+                value = sign * raw[key]
+                norm = (value - low) / (high - low) if np.isfinite(value) and high > low else 0.0
+                rows.append({"task": task, "dataset_id": dataset_id, "group": dataset_id, "design": design,
+                             "config": key, "family": data.candidates.loc[key, "family"], "normalized": norm,
+                             "beats_default": float(np.isfinite(value) and value > default + 1e-12),
+                             "default_normalized": (default - low) / (high - low) if high > low else 0.0,
+                             "family_ok": np.nan})
+            print(f"{dataset_id}: " + ", ".join(f"{d}={picks[d]}" for d in args.designs), file=sys.stderr, flush=True)
+    return pd.DataFrame(rows)
+
+
 def summary(frame: pd.DataFrame) -> pd.DataFrame:
     """Per design: datasets, mean normalized, share beating the LightGBM default, share worse than it,
     family within 1 %."""
@@ -178,6 +250,13 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
     return out.round(3)
 
 
+def _plain_table(frame: pd.DataFrame) -> str:
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    return "\n".join([head, rule, *("| " + " | ".join(str(v) for v in row) + " |"
+                                     for row in frame.itertuples(index=False))])
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--kb", type=Path, default=None)
@@ -188,15 +267,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--groups", choices=("origin", "duplicate"), default="origin")
     p.add_argument("--n-models", type=int, default=1, help="surrogate members of the blend design")
     p.add_argument("--max-datasets", type=int, default=None)
+    p.add_argument("--targets", type=Path, default=None,
+                   help="a knowledge base of another source (e.g. benchmarks/rdatasets_corpus.py + kb build): "
+                        "score first picks there instead of leave-one-origin-group-out")
+    p.add_argument("--corpus", type=Path, default=None, help="with --targets: the folder of its CSV files")
+    p.add_argument("--datasets", type=lambda s: [x for x in s.split(",") if x], default=None,
+                   help="with --targets: keep these dataset names only")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "firstpick")
     args = p.parse_args(argv)
     start = time.time()
-    frame = run(args)
+    frame = run_external(args) if args.targets else run(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out.with_suffix(".csv"), index=False)
     table = pd.concat({task: summary(frame[frame["task"] == task]) for task in frame["task"].unique()}
                       | {"all": summary(frame)})
     print(table.to_string())
+    where = (f"datasets of `{args.targets}` (a source the knowledge base does not hold; one meta-model fitted on "
+             "the whole knowledge base)" if args.targets else
+             f"leave-one-{args.groups}-group-out over the knowledge base's complete tables")
+    lines = [f"# First recommendation vs LightGBM's default: {where}", "",
+             f"`python benchmarks/firstpick.py {' '.join(argv if argv is not None else sys.argv[1:])}` "
+             f"({time.time() - start:.0f} s, {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC)", "",
+             "Columns: `normalized` = mean normalized score of the pick (0 = worst config of the dataset's "
+             "table, 1 = best); `beats_default` = share of datasets where the pick's score is strictly better "
+             "than LightGBM's default; `worse_than_default` = strictly worse; `family_ok` = the pick's family "
+             "is within 1 % of the best family; `_g` columns weigh every origin group equally.", "",
+             _plain_table(table.reset_index().rename(columns={"level_0": "task"})), ""]
+    args.out.with_suffix(".md").write_text("\n".join(lines))
     print(f"{time.time() - start:.0f} s", file=sys.stderr)
     return 0
 

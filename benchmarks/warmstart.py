@@ -163,14 +163,31 @@ def run_replay(args: argparse.Namespace) -> pd.DataFrame:
     from autometa.metamodel._replay import lodo_replays
 
     kb = load_kb(args.kb)
+    external: set[str] = set()
+    if args.targets:
+        # A source the knowledge base does not hold: its tables are the held-out datasets, all of them
+        # one group with every knowledge-base dataset that is a copy or origin sibling of any of them,
+        # so the meta-model is the knowledge base's alone (one fit).
+        targets_kb = load_kb(args.targets)
+        external = set(targets_kb.datasets["dataset_id"].astype(str))
+        if args.datasets:
+            external = {d for d in external if d.split("/", 1)[-1] in set(args.datasets)}
+        kb = kb.merge(targets_kb)
     # Held out together: the whole origin group (copies, generator siblings, one raw data's feature
     # sets), not just the copies: leaving siblings in overstates transfer (benchmarks/results/firstpick.md).
     groups = (kb.origin_groups() if args.groups == "origin" else kb.duplicate_groups()).to_dict()
+    if external:
+        touched = {groups[d] for d in external if d in groups}
+        groups = {d: ("~external" if g in touched or d in external else g) for d, g in groups.items()}
     settings = _settings(args, DEFAULT_SETTINGS)
     frames = []
     for task in args.tasks:
         data = training_data(kb, task, min_coverage=args.min_coverage)
-        held_out = data.complete_datasets(1.0)[: args.max_datasets or None]
+        if external:
+            held_out = [d for d in data.dataset_ids if d in external and data.normalized.loc[d].notna().sum() >= 2]
+        else:
+            held_out = data.complete_datasets(1.0)
+        held_out = held_out[: args.max_datasets or None]
         print(f"replay {task}: {len(held_out)} complete datasets, {data.normalized.shape[1]} configs",
               file=sys.stderr, flush=True)
         protocol = Protocol.from_dict(kb.meta.get("protocol") or {})
@@ -578,6 +595,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--n-warm", type=int, default=5, help="recommendations tried first (autometa.tune enqueues as many)")
     p.add_argument("--n-models", type=int, default=None, help="surrogate ensemble members (default: autometa's)")
     p.add_argument("--max-datasets", type=int, default=None)
+    p.add_argument("--targets", type=Path, default=None,
+                   help="replay: a knowledge base of another source whose datasets are held out (all of them, "
+                        "with their copies in --kb); --datasets keeps some of them")
     p.add_argument("--groups", choices=("origin", "duplicate"), default="origin",
                    help="replay: what is held out with a dataset: its origin group (default) or only its copies")
     p.add_argument("--n-jobs", type=int, default=1,

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from autometa.metamodel._acquisition import AcquisitionSettings, acquisition, meta_turn, normalize_observed
+from autometa.metamodel._transfer import TransferSettings, transfer_mixture
 
 if TYPE_CHECKING:  # pragma: no cover
     from optuna.distributions import BaseDistribution
@@ -136,6 +137,9 @@ class MetaSampler(BaseSampler):
         seed: seed of the candidates and of TPE.
         exclude_datasets: known datasets the meta-model must ignore (benchmarks: the dataset itself).
         n_warm: trials of the warm start (enqueued recommendations), after which TPE joins in.
+        transfer: how the known datasets are re-weighted by the study's results
+            (:class:`~autometa.metamodel._transfer.TransferSettings`; ``enabled=False`` keeps the prior
+            fixed by meta-feature distance).
 
     Example:
         >>> sampler = MetaSampler(load_metamodel("classification"), metafeatures, ["lightgbm", "svm"], seed=0)
@@ -145,7 +149,8 @@ class MetaSampler(BaseSampler):
 
     def __init__(self, model: MetaModel, metafeatures: Mapping[str, float], families: Sequence[str], *,
                  settings: AcquisitionSettings | None = None, n_random: int = 64, n_local: int = 32,
-                 seed: int | None = None, exclude_datasets: Sequence[str] = (), n_warm: int = 5) -> None:
+                 seed: int | None = None, exclude_datasets: Sequence[str] = (), n_warm: int = 5,
+                 transfer: TransferSettings | None = None) -> None:
         from optuna.samplers import TPESampler
 
         from autometa.spaces import get_family, list_families
@@ -179,7 +184,18 @@ class MetaSampler(BaseSampler):
         self._pool: dict[str, np.ndarray] = {}
         eligible = model.candidates["family"].isin(self.families).to_numpy()
         kb = model.candidates[eligible]
-        self._add(list(kb["family"]), list(kb["config"]), _KB, prior=self._prior(kb))
+        kb_rows = self._add(list(kb["family"]), list(kb["config"]), _KB, prior=self._prior(kb))
+        # Study-adaptive transfer: the known datasets' tables (less the excluded ones), the knowledge-base
+        # column of each of the first rows (the knowledge base's configs, in order), and a cache of the
+        # column that stands for every later row.
+        self.transfer = transfer or TransferSettings()
+        keep = np.array([d not in set(self._exclude) for d in model.dataset_ids], dtype=bool)
+        self._known = np.asarray(model.normalized, dtype=float)[keep]
+        # Two stored configs can share a row (they differ only in a parameter the task ignores): the
+        # first one's column stands for it.
+        self._columns = np.full(len(self._table), -1, dtype=int)
+        for row, column in reversed(list(zip(kb_rows, np.flatnonzero(eligible), strict=True))):
+            self._columns[row] = column
 
     # ---------------------------------------------------------- Optuna contract
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
@@ -362,7 +378,8 @@ class MetaSampler(BaseSampler):
             tried = np.zeros(len(table), dtype=bool)
             tried[obs] = True
             cand = cand[~tried[cand]]
-            mean, std = self._study_prior(np.concatenate([cand, obs]), obs, values, failed)
+            done = ~pending
+            mean, std = self._study_prior(np.concatenate([cand, obs]), obs[done], values[done], failed[done])
             if len(obs):
                 z = normalize_observed(values, failed)
                 z[pending] = np.nan
@@ -377,11 +394,39 @@ class MetaSampler(BaseSampler):
                      failed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The prior (mean, std) of the candidate table's ``rows`` that the acquisition corrects.
 
-        ``obs`` are the rows of the study's observed configs and ``values``/``failed`` their results:
-        the fixed prior (:meth:`_prior`, by meta-feature distance) ignores them; a prior that re-weights
-        the known datasets by how well they rank the study's results replaces this method.
+        ``obs`` are the rows of the study's finished configs and ``values``/``failed`` their results. The
+        fixed prior (:meth:`_prior`, by meta-feature distance) is blended with the known datasets
+        re-weighted by how well they rank these results (:mod:`autometa.metamodel._transfer`); each
+        known dataset scores a config by its own table: the config itself, or the nearest config of
+        the same family it evaluated (:meth:`_kb_column`).
         """
-        return self._table.mean[rows], self._table.std[rows]
+        mean, std = self._table.mean[rows], self._table.std[rows]
+        if len(obs) < 2 or not self.transfer.enabled:
+            return mean, std
+        values = np.where(failed, np.nan, values)
+        mixture, lam = transfer_mixture(self._known, self._kb_column(obs), values, self.transfer)
+        if lam == 0.0:
+            return mean, std
+        other = mixture[self._kb_column(rows)]
+        return np.where(np.isfinite(other), (1 - lam) * mean + lam * other, mean), std
+
+    def _kb_column(self, rows: np.ndarray) -> np.ndarray:
+        """For candidate-table rows: the column (knowledge-base config) that stands for each in the known
+        datasets' tables: a knowledge-base config itself, else the nearest one of its family in the
+        family's unit cube. Cached per row."""
+        table = self._table
+        if len(self._columns) < len(table):
+            start = len(self._columns)
+            kb_rows = np.flatnonzero((table.kind[: len(self._columns)] == _KB) & (self._columns >= 0))
+            kb_enc = table.enc[kb_rows]
+            extra = np.zeros(len(table) - start, dtype=int)
+            for i, row in enumerate(range(start, len(table))):
+                same = kb_rows[kb_enc[:, 0] == table.enc[row, 0]]
+                pool = same if len(same) else kb_rows
+                diff = np.nan_to_num(table.enc[pool, 1:] - table.enc[row, 1:], nan=0.0)
+                extra[i] = self._columns[pool[int(np.argmin((diff ** 2).sum(axis=1)))]] if len(pool) else 0
+            self._columns = np.concatenate([self._columns, extra])
+        return self._columns[np.asarray(rows, dtype=int)]
 
     # ------------------------------------------------------------- candidates
     def _prior(self, candidates: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -69,6 +69,26 @@ def dataset_weights(tau: np.ndarray, pairs: int, settings: TransferSettings) -> 
     return w / w.sum() if w.sum() > 0 else np.full(len(w), 1.0 / max(len(w), 1))
 
 
+def transfer_mixture(normalized: np.ndarray, tried: np.ndarray, values: np.ndarray,
+                     settings: TransferSettings = TransferSettings()) -> tuple[np.ndarray, float]:
+    """``(mixture, lam)``: the re-weighted known datasets' score of every config (columns of
+    ``normalized``; NaN where no weighted dataset evaluated it) and the weight ``lam`` it gets against
+    the fixed prior (0 with fewer than two results or no comparable pair). Arguments as
+    :func:`adapted_prior`."""
+    tried = np.asarray(tried, dtype=int)
+    nothing = np.full(normalized.shape[1] if normalized.ndim == 2 else 0, np.nan), 0.0
+    if not settings.enabled or len(tried) < 2 or not len(normalized):
+        return nothing
+    tau, pairs = ranking_agreement(normalized[:, tried], np.asarray(values, dtype=float))
+    if pairs == 0:
+        return nothing
+    w = dataset_weights(tau, pairs, settings)
+    finite = np.isfinite(normalized)
+    mass = w @ finite
+    mixture = np.where(mass > 0, (w @ np.where(finite, normalized, 0.0)) / np.maximum(mass, 1e-12), np.nan)
+    return mixture, pairs / (pairs + settings.pairs_half)
+
+
 def adapted_prior(prior_mean: np.ndarray, normalized: np.ndarray, tried: np.ndarray, values: np.ndarray,
                   settings: TransferSettings = TransferSettings()) -> np.ndarray:
     """The re-weighted prior mean of every known config (columns of ``normalized``).
@@ -80,14 +100,7 @@ def adapted_prior(prior_mean: np.ndarray, normalized: np.ndarray, tried: np.ndar
         values: the study's result of each tried config (higher is better, NaN = failed).
     """
     prior = np.asarray(prior_mean, dtype=float)
-    if not settings.enabled or len(tried) < 2 or not len(normalized):
+    mixture, lam = transfer_mixture(normalized, tried, values, settings)
+    if lam == 0.0:
         return prior
-    tau, pairs = ranking_agreement(normalized[:, np.asarray(tried, dtype=int)], np.asarray(values, dtype=float))
-    if pairs == 0:
-        return prior
-    w = dataset_weights(tau, pairs, settings)
-    finite = np.isfinite(normalized)
-    mass = w @ finite
-    mixture = np.where(mass > 0, (w @ np.where(finite, normalized, 0.0)) / np.maximum(mass, 1e-12), prior)
-    lam = pairs / (pairs + settings.pairs_half)
-    return (1 - lam) * prior + lam * mixture
+    return (1 - lam) * prior + lam * np.where(np.isfinite(mixture), mixture, prior)

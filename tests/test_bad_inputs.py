@@ -269,3 +269,11 @@ def test_target_values_given_as_target_are_taken_as_y():
     ds = load_dataset(X, target=FRAME["target"])  # the DESIGN's load_dataset(X, y) spelled with target=
     assert ds.n_classes == 3 and ds.n_rows == 150
     assert load_dataset(FRAME.rename(columns={"target": 7}), target=7).target == "7"  # integer column labels
+
+
+def test_a_rare_class_is_kept_and_said():
+    frame = _iris()
+    frame.loc[:1, "target"] = "rare"  # 2 rows: fewer than the 3 folds, yet cross-validation can run
+    ds = load_dataset(frame)
+    assert ds.n_classes == 4
+    assert any("1 class has fewer rows than the 3 cross-validation folds ('rare' (2))" in n for n in ds.notes)

@@ -79,6 +79,8 @@ def prepare(
             f"{where} has only {len(y)} rows with a target; at least {MIN_ROWS} are needed to cross-validate."
         )
     y = _clean_target(y, task, target, where)
+    if task == "classification":
+        _say_rare_classes(y, notes)
 
     kinds: dict[str, FeatureKind] = {}
     kept: dict[str, pd.Series] = {}
@@ -104,6 +106,17 @@ def prepare(
     return Dataset(X=features, y=y, task=task, name=name, target=target, feature_kinds=kinds,
                    notes=tuple(notes), source=source,
                    constants=pd.DataFrame(constants, index=y.index) if constants else None)
+
+
+def _say_rare_classes(y: pd.Series, notes: list[str]) -> None:
+    counts = y.value_counts()
+    rare = counts[counts < CV_FOLDS]
+    if len(rare):
+        shown = ", ".join(f"{label!r} ({n})" for label, n in rare.head(5).items()) + (", ..." if len(rare) > 5 else "")
+        many = len(rare) > 1
+        notes.append(f"{len(rare)} class{'es have' if many else ' has'} fewer rows than the {CV_FOLDS} "
+                     f"cross-validation folds ({shown}): some training folds lack {'them' if many else 'it'}; "
+                     f"{'they are' if many else 'it is'} kept.")
 
 
 def _say_dropped(kinds: dict[str, FeatureKind], kind: FeatureKind, label: str, reason: str,

@@ -196,6 +196,11 @@ def test_semicolon_file_with_decimal_commas_is_read_as_numbers(tmp_path, run_cli
     text = pd.DataFrame({"price": ["1.234,5", "980,25", "12,0"] * 10, "label": ["a", "b", "c"] * 10})
     typed = load_dataset(text, target="label")
     assert typed.X["price"].tolist()[:3] == [1234.5, 980.25, 12.0]
+    # Commas that first appear past the first tenth of the column (which decides cheaply) count too.
+    late = pd.DataFrame({"dose": ["0"] * 20 + ["0,5", "1,25", "3"] * 10, "label": ["a", "b"] * 25})
+    typed = load_dataset(late, target="label")
+    assert typed.numeric_columns == ["dose"] and typed.X["dose"].iloc[20:23].tolist() == [0.5, 1.25, 3.0]
+    assert any("(e.g. '0,5')" in n for n in typed.notes)
 
 
 def _build_once(corpus: Path, folder: Path):

@@ -320,10 +320,17 @@ def _coerce_object(col: pd.Series, name: str, where: str, notes: list[str]) -> p
     if decimal_comma:
         text = _from_decimal_comma(text)
     as_number = pd.to_numeric(text, errors="coerce")
+    if not decimal_comma and as_number.isna().any():  # decimal commas that first appear past the head
+        unparsed = text[as_number.isna()]
+        if unparsed.str.contains(",", regex=False).all() and _has_decimal_commas(unparsed, name, where):
+            decimal_comma = True
+            as_number = pd.to_numeric(_from_decimal_comma(text), errors="coerce")
     share = float(as_number.notna().mean())
     if share == 1.0:
         if decimal_comma:
-            notes.append(f"Column '{name}' holds numbers with a decimal comma (e.g. {present.iloc[0]!r}); read as numbers.")
+            written = present.astype(str)
+            example = written[written.str.contains(",", regex=False)].iloc[0]
+            notes.append(f"Column '{name}' holds numbers with a decimal comma (e.g. {example!r}); read as numbers.")
         return as_number.reindex(col.index)
     if share >= 0.9:
         bad = present[as_number.isna()]

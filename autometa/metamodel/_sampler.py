@@ -420,11 +420,17 @@ class MetaSampler(BaseSampler):
             kb_rows = np.flatnonzero((table.kind[: len(self._columns)] == _KB) & (self._columns >= 0))
             kb_enc = table.enc[kb_rows]
             extra = np.zeros(len(table) - start, dtype=int)
-            for i, row in enumerate(range(start, len(table))):
-                same = kb_rows[kb_enc[:, 0] == table.enc[row, 0]]
+            new = table.enc[start:]
+            # One family at a time (the random pool adds hundreds of rows at once).
+            for code in np.unique(new[:, 0]):
+                mine = np.flatnonzero(new[:, 0] == code)
+                same = kb_rows[kb_enc[:, 0] == code]
                 pool = same if len(same) else kb_rows
-                diff = np.nan_to_num(table.enc[pool, 1:] - table.enc[row, 1:], nan=0.0)
-                extra[i] = self._columns[pool[int(np.argmin((diff ** 2).sum(axis=1)))]] if len(pool) else 0
+                if not len(pool):
+                    continue
+                diff = table.enc[pool, 1:][None, :, :] - new[mine, 1:][:, None, :]
+                nearest = np.argmin((np.where(np.isnan(diff), 0.0, diff) ** 2).sum(axis=2), axis=1)
+                extra[mine] = self._columns[pool[nearest]]
             self._columns = np.concatenate([self._columns, extra])
         return self._columns[np.asarray(rows, dtype=int)]
 

@@ -93,6 +93,6 @@ def _version(package: str) -> str:
 
 def command_line() -> str:
     """The command that is running, for build records (passwords in URLs masked)."""
-    from autometa.kb._rdb import mask_url
+    from autometa.io import mask_url
 
     return " ".join(mask_url(a) if "://" in a else a for a in ["autometa", *sys.argv[1:]])

@@ -60,7 +60,8 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
          n_warm: int = N_WARM,
          warm_start: bool = True, sampler: Any = None, protocol: Any = None,
          heartbeat_interval: int | None = HEARTBEAT_INTERVAL, grace_period: int | None = GRACE_PERIOD,
-         callbacks: Sequence[Callable[[Any, Any], None]] = (), on_ready: Callable[[], None] | None = None) -> Any:
+         callbacks: Sequence[Callable[[Any, Any], None]] = (), on_ready: Callable[[], None] | None = None,
+         encoding: str | None = None) -> Any:
     """Run a warm-started Optuna search for the best (family, config) on a dataset.
 
     Args:
@@ -89,6 +90,7 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
             killed) is marked failed and retried by the next worker or on resume (None: no heartbeats).
         callbacks: Optuna callbacks ``(study, frozen_trial)``, e.g. a progress bar.
         on_ready: called once everything is checked and set up, just before the first trial.
+        encoding: the text encoding of a CSV/TSV file (default UTF-8), e.g. ``"latin-1"``.
 
     Returns:
         The ``optuna.Study``. Each trial's user attributes hold the family, config, every metric of
@@ -121,7 +123,7 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
     families = check_families(family)
     if isinstance(data, Dataset):
         check_task(data, task)
-    dataset = load_dataset(data, target=target, task=task)
+    dataset = load_dataset(data, target=target, task=task, encoding=encoding)
     metric = check_metric(metric, dataset.task)
     protocol = protocol or DEFAULT_PROTOCOL
     # Optuna's verbosity is the caller's (the CLI quiets it); a library must not change it behind their back.

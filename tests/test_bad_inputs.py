@@ -177,6 +177,8 @@ def test_latin1_reads_with_an_encoding(tmp_path, run_cli):
     assert load_dataset(_utf16(utf16), encoding="utf-16").n_rows == 150
     code, _, err = run_cli(["metafeatures", str(path), "--encoding", "klingon"])
     assert code == 2 and "Unknown text encoding 'klingon'" in err and err.count("\n") == 1
+    study = autometa.tune(path, encoding="latin-1", n_trials=1, family="linear", warm_start=False)
+    assert study.trials[0].state.name == "COMPLETE"
 
 
 def test_semicolon_file_with_decimal_commas_is_read_as_numbers(tmp_path, run_cli):

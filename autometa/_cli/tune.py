@@ -9,6 +9,7 @@ import typer
 from autometa._cli._common import print_json, stderr_console, stdout_console
 from autometa._cli._options import (
     DataArgument,
+    EncodingOption,
     FamilyOption,
     JsonOption,
     KbOption,
@@ -52,6 +53,7 @@ def tune_command(
     seed: int | None = typer.Option(None, "--seed", help="Seed of the sampler."),
     save_model: Path | None = typer.Option(None, "--save-model", help="Write the best config as a model file (JSON; refit on load)."),
     kb: KbOption = None,
+    encoding: EncodingOption = None,
     heartbeat_interval: int = typer.Option(HEARTBEAT_INTERVAL, "--heartbeat-interval", min=1, help="With --storage: seconds between a running trial's heartbeats."),
     grace_period: int = typer.Option(GRACE_PERIOD, "--grace-period", min=1, help="With --storage: seconds without a heartbeat before a trial counts as lost with its worker; it is then failed and retried."),
     as_json: JsonOption = False,
@@ -83,7 +85,8 @@ def tune_command(
     try:
         study = tune(file, target=target, family=families, n_trials=n_trials, timeout=timeout, storage=storage,
                      study_name=study_name, metric=metric, random_state=seed, task=task, kb=kb, callbacks=[on_trial],
-                     heartbeat_interval=heartbeat_interval, grace_period=grace_period, on_ready=progress.start)
+                     heartbeat_interval=heartbeat_interval, grace_period=grace_period, on_ready=progress.start,
+                     encoding=encoding)
     finally:
         # Only a bar that started is stopped: a non-interactive console prints a blank line on stop(),
         # which would come before the one-line error of bad input.

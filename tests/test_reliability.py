@@ -356,14 +356,21 @@ def test_in_memory_sqlite_is_refused(tiny_kb, wine_csv, run_cli):
 
 
 # ----------------------------------------------------------------------------- workers: together, killed
-def _tune_args(tiny_kb: Path, data: Path, storage: str, n: int, *extra: str) -> list[str]:
-    return ["tune", str(data), "--kb", str(tiny_kb), "-n", str(n), "--storage", storage, "--study-name", "s",
-            "--heartbeat-interval", "1", "--grace-period", "2", "--json", *extra]
+def _tune_args(tiny_kb: Path, data: Path, storage: str, n: int, name: str = "s") -> list[str]:
+    return ["tune", str(data), "--kb", str(tiny_kb), "-n", str(n), "--storage", storage, "--study-name", name,
+            "--heartbeat-interval", "1", "--grace-period", "2", "--json"]
 
 
-def _counts(storage: str) -> dict[str, object]:
+def _opened(storage: str):
+    """The storage as autometa opens it (the installed PostgreSQL driver named), without heartbeats."""
+    from autometa.io import open_storage
+
+    return open_storage(storage, heartbeat_interval=None)
+
+
+def _counts(storage: str, name: str = "s") -> dict[str, object]:
     """What the study holds: states, and how often each recommendation finished."""
-    study = optuna.load_study(study_name="s", storage=storage)
+    study = optuna.load_study(study_name=name, storage=_opened(storage))
     trials = study.get_trials(deepcopy=False)
     retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
     finished = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE
@@ -391,33 +398,34 @@ def test_two_workers_started_together_on_a_new_sqlite_study(tiny_kb, wine_csv, t
     assert set(counts["origins"].values()) == {1}  # each recommendation evaluated once
 
 
-def _kill_and_resume(tiny_kb: Path, data: Path, storage: str, env: dict[str, str], rng: random.Random) -> dict:
+def _kill_and_resume(tiny_kb: Path, data: Path, storage: str, env: dict[str, str], rng: random.Random,
+                     name: str = "s") -> dict:
     """Start a worker, SIGKILL it (and its evaluation process) at a random moment, then resume the study."""
     command = [sys.executable, "-c", "import sys, cli; sys.exit(cli.main(sys.argv[1:]))",
-               *_tune_args(tiny_kb, data, storage, 8)]
+               *_tune_args(tiny_kb, data, storage, 8, name)]
     worker = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
-    before = _wait_for_trials(storage, worker, at_least=rng.randint(0, 4), timeout=180)
+    before = _wait_for_trials(storage, worker, at_least=rng.randint(0, 4), timeout=180, name=name)
     time.sleep(rng.uniform(0.0, 1.5))  # a random point: evaluating, telling, enqueueing, sampling
     os.killpg(worker.pid, signal.SIGKILL)
     worker.wait()
-    killed = _counts(storage) if _study_exists(storage) else None
+    killed = _counts(storage, name) if _study_exists(storage, name) else None
     time.sleep(2.5)  # past the grace period: the dead worker's trial is stale
-    resumed = cli_child(_tune_args(tiny_kb, data, storage, 6), env=env)
+    resumed = cli_child(_tune_args(tiny_kb, data, storage, 6, name), env=env)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    after = _counts(storage)
+    after = _counts(storage, name)
     return {"before": before, "killed": killed, "after": after, "summary": json.loads(resumed.stdout)}
 
 
-def _study_exists(storage: str) -> bool:
+def _study_exists(storage: str, name: str) -> bool:
     try:
-        optuna.load_study(study_name="s", storage=storage)
+        optuna.load_study(study_name=name, storage=_opened(storage))
     except KeyError:
         return False
     return True
 
 
-def _wait_for_trials(storage: str, worker: subprocess.Popen, at_least: int, timeout: float) -> int:
+def _wait_for_trials(storage: str, worker: subprocess.Popen, at_least: int, timeout: float, name: str) -> int:
     deadline = time.time() + timeout
     path = storage.split("sqlite:///", 1)[1] if storage.startswith("sqlite") else None
     while time.time() < deadline and worker.poll() is None:
@@ -426,7 +434,8 @@ def _wait_for_trials(storage: str, worker: subprocess.Popen, at_least: int, time
                 with sqlite3.connect(path, timeout=5) as db:
                     done = db.execute("select count(*) from trials where state in ('COMPLETE', 'FAIL')").fetchone()[0]
             else:
-                done = sum(t.state.is_finished() for t in optuna.load_study(study_name="s", storage=storage).trials)
+                trials = optuna.load_study(study_name=name, storage=_opened(storage)).trials
+                done = sum(t.state.is_finished() for t in trials)
             if done >= at_least:
                 return done
         except (sqlite3.Error, KeyError):
@@ -472,14 +481,13 @@ def test_ten_kills_of_tune_lose_nothing(tiny_kb, wine_csv, tmp_path, metamodel_c
     rng = random.Random(1)
     report = []
     for i in range(10):
-        if backend == "sqlite":
-            storage = f"sqlite:///{tmp_path / f'k{i}.db'}"
-        else:
-            storage = url
-            for name in optuna.get_all_study_names(storage):
-                if name == "s":
-                    optuna.delete_study(study_name="s", storage=storage)
-        run = _kill_and_resume(tiny_kb, wine_csv, storage, _kill_env(metamodel_cache), rng)
+        storage = f"sqlite:///{tmp_path / f'k{i}.db'}" if backend == "sqlite" else url
+        name = f"autometa-reliability-{os.getpid()}-{i}"
+        try:
+            run = _kill_and_resume(tiny_kb, wine_csv, storage, _kill_env(metamodel_cache), rng, name)
+        finally:
+            if backend != "sqlite" and _study_exists(storage, name):
+                optuna.delete_study(study_name=name, storage=_opened(storage))
         _check_nothing_lost(run)
         report.append((i, run["before"], dict(run["after"]["states"]), len(run["after"]["retried"])))
     print("\n".join(f"kill {i}: after >= {b} trials; final states {s}; {r} retried" for i, b, s, r in report))

@@ -110,8 +110,8 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
     from dataclasses import replace
 
     from autometa.metamodel import DEFAULT_SETTINGS, MetaModel, load_kb, training_data
-    from autometa.metamodel._evaluate import family_within
     from autometa.metamodel._training import higher_is_better
+    from benchmarks.lodo import family_within
 
     kb = load_kb(args.kb)
     groups = kb.origin_groups() if args.groups == "origin" else kb.duplicate_groups()

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autometa.metamodel._model import DESIGNS, MetaModel, Settings
+# The harness replays the meta-model's own parts (private by design: they are what is measured).
+from autometa.metamodel import DESIGNS, MetaModel, Settings
 from autometa.metamodel._select import SelectorSettings
 from autometa.metamodel._training import TrainingData, higher_is_better
 

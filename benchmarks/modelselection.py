@@ -8,7 +8,7 @@ knowledge base's table reaches within 1 % (relative, ``best - 0.01 * |best|``; f
 the best loss) of the best family's best config, on the task's primary metric (balanced accuracy /
 R2; LCDB: accuracy at the largest training size). Every dataset whose every config was evaluated is
 held out in turn (LCDB: at least 18 of the 20 learners), together with its copies under other sources (``KnowledgeBase.duplicate_groups()``).
-The designs (:func:`autometa.metamodel._evaluate.lodo_selection`) are compared with three references:
+The designs (:func:`benchmarks.lodo.lodo_selection`) are compared with three references:
 
 - ``prior``: always the family most often good on the training datasets (no meta-features);
 - chance: the expected rate of a family drawn at random (mean share of good families);
@@ -107,7 +107,7 @@ def _splits(n: int, most: int = 20, seed: int = 0) -> list[tuple[int, ...]]:
 def run_source(name: str, kb: Any, tasks: list[tuple[str, str | None, int | None]], args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
     """LODO model selection of every task of one knowledge base; returns rows and the references."""
     from autometa.metamodel import Settings, training_data
-    from autometa.metamodel._evaluate import lodo_selection
+    from benchmarks.lodo import lodo_selection
     from autometa.metamodel._select import SelectorSettings
 
     groups = kb.duplicate_groups().to_dict()
@@ -138,7 +138,7 @@ def run_source(name: str, kb: Any, tasks: list[tuple[str, str | None, int | None
 
 
 def report(frame: pd.DataFrame, extra: dict, name: str, args: argparse.Namespace) -> str:
-    from autometa.metamodel._evaluate import summarize_selection
+    from benchmarks.lodo import summarize_selection
 
     main = frame[frame["tolerance"] == 0.01]
     tasks = list(dict.fromkeys(main["task"]))

@@ -17,7 +17,7 @@ with its whole origin group (``KnowledgeBase.origin_groups()``: its copies under
 generator siblings such as every ``fri_c*``, the other feature sets of its raw data; ``--groups
 duplicate`` holds out copies only, the older and more flattering protocol); the meta-model is refitted
 without them (once per group) and every method picks configs from the held-out
-table (see :mod:`autometa.metamodel._replay`). FLAML's config is not in the table: it is evaluated for
+table (see :mod:`benchmarks.replay`). FLAML's config is not in the table: it is evaluated for
 real under the same protocol (cached in ``warmstart_flaml_cache.csv``). *live*: each dataset of
 ``--corpus`` is dropped from the knowledge base with every copy of it (same id or name, or the same
 data by :func:`autometa.kb._duplicates.duplicate_groups` on its meta-features), the meta-model
@@ -160,7 +160,7 @@ def flaml_scores(dataset_ids: list[str], protocol: Any, cache: Path) -> pd.DataF
 def run_replay(args: argparse.Namespace) -> pd.DataFrame:
     from autometa.evaluation import Protocol
     from autometa.metamodel import DEFAULT_SETTINGS, load_kb, training_data
-    from autometa.metamodel._replay import lodo_replays
+    from benchmarks.replay import lodo_replays
 
     kb = load_kb(args.kb)
     external: set[str] = set()
@@ -187,6 +187,17 @@ def run_replay(args: argparse.Namespace) -> pd.DataFrame:
             held_out = [d for d in data.dataset_ids if d in external and data.normalized.loc[d].notna().sum() >= 2]
         else:
             held_out = data.complete_datasets(1.0)
+        if args.per_group:
+            # The first datasets of each group (in id order) speak for it: every origin group weighs the
+            # same, and 49 Friedman siblings cost one group's time.
+            taken: dict[str, int] = {}
+            kept = []
+            for d in held_out:
+                g = str(groups.get(d, d))
+                if taken.get(g, 0) < args.per_group:
+                    taken[g] = taken.get(g, 0) + 1
+                    kept.append(d)
+            held_out = kept
         held_out = held_out[: args.max_datasets or None]
         print(f"replay {task}: {len(held_out)} complete datasets, {data.normalized.shape[1]} configs",
               file=sys.stderr, flush=True)
@@ -209,7 +220,7 @@ def run_replay(args: argparse.Namespace) -> pd.DataFrame:
             curves["family_ok"] = np.nan
             zs = curves[(curves["method"] == "zero-shot") & (curves["k"] == 1)]
             if len(zs):
-                from autometa.metamodel._evaluate import family_within
+                from benchmarks.lodo import family_within
 
                 curves["family_ok"] = family_within(data.scores.loc[dataset_id].to_numpy(),
                                                     list(data.candidates["family"]), zs["family_first"].iloc[0], data.metric)
@@ -226,7 +237,7 @@ def lcdb_selection(folder: Path, n_models: int = 1) -> dict[str, float]:
     learner's accuracy; also the family selector's and the prior's (``benchmarks/modelselection.py``
     has every design)."""
     from autometa.metamodel import DEFAULT_SETTINGS, load_kb, training_data
-    from autometa.metamodel._evaluate import lodo_selection
+    from benchmarks.lodo import lodo_selection
 
     kb = load_kb(folder)
     data = training_data(kb, "classification", "accuracy", protocol_version=-1, min_coverage=0.0)
@@ -258,7 +269,7 @@ def run_live(args: argparse.Namespace) -> pd.DataFrame:
     from autometa.kb import KnowledgeBase
     from autometa.kb._corpus import resolve_corpora
     from autometa.metamodel import load_kb
-    from autometa.metamodel._replay import DEFAULTS_ORDER
+    from benchmarks.replay import DEFAULTS_ORDER
 
     if not args.corpus:
         raise SystemExit("live mode needs --corpus DIR (a PMLB-layout folder or a folder of CSV files)")
@@ -372,7 +383,7 @@ def _kb_families(kb: Any, task: str) -> list[str]:
 # ------------------------------------------------------------------------------------------ designs
 def run_designs(args: argparse.Namespace) -> pd.DataFrame:
     from autometa.metamodel import Settings, load_kb, training_data
-    from autometa.metamodel._evaluate import lodo
+    from benchmarks.lodo import lodo
 
     frames = []
     grid = [Settings(n_models=1, k=k, alpha=a, metafeatures=m) for m in ("compact", "all")
@@ -561,7 +572,7 @@ def _plain_table(frame: pd.DataFrame) -> str:
 
 
 def designs_report(frame: pd.DataFrame, args: argparse.Namespace) -> str:
-    from autometa.metamodel._evaluate import summarize as lodo_summary
+    from benchmarks.lodo import summarize as lodo_summary
 
     lines = ["# Meta-model designs under leave-one-dataset-out", "",
              f"- date: {_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='minutes')}",
@@ -598,6 +609,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--targets", type=Path, default=None,
                    help="replay: a knowledge base of another source whose datasets are held out (all of them, "
                         "with their copies in --kb); --datasets keeps some of them")
+    p.add_argument("--per-group", type=int, default=None,
+                   help="replay: hold out at most this many datasets of each group (default: all)")
     p.add_argument("--groups", choices=("origin", "duplicate"), default="origin",
                    help="replay: what is held out with a dataset: its origin group (default) or only its copies")
     p.add_argument("--n-jobs", type=int, default=1,

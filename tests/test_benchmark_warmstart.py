@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +12,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("warmstart_benchmark", REPO / "benchmarks" / "warmstart.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from benchmarks import warmstart
+
+    return warmstart
 
 
 # Fixtures tiny_kb, run_cli and metamodel_cache: conftest.py.
@@ -26,7 +24,7 @@ pytestmark = pytest.mark.usefixtures("metamodel_cache")
 def test_replay_methods_pick_distinct_configs_of_the_table(tiny_kb):
     from autometa.kb import KnowledgeBase
     from autometa.metamodel import MetaModel, Settings, training_data
-    from autometa.metamodel._replay import Table, defaults_order, random_order, tpe_order, warm_order
+    from benchmarks.replay import Table, defaults_order, random_order, tpe_order, warm_order
 
     data = training_data(KnowledgeBase.load(tiny_kb), "classification")
     model = MetaModel.fit(data.without("test/wine"), Settings(n_models=2, num_boost_round=30, k=4), time_model=False)
@@ -45,7 +43,7 @@ def test_replay_methods_pick_distinct_configs_of_the_table(tiny_kb):
 def test_replays_in_two_processes_equal_those_in_one(tiny_kb):
     from autometa.kb import KnowledgeBase
     from autometa.metamodel import Settings, training_data
-    from autometa.metamodel._replay import lodo_replays
+    from benchmarks.replay import lodo_replays
 
     kb = KnowledgeBase.load(tiny_kb)
     data = training_data(kb, "classification")
@@ -140,9 +138,8 @@ def test_live_mode_drops_every_copy_of_the_dataset_from_the_kb(tiny_kb):
 
 
 def test_model_selection_benchmark_writes_its_table(tiny_kb, tmp_path):
-    spec = importlib.util.spec_from_file_location("modelselection", REPO / "benchmarks" / "modelselection.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    from benchmarks import modelselection as module
+
     out = tmp_path / "ms"
     assert module.main(["--kb", str(tiny_kb), "--tasks", "classification", "--max-datasets", "3", "--out", str(out)]) == 0
     frame = pd.read_csv(out / "modelselection_kb.csv")

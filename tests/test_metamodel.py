@@ -281,7 +281,7 @@ def test_another_knowledge_base_gets_another_model(tiny_kb, cache, tmp_path):
 def test_lodo_scores_every_design_without_the_held_out_dataset(tiny_kb):
     from autometa.kb import KnowledgeBase
     from autometa.metamodel import training_data
-    from autometa.metamodel._evaluate import lodo, summarize
+    from benchmarks.lodo import lodo, summarize
 
     data = training_data(KnowledgeBase.load(tiny_kb), "classification")
     results = lodo(data, [fast_settings()], datasets=["test/iris", "test/synth_1"], ks=(1, 3))
@@ -338,8 +338,8 @@ def test_good_families_use_a_relative_tolerance_in_the_metric_direction():
 def test_family_table_matches_each_familys_best_config(tiny_kb):
     from autometa.kb import KnowledgeBase
     from autometa.metamodel import training_data
-    from autometa.metamodel._evaluate import family_within
     from autometa.metamodel._select import family_table
+    from benchmarks.lodo import family_within
 
     data = training_data(KnowledgeBase.load(tiny_kb), "regression", "rmse")  # lower is better
     table = family_table(data)
@@ -414,8 +414,8 @@ def test_cached_model_keeps_its_family_selector(tiny_kb, cache):
 def test_lodo_leaves_out_the_whole_duplicate_group(tiny_kb, monkeypatch):
     from autometa.kb import KnowledgeBase
     from autometa.metamodel import training_data
-    from autometa.metamodel._evaluate import held_out, lodo_selection, summarize_selection
     from autometa.metamodel._select import FamilySelector, SelectorSettings
+    from benchmarks.lodo import held_out, lodo_selection, summarize_selection
 
     kb = KnowledgeBase.load(tiny_kb)
     groups = kb.duplicate_groups().to_dict()
@@ -492,7 +492,12 @@ def test_safe_first_pick_stays_inside_the_eligible_configs(fitted):
 
 # ----------------------------------------------------------------------------- adaptive transfer
 def test_the_known_dataset_that_ranks_the_study_like_it_takes_over_the_prior(fitted):
-    from autometa.metamodel._transfer import TransferSettings, adapted_prior, dataset_weights, ranking_agreement
+    from autometa.metamodel._transfer import (
+        TransferSettings,
+        adapted_prior,
+        dataset_weights,
+        ranking_agreement,
+    )
 
     data, model = fitted
     normalized = model.normalized

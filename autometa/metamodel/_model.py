@@ -12,7 +12,7 @@ It combines three learners, all fitted on a knowledge base's :class:`TrainingDat
   each family is within 1 % of the best one (model selection), a vote of the nearest datasets; it
   opens the list only with ``Settings.select_family`` (off by default, see there).
 
-Designs (compared under leave-one-dataset-out by :mod:`autometa.metamodel._evaluate`):
+Designs (compared under leave-one-dataset-out by :mod:`benchmarks.lodo`):
 
 ``portfolio``  one zero-shot list for every dataset (greedy over all training datasets);
 ``knn``        auto-sklearn 1.0: the best config of each nearest dataset, nearest first;

@@ -206,18 +206,12 @@ def test_semicolon_file_with_decimal_commas_is_read_as_numbers(tmp_path, run_cli
 
 
 def _build_once(corpus: Path, folder: Path):
-    """One run of the local knowledge-base builder over ``corpus`` (the linear family's default)."""
+    """One run of ``autometa kb build`` (from Python) over ``corpus``: the linear family's default."""
     from autometa.evaluation import Protocol
-    from autometa.kb._build import BuildPlan, LocalBuilder
-    from autometa.kb._corpus import resolve_corpora
-    from autometa.kb._store import BuildStore
+    from autometa.kb import build
 
-    store = BuildStore(folder).open()
-    try:
-        return LocalBuilder(BuildPlan(resolve_corpora([str(corpus)]), ["linear"], 1, Protocol(time_limit=20.0)),
-                            store).run()
-    finally:
-        store.close()
+    return build([str(corpus)], folder, families=["linear"], configs_per_family=1, protocol=Protocol(time_limit=20.0),
+                 metafeatures=False)
 
 
 def test_a_damaged_gzip_in_a_corpus_is_skipped_and_retried_once_repaired(tmp_path):

@@ -7,8 +7,9 @@ import io
 import pytest
 from rich.console import Console
 
-from autometa._cli.recommend import _config_text, _print
-from autometa._recommend import Evidence, Recommendation, Recommendations
+from autometa import Recommendation, Recommendations
+from autometa._cli.recommend import _config_text, _print  # the verb's table itself is what is tested
+from autometa._recommend import Evidence  # not re-exported: users get it inside a Recommendation
 from autometa.spaces import get_family
 
 FAMILIES = ("hist_gradient_boosting", "random_forest", "lightgbm", "extra_trees", "svm")

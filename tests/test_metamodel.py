@@ -390,7 +390,7 @@ def test_first_recommendation_comes_from_the_selected_family(fitted):
             assert families[order[0]] == chosen and len(set(order)) == 4
             # Within the family, the first pick is the greedy's best config of that family.
             only = families == chosen
-            model.settings = off
+            model.settings = replace(off, first_pick="blend")
             assert order[0] == model.rank(mf, 1, eligible=only)[0]
             model.settings = replace(off, select_family=True)
         # A family filter wins over the selector.

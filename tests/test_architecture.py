@@ -70,7 +70,7 @@ def test_import_study_from_python_adds_rows_to_the_given_folder(tmp_path):
 def _command(*names: str):
     import typer
 
-    from autometa._cli._app import app
+    from autometa._cli._app import app  # the CLI's click commands, to read their options
 
     command = typer.main.get_command(app)
     for name in names:
@@ -97,7 +97,7 @@ def test_old_spellings_still_work(run_cli, wine_csv, tiny_kb, metamodel_cache, t
 
 
 def test_benchmark_verb_runs_the_package_module_of_the_checkout():
-    from autometa._cli.benchmark import load_benchmark
+    from autometa._cli.benchmark import load_benchmark  # the verb's loader, without running a benchmark
 
     module = load_benchmark("warmstart")
     assert module.__name__ == "benchmarks.warmstart" and callable(module.main)
@@ -115,7 +115,7 @@ def test_benchmark_verb_outside_a_checkout_says_so_in_one_line(run_cli, tmp_path
 
 
 def test_a_missing_optional_package_names_its_extra(monkeypatch, tmp_path):
-    from autometa._lazy import require
+    from autometa._lazy import require  # the optional-import helper itself
 
     assert require("json", purpose="p").dumps([]) == "[]"
     monkeypatch.setitem(sys.modules, "openml", None)  # as if not installed

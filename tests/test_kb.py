@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 
 from autometa.errors import ArtifactError, InputError
-from autometa.kb import KnowledgeBase, schema
-from autometa.kb._knowledge_base import shipped_kb_path
+from autometa.kb import KnowledgeBase, schema, shipped_kb_path
 
 
 def _datasets() -> pd.DataFrame:

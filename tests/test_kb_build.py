@@ -20,9 +20,9 @@ from autometa.evaluation import Protocol
 from autometa.kb import BuildStats, KnowledgeBase, resolve_corpora
 
 # The builder's parts (plan, store, ETA weights, kill-and-resume) are tested directly; kb.build is their sum.
-from autometa.kb._build import BuildPlan, LocalBuilder, evaluation_weight  # noqa: I001
-from autometa.kb._export import build_to_kb, export_build
-from autometa.kb._store import BuildStore
+from autometa.kb._build import BuildPlan, LocalBuilder, evaluation_weight  # noqa: I001  (builder internals)
+from autometa.kb._export import build_to_kb, export_build  # (a build read in memory, exported without notes)
+from autometa.kb._store import BuildStore  # (the build folder's files)
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = Protocol(time_limit=20.0)

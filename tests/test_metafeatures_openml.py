@@ -25,8 +25,7 @@ import pytest
 import yaml
 
 import metafeatures
-from autometa.kb._duplicates import pmlb_openml_pairs
-from autometa.kb._import_lcdb import lcdb_qualities
+from autometa.kb import lcdb_qualities, pmlb_openml_pairs
 
 REL_TOL = 1e-6
 # One home for which PMLB tables are OpenML's tables: the benchmark that measures the same thing.

@@ -198,7 +198,7 @@ def open_storage(storage: Any, *, heartbeat_interval: int | None = HEARTBEAT_INT
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # heartbeats are "experimental"
-                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+                return _storage_class()(url, engine_kwargs=engine_kwargs, **kwargs)
         except sqlalchemy.exc.ArgumentError:
             raise InputError(f"'{masked}' is not an Optuna storage URL; use e.g. sqlite:///study.db or "
                              "postgresql://user:password@host/db.") from None
@@ -216,6 +216,33 @@ def open_storage(storage: Any, *, heartbeat_interval: int | None = HEARTBEAT_INT
             raise InputError(f"Cannot open the Optuna storage {masked} ({reason(exc)}); check the URL and that the "
                              "database server is running and reachable.") from None
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _storage_class() -> type:
+    """Optuna's ``RDBStorage``, recording a trial's first heartbeat the moment it starts running.
+
+    Optuna records the first heartbeat only once ``study.ask()`` returns, after the sampler's proposal
+    (up to seconds); a worker killed in between left a RUNNING trial without any heartbeat, which
+    Optuna never counts as stale: it stayed RUNNING forever. A heartbeat at the start closes that gap.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    class HeartbeatFromStartStorage(optuna.storages.RDBStorage):
+        def _create_new_trial(self, study_id: int, template_trial: Any = None) -> Any:
+            # (Optuna's cache layer calls this private method; create_new_trial goes through it too.)
+            frozen = super()._create_new_trial(study_id, template_trial)
+            if self.heartbeat_interval and frozen.state == TrialState.RUNNING:
+                self.record_heartbeat(frozen._trial_id)
+            return frozen
+
+        def set_trial_state_values(self, trial_id: int, state: Any, values: Any = None) -> bool:
+            updated = super().set_trial_state_values(trial_id, state, values)
+            if updated and state == TrialState.RUNNING and self.heartbeat_interval:
+                self.record_heartbeat(trial_id)  # a WAITING (enqueued) trial taken by this worker
+            return updated
+
+    return HeartbeatFromStartStorage
 
 
 def create_or_load_study(storage: Any, study_name: str | None, *, direction: str, sampler: Any = None,

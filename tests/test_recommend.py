@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import load_diabetes, load_wine
@@ -57,8 +58,11 @@ def test_configs_hold_only_the_parameters_of_the_task(svm_kb, wine_csv, run_cli)
     assert [trial_config(t.params) for t in study.trials[:2]] == [("svm", r.config) for r in recs]
     assert all(set(t.params) == {"family", "svm.C", "svm.gamma"} for t in study.trials)
     observed = [trial_config(t.params) for t in study.trials]
-    keys = study.sampler._frame(observed).index
-    assert list(keys[:2]) == [config_key("svm", r.config_id) for r in recs]
+    # (The sampler's private table: the public proposals would not show which stored config a trial is.)
+    sampler = study.sampler
+    rows = np.array([sampler._table.row[sampler._key(f, c)] for f, c in observed[:2]])
+    keys = sampler.model.candidates.index[sampler._kb_column(rows)]
+    assert list(keys) == [config_key("svm", r.config_id) for r in recs]
     assert set(best_config(study)[1]) == {"C", "gamma"}
     study = autometa.tune(X.assign(target=y), family="svm", n_trials=2, n_warm=1, kb=svm_kb, random_state=0)
     assert all(set(t.params) == {"family", "svm.C", "svm.gamma", "svm.epsilon"} for t in study.trials)

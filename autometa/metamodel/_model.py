@@ -298,7 +298,7 @@ class MetaModel:
             S = (1 - alpha) * observed + alpha * s_mean
             start = (self._first_of_family(metafeatures, S, w, allowed, pred["mean"].to_numpy(), exclude_datasets)
                      if n else [])
-            if n and not start and self.settings.first_pick == "safe":
+            if n and not start and self.settings.first_pick == "safe" and allowed.any():
                 start = [safe_first_pick(self, metafeatures, eligible=allowed, exclude_datasets=exclude_datasets)]
             return greedy_portfolio(S, n, weights=w, eligible=allowed, tie_break=pred["mean"].to_numpy(), start=start)
         raise ValueError(f"unknown design {design!r}; choose one of {', '.join(DESIGNS)}")

@@ -34,6 +34,9 @@ class TransferSettings:
     enabled: bool = True
     sharpness: float = 1.5
     pairs_half: float = 20.0
+    #: Results compared at most (the best ones): the pairs grow quadratically, and the order among the
+    #: best configs is what steers the search.
+    max_observations: int = 40
 
 
 def ranking_agreement(table: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, int]:
@@ -76,10 +79,14 @@ def transfer_mixture(normalized: np.ndarray, tried: np.ndarray, values: np.ndarr
     the fixed prior (0 with fewer than two results or no comparable pair). Arguments as
     :func:`adapted_prior`."""
     tried = np.asarray(tried, dtype=int)
+    values = np.asarray(values, dtype=float)
     nothing = np.full(normalized.shape[1] if normalized.ndim == 2 else 0, np.nan), 0.0
     if not settings.enabled or len(tried) < 2 or not len(normalized):
         return nothing
-    tau, pairs = ranking_agreement(normalized[:, tried], np.asarray(values, dtype=float))
+    if len(tried) > settings.max_observations:
+        best = np.argsort(-np.where(np.isfinite(values), values, -np.inf), kind="stable")[: settings.max_observations]
+        tried, values = tried[best], values[best]
+    tau, pairs = ranking_agreement(normalized[:, tried], values)
     if pairs == 0:
         return nothing
     w = dataset_weights(tau, pairs, settings)

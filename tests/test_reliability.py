@@ -10,6 +10,7 @@ the test run. The 10-kill loops are marked ``slow``; one quick kill runs by defa
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -361,8 +362,10 @@ def _tune_args(tiny_kb: Path, data: Path, storage: str, n: int, name: str = "s")
             "--heartbeat-interval", "1", "--grace-period", "2", "--json"]
 
 
+@functools.cache
 def _opened(storage: str):
-    """The storage as autometa opens it (the installed PostgreSQL driver named), without heartbeats."""
+    """The storage as autometa opens it (the installed PostgreSQL driver named), without heartbeats; one
+    per URL, since each holds a pool of connections (PostgreSQL's slots run out if polling opens more)."""
     from autometa.io import open_storage
 
     return open_storage(storage, heartbeat_interval=None)

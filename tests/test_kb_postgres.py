@@ -115,5 +115,5 @@ def test_unreachable_storage_is_one_clear_error_without_the_password():
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 2
-    assert "Cannot open the storage postgresql://someone:***@127.0.0.1:1/nodb" in result.stderr
+    assert "Cannot open the Optuna storage postgresql://someone:***@127.0.0.1:1/nodb" in result.stderr
     assert "s3cret-pw" not in result.stderr and "Traceback" not in result.stderr

@@ -10,15 +10,15 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from autometa.errors import InputError  # noqa: E402
-from autometa.neural import CoordinateLSTM, MetaTrainConfig, load_network, meta_train  # noqa: E402
+from autometa.neural import LearnedRule, MetaTrainConfig, ProgressUpdate, evaluate, load_network, meta_train  # noqa: E402
 from autometa.neural._datasets import load_pool  # noqa: E402
-from autometa.neural._evaluate import arch_mlp, run_benchmark  # noqa: E402
-from autometa.neural._meta_train import evaluate_meta_loss  # noqa: E402
+from autometa.neural._meta_train import evaluate_meta_loss, sample_horizon  # noqa: E402
+from autometa.neural._mlp import make_mlp  # noqa: E402
 from autometa.neural._tasks import Architecture, TaskBatch  # noqa: E402
 from cli import main  # noqa: E402
 
-NAMES = ["sklearn/digits", "sklearn/iris", "sklearn/wine", "sklearn/diabetes"]
-TINY = {"unroll": 5, "horizon": 10, "tasks_per_step": 4, "max_rows": 256, "batch_sizes": (32,), "seed": 1}
+NAMES = ["sklearn/iris", "sklearn/wine", "sklearn/diabetes"]  # digits and breast_cancer are held out
+TINY = {"unroll": 5, "horizons": (10, 20), "tasks_per_step": 3, "max_rows": 256, "batch_sizes": (32,), "seed": 1}
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")  # conftest.py
@@ -38,7 +38,7 @@ def test_batched_tasks_match_independent_networks(pool):
     losses = tasks.loss(theta, x, y_cls, y_reg)
     for i, data in enumerate(pool):
         d, o = int(tasks.n_features[i]), data.n_outputs
-        model = arch_mlp(d, arch, o)
+        model = make_mlp(d, arch.hidden, o, arch.activation)
         with torch.no_grad():
             linears = [m for m in model if isinstance(m, torch.nn.Linear)]
             for layer, (off, fan_in, fan_out) in zip(linears, tasks.layers, strict=True):
@@ -59,14 +59,30 @@ def test_batched_tasks_match_independent_networks(pool):
 
 def test_tiny_meta_training_lowers_the_meta_loss(tmp_path, pool):
     config = MetaTrainConfig(steps=24, checkpoint_every=8, **TINY)
-    before = evaluate_meta_loss(CoordinateLSTM(), pool, config, trajectories=4)
-    record = meta_train(tmp_path, config, datasets=NAMES, progress=False, device="cpu", command="test")
+    before = evaluate_meta_loss(LearnedRule(), pool, config, trajectories=4)
+    updates: list[ProgressUpdate] = []
+    record = meta_train(tmp_path, config, datasets=NAMES, progress=updates.append, device="cpu", command="test")
     trained, saved = load_network(tmp_path)
     after = evaluate_meta_loss(trained, pool, config, trajectories=4)
     assert after < before
     assert record["steps_done"] == saved["steps_done"] == 24
     assert saved["datasets"] == NAMES and saved["command"] == "test"
     assert saved["versions"]["torch"] == torch.__version__
+    meta = [u for u in updates if u.label == "meta-training"]
+    assert len(meta) == 24 and meta[-1].completed == meta[-1].total == 24 and "meta-loss" in meta[-1].info
+
+
+def test_horizon_curriculum_and_losses(pool):
+    config = MetaTrainConfig(steps=100, curriculum=0.5, unroll=5, horizons=(10, 50, 100))
+    rng = np.random.default_rng(0)
+    assert {sample_horizon(config, 0, rng) for _ in range(20)} == {10}
+    assert {sample_horizon(config, 99, rng) for _ in range(200)} == {10, 50, 100}
+    arch = Architecture((8,), "relu")
+    for losses in (("smoothed_cross_entropy", "huber"), ("cross_entropy", "squared")):
+        tasks = TaskBatch(pool, arch, batch_size=16, generator=np.random.default_rng(0), losses=losses)
+        theta = tasks.init_params(torch.Generator().manual_seed(0))
+        values = tasks.full_loss(theta)
+        assert torch.isfinite(values).all() and (values > 0).all()
 
 
 def test_resume_continues_exactly(tmp_path, pool):
@@ -88,8 +104,8 @@ def test_resume_continues_exactly(tmp_path, pool):
 def test_bad_settings_are_refused(tmp_path):
     with pytest.raises(InputError, match="held out"):
         meta_train(tmp_path, MetaTrainConfig(steps=1, **TINY), datasets=["sklearn/iris", "sklearn/breast_cancer"])
-    with pytest.raises(InputError, match="unroll <= horizon"):
-        meta_train(tmp_path, MetaTrainConfig(steps=1, unroll=20, horizon=10), datasets=NAMES)
+    with pytest.raises(InputError, match="unroll <= every horizon"):
+        meta_train(tmp_path, MetaTrainConfig(steps=1, unroll=20, horizons=(10, 100)), datasets=NAMES)
     with pytest.raises(InputError, match="Cannot resume"):
         meta_train(tmp_path / "new", MetaTrainConfig(steps=1, **TINY), datasets=NAMES, resume=True)
     if not torch.cuda.is_available():
@@ -99,7 +115,7 @@ def test_bad_settings_are_refused(tmp_path):
 
 def test_cli_train_and_errors(tmp_path, capsys):
     out = tmp_path / "ckpt"
-    code = main(["meta-optimizer", "train", "--out", str(out), "--steps", "2", "--unroll", "3", "--horizon", "6",
+    code = main(["meta-optimizer", "train", "--out", str(out), "--steps", "2", "--unroll", "3", "--horizons", "6",
                  "-k", "2", "--datasets", "sklearn/iris,sklearn/wine", "--threads", "1", "--quiet", "--json"])
     assert code == 0
     record = json.loads(capsys.readouterr().out)
@@ -114,18 +130,33 @@ def test_cli_train_and_errors(tmp_path, capsys):
 
 
 def test_benchmark_writes_tables_and_plots(tmp_path, pmlb_dir):
-    head = run_benchmark("pretrained", data_dir=pmlb_dir, horizon=10, long_factor=2, seeds=(0,),
-                         datasets=("pmlb/wdbc", "pmlb/503_wind"), out=tmp_path, prefix="t_", progress=False,
-                         timing_steps=20, timing_repeats=1)
-    assert head["tasks"] == 2 and head["horizon"] == 10 and head["long_steps"] == 20
-    assert 0.0 <= head["win_rate_vs_tuned_at_horizon"]["adam"] <= 1.0
-    timing = next(iter(head["seconds_per_step"].values()))
-    assert timing["learned"] > 0 and timing["adam"] > 0 and len(head["seconds_per_step"]) == 2
+    updates: list[ProgressUpdate] = []
+    head = evaluate("pretrained", data_dir=pmlb_dir, horizons=(10, 20), seeds=(0,),
+                    datasets=("pmlb/wdbc", "pmlb/529_pollen"), out=tmp_path, prefix="t_", progress=updates.append,
+                    timing_sizes=(3000,), timing_steps=5, timing_repeats=1)
+    assert head["tasks"] == 3 and head["horizons"] == [10, 20]  # two MLPs and the CNN on the digits
+    assert 0.0 <= head["win_rate"][10]["adam"] <= 1.0
+    assert set(head["learned_diverged_tasks"]) == {10, 20}
+    timing = head["seconds_per_step"]
+    assert len(timing) == 3 and all(t["learned"] > 0 and t["adam"] > 0 for t in timing.values())
+    assert updates and updates[-1].completed == updates[-1].total == 3 * 16
     names = {p.name for p in tmp_path.iterdir()}
-    assert {"t_summary.csv", "t_curves.csv", "t_results.md", "t_curves_T10.png", "t_curves_T20.png"} <= names
+    assert {"t_summary.csv", "t_curves.csv", "t_results.md", "t_curves_T20.png"} <= names
     import pandas as pd
 
     summary = pd.read_csv(tmp_path / "t_summary.csv")
     assert set(summary["optimizer"]) == {"learned", "adam", "rmsprop", "sgd_momentum"}
-    assert set(summary["steps"]) == {10, 20} and len(summary) == 2 * 4 * 2
+    assert set(summary["steps"]) == {10, 20} and len(summary) == 3 * 4 * 2
+    assert "sklearn/digits @ cnn8x8" in set(summary["task"])
     assert "learned < Adam" in (tmp_path / "t_results.md").read_text()
+
+
+def test_divergence_is_loss_above_its_own_minimum():
+    import pandas as pd
+
+    from autometa.neural._evaluate import _diverged
+
+    curve = pd.Series([1.0, 0.5, 0.2, 0.21, 0.3], index=[0, 1, 10, 100, 1000])
+    assert not _diverged(curve, 100)  # 0.21 <= 1.1 x 0.2
+    assert _diverged(curve, 1000)  # 0.3 > 1.1 x 0.2, though far below the initial loss
+    assert _diverged(pd.Series([1.0, float("inf")], index=[0, 10]), 10)

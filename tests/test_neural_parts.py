@@ -48,10 +48,32 @@ def test_progress_smooths_the_loss_and_skips_non_finite_values():
     bar.close()
 
 
-def test_progress_bar_shows_the_info_text_on_stderr(capsys):
-    with LossProgress("training", 2, info="loss {ema:.2f} at {where}") as bar:
+def test_progress_reports_to_a_callback_and_to_logging_never_to_the_terminal(capsys, caplog):
+    updates = []
+    with LossProgress("training", 2, enabled=updates.append, info="loss {ema:.2f} at {where}") as bar:
         bar.advance(1.5, where="here")
         bar.advance(1.5, where="there")
+    assert [u.completed for u in updates] == [1, 2] and updates[-1].info == "loss 1.50 at there"
+    with caplog.at_level("INFO", logger="autometa.neural"):
+        with LossProgress("fitting", 1, enabled=True, info="{ema:.1f}") as bar:
+            bar.advance(2.0)
+    assert "fitting 1/1" in caplog.text
     captured = capsys.readouterr()
-    assert captured.out == ""
-    assert "training" in captured.err and "loss 1.50 at there" in captured.err
+    assert captured.out == "" and captured.err == ""
+
+
+def test_library_code_does_not_import_the_cli():
+    grimp = pytest.importorskip("grimp")
+
+    graph = grimp.build_graph("autometa")
+    neural = [m for m in graph.modules if m.startswith("autometa.neural")]
+    assert neural
+    for module in neural:
+        imported = graph.find_modules_directly_imported_by(module)
+        assert not [m for m in imported if m.startswith("autometa._cli")], module
+    # no import cycles inside the package (the two that existed: _datasets -> _estimators -> _meta_train
+    # -> _datasets, and fewshot's _base -> _checkpoint -> _gradient -> _base)
+    for module in neural:
+        for imported in graph.find_modules_directly_imported_by(module):
+            if imported.startswith("autometa.neural") and imported != module:
+                assert not graph.chain_exists(imported, module), (module, imported)

@@ -2,7 +2,7 @@
 
 A checkpoint is a folder holding
 
-* ``optimizer.pt``: the :class:`CoordinateLSTM` ``state_dict`` (tensors only, read back with
+* ``optimizer.pt``: the :class:`~autometa.neural._rule.LearnedRule` ``state_dict`` (tensors only, read back with
   ``torch.load(weights_only=True)``, so loading it cannot run code);
 * ``record.json``: the network's configuration, the format version, and how it was trained
   (command, seeds, datasets, steps, date, library versions, final meta-loss);
@@ -20,9 +20,9 @@ from typing import Any
 import torch
 
 from autometa.errors import ArtifactError, InputError
-from autometa.neural._lstm import CoordinateLSTM
+from autometa.neural._rule import LearnedRule
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the sign-symmetric LearnedRule (1 was the coordinatewise LSTM)
 WEIGHTS_FILE = "optimizer.pt"
 RECORD_FILE = "record.json"
 TRAINING_STATE_FILE = "training_state.pt"
@@ -72,11 +72,11 @@ def read_record(folder: Path) -> dict[str, Any]:
 
 
 def load_network(checkpoint: str | Path, map_location: str | torch.device = "cpu"
-                 ) -> tuple[CoordinateLSTM, dict[str, Any]]:
+                 ) -> tuple[LearnedRule, dict[str, Any]]:
     """The trained update rule and its record, from a checkpoint folder or ``"pretrained"``."""
     folder = resolve(checkpoint)
     record = read_record(folder)
-    net = CoordinateLSTM.from_config(record["network"])
+    net = LearnedRule.from_config(record["network"])
     try:
         state = torch.load(folder / WEIGHTS_FILE, map_location=map_location, weights_only=True)
         net.load_state_dict(state)
@@ -86,7 +86,7 @@ def load_network(checkpoint: str | Path, map_location: str | torch.device = "cpu
     return net.to(map_location), record
 
 
-def save_network(folder: str | Path, net: CoordinateLSTM, record: dict[str, Any]) -> Path:
+def save_network(folder: str | Path, net: LearnedRule, record: dict[str, Any]) -> Path:
     """Write ``optimizer.pt`` and ``record.json`` (the record gains the format version and config)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

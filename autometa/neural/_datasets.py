@@ -7,9 +7,10 @@ diabetes). Each becomes a :class:`TaskData`: standardized float32 features (the 
 shared preprocessing), integer class labels or a standardized regression target, split into
 train and test with a fixed seed, and capped in rows.
 
-Held-out datasets (:data:`HELD_OUT`) are never used for meta-training. Several datasets appear in
-more than one source under different names (PMLB's ``wdbc`` is KEEL's ``wdbc`` and scikit-learn's
-``breast_cancer``), so each held-out entry lists all its aliases and every alias is excluded.
+Held-out families (:data:`HELD_OUT_FAMILIES`) are never used for meta-training. Several datasets
+appear in more than one source under different names (PMLB's ``wdbc`` is KEEL's ``wdbc`` and
+scikit-learn's ``breast_cancer``), or describe the same objects with other features (the mfeat sets),
+so each family lists all its members and every member is excluded.
 """
 
 from __future__ import annotations
@@ -22,27 +23,33 @@ import numpy as np
 
 from autometa.errors import InputError
 
-#: Held-out datasets for the benchmark: the first name of each entry is the one evaluated on; all
-#: names of an entry (the same data in other sources) are excluded from meta-training.
-HELD_OUT: tuple[tuple[str, ...], ...] = (
-    ("pmlb/wdbc", "pmlb/breast_cancer_wisconsin", "keel/wdbc", "sklearn/breast_cancer", "pmlb/breast",
-     "keel/wisconsin"),
-    ("pmlb/vehicle", "keel/vehicle"),
-    ("pmlb/satimage", "keel/satimage", "pmlb/294_satellite_image"),
-    ("pmlb/segmentation", "keel/segment"),
-    ("pmlb/waveform_40", "pmlb/waveform_21"),
-    ("pmlb/yeast",),
-    ("pmlb/german", "keel/german", "pmlb/credit_g"),
-    ("pmlb/ionosphere", "keel/ionosphere"),
-    ("pmlb/vowel", "keel/vowel"),
-    ("pmlb/spambase", "keel/spambase"),
-    ("pmlb/cmc", "pmlb/contraceptive", "keel/contraceptive"),
-    ("pmlb/mfeat_zernike",),
-    ("pmlb/197_cpu_act", "pmlb/573_cpu_act", "pmlb/562_cpu_small"),
-    ("pmlb/503_wind",),
-    ("pmlb/537_houses",),
-    ("pmlb/529_pollen",),
-)
+#: Held-out families for the benchmark: every dataset of a family (the same data in other sources,
+#: or other feature sets of the same objects) is excluded from meta-training; the first name of each
+#: family is the one the benchmark evaluates on. The handwritten-digit family holds all five mfeat
+#: feature sets of the same 2,000 numerals and every copy of the UCI 8x8 digits (scikit-learn's digits
+#: is the optdigits test set), and pen-based digits with them.
+HELD_OUT_FAMILIES: dict[str, tuple[str, ...]] = {
+    "wdbc": ("pmlb/wdbc", "pmlb/breast_cancer_wisconsin", "keel/wdbc", "sklearn/breast_cancer", "pmlb/breast",
+             "keel/wisconsin"),
+    "vehicle": ("pmlb/vehicle", "keel/vehicle"),
+    "satimage": ("pmlb/satimage", "keel/satimage", "pmlb/294_satellite_image"),
+    "segmentation": ("pmlb/segmentation", "keel/segment"),
+    "waveform": ("pmlb/waveform_40", "pmlb/waveform_21"),
+    "yeast": ("pmlb/yeast",),
+    "german": ("pmlb/german", "keel/german", "pmlb/credit_g"),
+    "ionosphere": ("pmlb/ionosphere", "keel/ionosphere"),
+    "vowel": ("pmlb/vowel", "keel/vowel"),
+    "spambase": ("pmlb/spambase", "keel/spambase"),
+    "cmc": ("pmlb/cmc", "pmlb/contraceptive", "keel/contraceptive"),
+    "handwritten_digits": ("pmlb/mfeat_zernike", "pmlb/mfeat_factors", "pmlb/mfeat_fourier", "pmlb/mfeat_karhunen",
+                           "pmlb/mfeat_morphological", "sklearn/digits", "pmlb/optdigits", "keel/optdigits",
+                           "pmlb/pendigits", "keel/penbased"),
+    "cpu_act": ("pmlb/197_cpu_act", "pmlb/573_cpu_act", "pmlb/562_cpu_small"),
+    "wind": ("pmlb/503_wind",),
+    "houses": ("pmlb/537_houses",),
+    "pollen": ("pmlb/529_pollen",),
+}
+HELD_OUT: tuple[tuple[str, ...], ...] = tuple(HELD_OUT_FAMILIES.values())
 HELD_OUT_DATASETS: tuple[str, ...] = tuple(entry[0] for entry in HELD_OUT)
 EXCLUDED_FROM_META_TRAINING: frozenset[str] = frozenset(name for entry in HELD_OUT for name in entry)
 
@@ -123,7 +130,7 @@ def load_task_data(name: str, data_dir: str | Path | None = None, max_rows: int 
 def _prepare(name, X, y, task, max_rows, test_fraction, seed) -> TaskData:
     from sklearn.model_selection import train_test_split
 
-    from autometa.neural._estimators import _as_frame, _preprocessor
+    from autometa.neural._common import as_frame, fit_preprocessor
 
     rng = np.random.default_rng(seed)
     n_total = min(len(X), int(round(max_rows / (1 - test_fraction))))
@@ -139,8 +146,8 @@ def _prepare(name, X, y, task, max_rows, test_fraction, seed) -> TaskData:
         y_values, stratify, n_outputs = y.to_numpy(dtype=np.float64), None, 1
     idx_train, idx_test = train_test_split(np.arange(len(X)), test_size=test_fraction, random_state=seed,
                                            stratify=stratify)
-    X = _as_frame(X)
-    pre = _preprocessor(X, idx_train)
+    X = as_frame(X)
+    pre = fit_preprocessor(X, idx_train)
     X_train = pre.transform(X.iloc[idx_train]).astype(np.float32)
     X_test = pre.transform(X.iloc[idx_test]).astype(np.float32)
     y_train, y_test = y_values[idx_train], y_values[idx_test]

@@ -3,7 +3,7 @@
 Preprocessing is part of the estimator, so raw tables go in: the shared recipe of the model families
 (:func:`autometa.spaces._preprocessing.encoded_features`: impute, one-hot or ordinal-encode
 categoricals, standardize). Training
-is mini-batch with Adam, SGD with momentum, or the learned LSTM optimizer, with early stopping on a
+is mini-batch with Adam, SGD with momentum, or the learned optimizer, with early stopping on a
 held-back validation split (or on the training loss when that is off or the data are too few).
 Prediction runs in float64, so a row's prediction does not depend on which other rows share its batch.
 """
@@ -23,6 +23,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 from autometa.errors import InputError
+from autometa.neural._common import as_frame as _as_frame
+from autometa.neural._common import fit_preprocessor as _preprocessor
+from autometa.neural._common import resolve_device
 from autometa.neural._mlp import ACTIVATIONS, make_mlp
 
 OPTIMIZERS = ("adam", "sgd", "learned")
@@ -101,8 +104,6 @@ class _TabularMLP(BaseEstimator):
             raise ValueError(f"{type(self).__name__} needs at least 2 samples to fit, got n_samples = {len(y_enc)}.")
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        from autometa.neural._meta_train import resolve_device
-
         self.device_ = str(resolve_device(self.device))
         train_idx, val_idx = self._split(len(y_enc), y_enc, rng)
         self.preprocessor_ = _preprocessor(X, train_idx)
@@ -208,33 +209,13 @@ def _check_y_missing(y: Any) -> None:
         raise InputError(f"y contains {int(missing)} missing (NaN) values; drop those rows or fill them before fitting.")
 
 
-def _as_frame(X: Any):
-    """A DataFrame with string column names (what the shared preprocessing selects columns by)."""
-    import pandas as pd
-
-    if isinstance(X, pd.DataFrame):
-        frame = X.copy(deep=False)
-        frame.columns = [str(c) for c in X.columns]
-        return frame
-    X = np.asarray(X)
-    return pd.DataFrame(X, columns=[str(i) for i in range(X.shape[1])])
-
-
-def _preprocessor(X: Any, rows: np.ndarray):
-    """The families' shared recipe (impute, encode categoricals, standardize), fitted on ``rows``."""
-    from autometa.spaces._preprocessing import encoded_features, feature_info
-
-    frame = _as_frame(X).iloc[rows]
-    return encoded_features(feature_info(frame), scale=True).fit(frame)
-
-
 class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
     """A multilayer perceptron classifier for tabular data, trained with torch.
 
     Args:
         hidden_layer_sizes: widths of the hidden layers.
         activation: ``"relu"``, ``"tanh"`` or ``"sigmoid"``.
-        optimizer: ``"adam"``, ``"sgd"`` (with ``momentum``) or ``"learned"`` (the meta-trained LSTM
+        optimizer: ``"adam"``, ``"sgd"`` (with ``momentum``) or ``"learned"`` (the meta-trained
             optimizer from ``checkpoint``; it sets its own step sizes, so ``learning_rate``,
             ``momentum`` and ``weight_decay`` do not apply to it).
         learning_rate: step size of Adam / SGD.

@@ -1,25 +1,28 @@
-"""Meta-training of the coordinatewise LSTM optimizer by truncated backpropagation through time.
+"""Meta-training of the learned update rule by truncated backpropagation through long training runs.
 
-Each *trajectory* draws K datasets (never the held-out ones), one architecture, one mini-batch size
-and K random initialisations, and trains the K base networks side by side (:class:`TaskBatch`) with
-the LSTM as their optimizer for ``horizon`` steps. The trajectory is cut into unrolls of ``unroll``
-steps; after each unroll the meta-loss
+Each *trajectory* draws K datasets (never a held-out family), one architecture, one pair of losses,
+one mini-batch size, K random initialisations and a *horizon* (100 to 2,000 base steps, see
+``MetaTrainConfig.horizons``), and trains the K base networks side by side (:class:`TaskBatch`) with
+the rule as their optimizer. The trajectory is cut into unrolls of ``unroll`` steps; after each unroll
+the meta-loss
 
-    (1 / unroll) * sum_{t=1..unroll} mean_k L_k(theta_t) / L_k(theta_0)
+    (1 / unroll) * sum_{t in unroll} mean_k log(L_k(theta_t) / L_k(theta_0))
 
-(every task's mini-batch loss along the unroll, normalized by its loss at initialisation so that
-easy and hard tasks weigh alike) is backpropagated into the LSTM weights, which take one Adam step
-with clipped gradient norm; then the graph is cut and the trajectory goes on. As in the paper the
-base gradients are inputs to the LSTM, not differentiated through (no second derivatives).
+(every task's mini-batch loss, relative to its full training loss at initialisation, on a log scale
+so that a halving counts the same early and late in a run) is backpropagated into the rule's weights,
+which take one Adam step with clipped gradient norm; then the graph is cut and the trajectory goes
+on. The rule sees the step count through its progress inputs, so the late unrolls of long
+trajectories teach it what to do late in training (anneal), which a 100-step horizon never did. As in
+Andrychowicz et al. (2016) the base gradients are inputs, not differentiated through.
 
-A curriculum grows the trajectory length from one unroll to the full horizon over the first part of
-training (Chen et al., 2020: short truncations first are stable, long ones remove the short-horizon
-bias). Random streams are derived from ``(seed, step)`` at every trajectory start, so a run resumed
-from a checkpoint continues exactly as the uninterrupted run would.
+A curriculum allows only the shortest horizon at first and all of them after a fraction
+``curriculum`` of the steps. Random streams are derived from ``(seed, step)`` at every trajectory
+start, so a run resumed from a checkpoint continues exactly as the uninterrupted run would.
 """
 
 from __future__ import annotations
 
+import math
 import platform
 import time
 from dataclasses import asdict, dataclass, field
@@ -32,65 +35,64 @@ import torch
 
 from autometa.errors import InputError
 from autometa.neural import _checkpoint
-from autometa.neural._datasets import TaskData, load_pool, meta_training_names
-from autometa.neural._lstm import CoordinateLSTM
-from autometa.neural._progress import LossProgress
-from autometa.neural._tasks import TRAIN_ARCHITECTURES, TaskBatch
+from autometa.neural._common import resolve_device
+from autometa.neural._datasets import (
+    EXCLUDED_FROM_META_TRAINING,
+    HELD_OUT_FAMILIES,
+    TaskData,
+    load_pool,
+    meta_training_names,
+)
+from autometa.neural._progress import LossProgress, ProgressCallback, logger
+from autometa.neural._rule import LearnedRule
+from autometa.neural._tasks import LOSSES, TRAIN_ARCHITECTURES, TaskBatch
+
+__all__ = ["MetaTrainConfig", "meta_train", "resolve_device", "evaluate_meta_loss"]
 
 
 @dataclass
 class MetaTrainConfig:
     """Settings of a meta-training run (all recorded in the checkpoint's ``record.json``)."""
 
-    steps: int = 1000  # meta-gradient steps, one per unroll
-    unroll: int = 20
-    horizon: int = 100  # base-training steps per trajectory once the curriculum is done
-    tasks_per_step: int = 8  # K base networks trained side by side
-    meta_lr: float = 1e-3
-    fast_lr_factor: float = 10.0  # the output scale and the linear skip path learn this much faster
+    steps: int = 2000  # meta-gradient steps, one per unroll
+    unroll: int = 25
+    horizons: tuple[int, ...] = (100, 300, 1000, 2000)  # base steps per trajectory, sampled uniformly
+    tasks_per_step: int = 4  # K base networks trained side by side
+    meta_lr: float = 3e-3
+    fast_lr_factor: float = 3.0  # the output scale and the linear path learn this much faster
     clip_norm: float = 1.0
-    curriculum: float = 0.3  # fraction of the steps over which the trajectory grows to the horizon
+    curriculum: float = 0.2  # fraction of the steps after which every horizon may be drawn
     batch_sizes: tuple[int, ...] = (32, 64, 128)
     max_features: int = 32
     max_rows: int = 1024
     seed: int = 0
-    checkpoint_every: int = 25
-    network: dict[str, Any] = field(default_factory=dict)  # CoordinateLSTM keyword arguments
+    checkpoint_every: int = 50
+    network: dict[str, Any] = field(default_factory=dict)  # LearnedRule keyword arguments
 
     def validate(self) -> None:
-        if self.unroll < 1 or self.horizon < self.unroll:
-            raise InputError(f"Need 1 <= unroll <= horizon, got unroll={self.unroll}, horizon={self.horizon}.")
+        if self.unroll < 1 or not self.horizons or min(self.horizons) < self.unroll:
+            raise InputError(f"Need 1 <= unroll <= every horizon, got unroll={self.unroll}, "
+                             f"horizons={self.horizons}.")
         if self.steps < 1 or self.tasks_per_step < 1:
             raise InputError("steps and tasks_per_step must be at least 1.")
 
 
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` is CUDA when available, else CPU; anything else is passed to ``torch.device``."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise InputError(f"Unknown device '{device}'; use auto, cpu or cuda.") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("device='cuda' was asked for but no CUDA device is available; use --device auto or cpu.")
-    return dev
-
-
 def meta_train(out: str | Path, config: MetaTrainConfig | None = None, *, data_dir: str | Path | None = None,
                datasets: list[str] | None = None, resume: bool = False, device: str = "auto",
-               progress: bool = True, command: str | None = None, time_limit: float | None = None) -> dict[str, Any]:
-    """Meta-train an LSTM optimizer and write the checkpoint folder ``out``.
+               progress: bool | ProgressCallback = False, command: str | None = None,
+               time_limit: float | None = None) -> dict[str, Any]:
+    """Meta-train the learned update rule and write the checkpoint folder ``out``.
 
     Args:
         out: checkpoint folder (``optimizer.pt``, ``record.json``, ``training_state.pt``).
         config: the run's settings (defaults: :class:`MetaTrainConfig`).
         data_dir: a PMLB-layout folder whose datasets join the task distribution.
         datasets: explicit dataset names (``pmlb/x``, ``keel/x``, ``sklearn/x``) instead of all of them;
-            held-out ones are refused.
+            held-out ones (any member of a held-out family) are refused.
         resume: continue from ``out/training_state.pt``.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
-        progress: show a progress bar on stderr.
+        progress: ``True`` logs progress (logger ``autometa.neural``); a callable receives a
+            :class:`~autometa.neural._progress.ProgressUpdate` after every meta-step.
         command: the command line, for the record.
         time_limit: stop (with a checkpoint) at the first trajectory end after this many seconds;
             continue later with ``resume=True``.
@@ -102,7 +104,7 @@ def meta_train(out: str | Path, config: MetaTrainConfig | None = None, *, data_d
     config.validate()
     out, dev = Path(out), resolve_device(device)
     names = list(datasets) if datasets is not None else meta_training_names(data_dir)
-    forbidden = [n for n in names if n in _held_out()]
+    forbidden = [n for n in names if n in EXCLUDED_FROM_META_TRAINING]
     if forbidden:
         raise InputError(f"Datasets {forbidden} are held out for evaluation and cannot be used for meta-training.")
     if not names:
@@ -110,11 +112,10 @@ def meta_train(out: str | Path, config: MetaTrainConfig | None = None, *, data_d
 
     with torch.random.fork_rng(devices=[]):  # seeded initial weights, global RNG left alone
         torch.manual_seed(config.seed)
-        net = CoordinateLSTM(**config.network).to(dev)
-    # The two global knobs (output scale, linear path) are few and matter most early: a larger meta
-    # learning rate lets them move within a short CPU run, the LSTM weights keep the paper's 1e-3.
-    fast = [p for name, p in net.named_parameters() if name == "log_scale" or name.startswith("skip.")]
-    slow = [p for name, p in net.named_parameters() if not (name == "log_scale" or name.startswith("skip."))]
+        net = LearnedRule(**config.network).to(dev)
+    fast_names = ("log_scale", "linear")
+    fast = [p for name, p in net.named_parameters() if name in fast_names]
+    slow = [p for name, p in net.named_parameters() if name not in fast_names]
     meta_opt = torch.optim.Adam([{"params": slow}, {"params": fast, "lr": config.meta_lr * config.fast_lr_factor}],
                                 lr=config.meta_lr)
     step, history, elapsed = 0, [], 0.0
@@ -129,21 +130,25 @@ def meta_train(out: str | Path, config: MetaTrainConfig | None = None, *, data_d
         meta_opt.load_state_dict(saved["meta_optimizer"])
         step, history, elapsed = int(saved["step"]), list(saved["history"]), float(saved["elapsed_s"])
 
-    pool = _load_pool_with_progress(names, data_dir, config, out, progress)
+    loading = LossProgress("loading datasets", len(names), enabled=progress, info="")
+    pool = load_pool(names, data_dir, max_rows=config.max_rows, seed=config.seed, cache=out / "task_cache.npz",
+                     progress=lambda _msg: loading.advance(math.nan))
     if len(pool) < config.tasks_per_step:
         raise InputError(f"Only {len(pool)} usable datasets for {config.tasks_per_step} tasks per step; "
-                         "lower --tasks-per-step or add datasets.")
+                         "lower tasks_per_step or add datasets.")
     record_base = {
         "command": command, "config": _jsonable_config(config), "device": str(dev),
-        "datasets": [d.name for d in pool], "held_out": sorted(_held_out()),
-        "architectures": [a.name for a in TRAIN_ARCHITECTURES],
+        "datasets": [d.name for d in pool], "held_out": sorted(EXCLUDED_FROM_META_TRAINING),
+        "held_out_families": {k: list(v) for k, v in HELD_OUT_FAMILIES.items()},
+        "architectures": [a.name for a in TRAIN_ARCHITECTURES], "losses": {k: list(v) for k, v in LOSSES.items()},
         "versions": {"autometa": _autometa_version(), "torch": torch.__version__, "numpy": np.__version__,
                      "python": platform.python_version()},
     }
 
     def save() -> dict[str, Any]:
-        tail = [h["meta_loss"] for h in history[-50:]]
+        tail = [h["meta_loss"] for h in history[-100:] if math.isfinite(h["meta_loss"])]
         record = {**record_base, "steps_done": step, "wall_seconds": round(elapsed, 1),
+                  "base_steps_done": int(sum(config.unroll for _ in history)),
                   "final_meta_loss": float(np.mean(tail)) if tail else None,
                   "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         _checkpoint.save_network(out, net, record)
@@ -152,8 +157,8 @@ def meta_train(out: str | Path, config: MetaTrainConfig | None = None, *, data_d
             "step": step, "history": history, "elapsed_s": elapsed})
         return record
 
-    bar = LossProgress("meta-training", config.steps, enabled=progress, completed=step, smoothing=0.95,
-                       info="meta-loss {ema:.4f}  horizon {unrolls} unrolls")
+    bar = LossProgress("meta-training", config.steps, enabled=progress, completed=step, smoothing=0.98,
+                       info="meta-loss {ema:.4f}  horizon {horizon}")
     last_saved, started = step, time.perf_counter()
     try:
         while step < config.steps:
@@ -164,6 +169,7 @@ def meta_train(out: str | Path, config: MetaTrainConfig | None = None, *, data_d
             if step - last_saved >= config.checkpoint_every or step >= config.steps or out_of_time:
                 save()
                 last_saved = step
+                logger.info("meta-training checkpoint at step %d (%.0f s)", step, elapsed)
             if out_of_time:
                 break
     finally:
@@ -171,29 +177,36 @@ def meta_train(out: str | Path, config: MetaTrainConfig | None = None, *, data_d
     return save()
 
 
-def _trajectory(net: CoordinateLSTM, meta_opt: torch.optim.Optimizer | None, pool: list[TaskData],
+def sample_horizon(config: MetaTrainConfig, step: int, rng: np.random.Generator) -> int:
+    """The trajectory length at meta-step ``step``: the shortest horizon during the curriculum's start,
+    then any of them, growing with the step (uniform over those allowed)."""
+    horizons = sorted(config.horizons)
+    ramp = max(1, int(config.curriculum * config.steps))
+    allowed = horizons[:1 + min(len(horizons) - 1, (len(horizons) - 1) * step // ramp)]
+    return int(rng.choice(allowed))
+
+
+def _trajectory(net: LearnedRule, meta_opt: torch.optim.Optimizer | None, pool: list[TaskData],
                 config: MetaTrainConfig, step: int, dev: torch.device, history: list, bar: LossProgress | None,
-                n_unrolls: int | None = None) -> int:
+                horizon: int | None = None) -> int:
     """Run one trajectory (several unrolls, one meta-update each); return the new step count.
 
     Without ``meta_opt`` nothing is updated: the meta-losses are only recorded (evaluation).
     """
     rng = np.random.default_rng([config.seed, step])
     gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
-    n_unrolls_max = config.horizon // config.unroll
-    if n_unrolls is None:
-        ramp = max(1, int(config.curriculum * config.steps))
-        n_unrolls = min(n_unrolls_max, 1 + (n_unrolls_max * step) // ramp)
+    horizon = sample_horizon(config, step, rng) if horizon is None else horizon
     chosen = rng.choice(len(pool), size=config.tasks_per_step, replace=False)
     arch = TRAIN_ARCHITECTURES[rng.integers(len(TRAIN_ARCHITECTURES))]
+    losses = (str(rng.choice(LOSSES["classification"])), str(rng.choice(LOSSES["regression"])))
     batch_size = int(rng.choice(config.batch_sizes))
     tasks = TaskBatch([pool[i] for i in chosen], arch, batch_size, rng, device=dev,
-                      max_features=config.max_features, max_rows=config.max_rows)
+                      max_features=config.max_features, max_rows=config.max_rows, losses=losses)
     theta = tasks.init_params(gen)
     with torch.no_grad():
         initial = tasks.full_loss(theta).clamp(min=1e-3)
     state = net.initial_state(len(tasks.live_index), device=dev)
-    for _ in range(n_unrolls):
+    for _ in range(horizon // config.unroll):
         if meta_opt is not None and step >= config.steps:
             break
         meta_loss, theta, state = _unroll(net, tasks, theta, state, initial, gen, config.unroll,
@@ -209,34 +222,31 @@ def _trajectory(net: CoordinateLSTM, meta_opt: torch.optim.Optimizer | None, poo
                     meta_opt.step()
         step += 1
         value = float(meta_loss.detach()) if finite else float("nan")
-        history.append({"step": step, "meta_loss": value, "unrolls": n_unrolls, "arch": arch.name})
+        history.append({"step": step, "meta_loss": value, "horizon": horizon, "t": int(state["step"]),
+                        "arch": arch.name})
         if bar is not None:
-            bar.advance(value, unrolls=n_unrolls)
+            bar.advance(value, horizon=horizon)
         if not finite:  # a base network blew up: drop the rest of this trajectory
             break
     return step
 
 
-def _unroll(net: CoordinateLSTM, tasks: TaskBatch, theta: torch.Tensor, state: dict, initial: torch.Tensor,
+def _unroll(net: LearnedRule, tasks: TaskBatch, theta: torch.Tensor, state: dict, initial: torch.Tensor,
             gen: torch.Generator, unroll: int, differentiable: bool) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """``unroll`` optimizer steps from ``theta``; the meta-loss and the (graph-cut) end state."""
     theta = theta.detach().requires_grad_(True)
     state = {k: v.detach() for k, v in state.items()}
-    fused = None
-    if not differentiable:
-        with torch.no_grad():
-            fused = net.fused_weights()
     meta_loss = torch.zeros((), device=theta.device)
     for t in range(unroll + 1):
         x, y_cls, y_reg = tasks.sample_batch(gen)
         loss = tasks.loss(theta, x, y_cls, y_reg)
-        if t > 0:  # theta_0 of the unroll does not depend on the LSTM weights
-            meta_loss = meta_loss + (loss / initial).mean()
+        if t > 0:  # theta_0 of the unroll does not depend on the rule's weights
+            meta_loss = meta_loss + torch.log((loss / initial).clamp(min=1e-6)).mean()
         if t == unroll:
             break
         (grad,) = torch.autograd.grad(loss.sum(), theta, retain_graph=differentiable)
         with torch.set_grad_enabled(differentiable):
-            update, state = net(grad.reshape(-1)[tasks.live_index], state, fused)
+            update, state = net(grad.reshape(-1)[tasks.live_index], state)
             new_theta = torch.index_add(theta.reshape(-1), 0, tasks.live_index, update).view_as(theta)
         if not differentiable:
             new_theta = new_theta.detach().requires_grad_(True)
@@ -246,37 +256,23 @@ def _unroll(net: CoordinateLSTM, tasks: TaskBatch, theta: torch.Tensor, state: d
         k: v.detach() for k, v in state.items()}
 
 
-def evaluate_meta_loss(net: CoordinateLSTM, pool: list[TaskData], config: MetaTrainConfig,
-                       trajectories: int = 4, seed: int = 10_000, device: str | torch.device = "cpu") -> float:
-    """Mean meta-loss of ``net`` over fixed full-horizon trajectories (no update): lower is better."""
+def evaluate_meta_loss(net: LearnedRule, pool: list[TaskData], config: MetaTrainConfig, trajectories: int = 4,
+                       seed: int = 10_000, device: str | torch.device = "cpu", horizon: int | None = None) -> float:
+    """Mean meta-loss of ``net`` over fixed trajectories of ``horizon`` steps (default: the longest
+    horizon) without any update: lower is better."""
     history: list = []
-    fixed = MetaTrainConfig(**{**_jsonable_config(config), "seed": seed, "batch_sizes": tuple(config.batch_sizes)})
+    fixed = MetaTrainConfig(**{**_jsonable_config(config), "seed": seed, "batch_sizes": tuple(config.batch_sizes),
+                               "horizons": tuple(config.horizons)})
     for i in range(trajectories):
         _trajectory(net, None, pool, fixed, i, torch.device(device), history, None,
-                    n_unrolls=config.horizon // config.unroll)
-    return float(np.mean([h["meta_loss"] for h in history]))
-
-
-def _load_pool_with_progress(names, data_dir, config, out, progress) -> list[TaskData]:
-    from rich.progress import Progress
-
-    from autometa._cli._common import stderr_console
-
-    with Progress(console=stderr_console(), disable=not progress, transient=True) as bar:
-        job = bar.add_task("loading datasets", total=len(names))
-        return load_pool(names, data_dir, max_rows=config.max_rows, seed=config.seed,
-                         cache=out / "task_cache.npz", progress=lambda _msg: bar.advance(job))
-
-
-def _held_out() -> frozenset[str]:
-    from autometa.neural._datasets import EXCLUDED_FROM_META_TRAINING
-
-    return EXCLUDED_FROM_META_TRAINING
+                    horizon=horizon or max(config.horizons))
+    return float(np.nanmean([h["meta_loss"] for h in history]))
 
 
 def _jsonable_config(config: MetaTrainConfig) -> dict[str, Any]:
     d = asdict(config)
     d["batch_sizes"] = list(d["batch_sizes"])
+    d["horizons"] = list(d["horizons"])
     return d
 
 

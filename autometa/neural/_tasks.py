@@ -35,22 +35,27 @@ class Architecture:
         return f"mlp{'x'.join(map(str, self.hidden))}-{self.activation}"
 
 
-#: Architectures meta-training samples from (widths 8/16/32, one or two hidden layers).
+#: Architectures meta-training samples from: widths 8/16/32/64, one to three hidden layers.
 TRAIN_ARCHITECTURES: tuple[Architecture, ...] = tuple(
-    Architecture(h, a) for h in ((8,), (16,), (32,), (16, 16), (32, 32), (32, 16))
+    Architecture(h, a) for h in ((8,), (16,), (32,), (64,), (16, 16), (32, 32), (64, 32), (32, 16), (64, 64),
+                                 (16, 16, 16), (32, 32, 32))
     for a in ("relu", "tanh", "sigmoid")
 )
-#: Architectures of the held-out benchmark tasks: widths and depths meta-training never saw.
+#: Architectures of the held-out benchmark tasks: widths and depths meta-training never saw (widths
+#: 20/24/40/48/96/128, depth 4).
 HELD_OUT_ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture((20,), "sigmoid"),
     Architecture((48,), "relu"),
-    Architecture((64, 24), "tanh"),
-    Architecture((24, 24, 24), "relu"),
+    Architecture((96, 24), "tanh"),
+    Architecture((24, 24, 24, 24), "relu"),
     Architecture((40, 40), "sigmoid"),
-    Architecture((64,), "tanh"),
+    Architecture((128,), "tanh"),
     Architecture((24, 48), "relu"),
     Architecture((20, 20, 20), "tanh"),
 )
+#: Losses meta-training samples from, per task type (Huber: delta 1 on the standardized target).
+LOSSES: dict[str, tuple[str, ...]] = {"classification": ("cross_entropy", "smoothed_cross_entropy"),
+                                      "regression": ("squared", "huber")}
 
 
 class TaskBatch:
@@ -62,11 +67,16 @@ class TaskBatch:
         arch: the MLP shape shared by all K networks.
         batch_size: mini-batch size of every task.
         device: where the data and parameters live.
+        losses: ``(classification loss, regression loss)`` names from :data:`LOSSES`.
     """
 
     def __init__(self, datasets: list[TaskData], arch: Architecture, batch_size: int, generator: np.random.Generator,
-                 device: torch.device | str = "cpu", max_features: int = 32, max_rows: int | None = None) -> None:
+                 device: torch.device | str = "cpu", max_features: int = 32, max_rows: int | None = None,
+                 losses: tuple[str, str] = ("cross_entropy", "squared")) -> None:
         self.arch, self.batch_size, self.device = arch, int(batch_size), torch.device(device)
+        if losses[0] not in LOSSES["classification"] or losses[1] not in LOSSES["regression"]:
+            raise ValueError(f"unknown losses {losses}")
+        self.losses = tuple(losses)
         self.k = len(datasets)
         self.names = [d.name for d in datasets]
         cols = [np.sort(generator.choice(d.n_features, max_features, replace=False)) if d.n_features > max_features
@@ -138,11 +148,23 @@ class TaskBatch:
 
     def loss(self, theta: torch.Tensor, x: torch.Tensor, y_cls: torch.Tensor, y_reg: torch.Tensor,
              weight: torch.Tensor | None = None) -> torch.Tensor:
-        """Per-task mean loss ``(K,)``: cross-entropy for classification, squared error for regression."""
+        """Per-task mean loss ``(K,)``: (label-smoothed) cross-entropy for classification, squared error or
+        Huber loss for regression."""
         out = self.forward(theta, x)
         logits = out + self.class_bias
-        ce = F.cross_entropy(logits.transpose(1, 2), y_cls, reduction="none")
-        se = (out[..., 0] - y_reg) ** 2
+        smoothing = 0.1 if self.losses[0] == "smoothed_cross_entropy" else 0.0
+        if not smoothing:
+            ce = F.cross_entropy(logits.transpose(1, 2), y_cls, reduction="none")
+        else:  # the smoothing mass must not go to padded classes: spread it over the real ones
+            logp = torch.log_softmax(logits, dim=-1)
+            real = (self.class_bias == 0).to(logp.dtype)
+            nll = -logp.gather(-1, y_cls.unsqueeze(-1)).squeeze(-1)
+            uniform = -(logp * real).sum(-1) / real.sum(-1)
+            ce = (1 - smoothing) * nll + smoothing * uniform
+        if self.losses[1] == "huber":
+            se = F.huber_loss(out[..., 0], y_reg, reduction="none", delta=1.0)
+        else:
+            se = (out[..., 0] - y_reg) ** 2
         per_row = torch.where(self.is_cls.unsqueeze(1), ce, se)
         if weight is None:
             return per_row.mean(dim=1)

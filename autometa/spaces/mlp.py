@@ -1,4 +1,4 @@
-"""Multilayer perceptron (torch), trained with Adam, SGD with momentum, or the learned LSTM optimizer.
+"""Multilayer perceptron (torch), trained with Adam, SGD with momentum, or the learned optimizer.
 
 The estimator is :class:`autometa.neural.TabularMLPClassifier` / ``TabularMLPRegressor``; it applies
 the families' shared preprocessing itself (impute, encode categoricals, standardize) and stops early on
@@ -38,4 +38,4 @@ def _build(config, task, info, random_state):
                        random_state=random_state)
 
 
-FAMILY = Family("mlp", "multilayer perceptron (torch; Adam, SGD or the learned LSTM optimizer)", SPACE, DEFAULT, _build)
+FAMILY = Family("mlp", "multilayer perceptron (torch; Adam, SGD or the learned optimizer)", SPACE, DEFAULT, _build)

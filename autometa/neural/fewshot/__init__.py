@@ -39,12 +39,11 @@ _LAZY: dict[str, str] = {
     "ProtoNet": "autometa.neural.fewshot._metric",
     "MatchingNet": "autometa.neural.fewshot._metric",
     "Predictor": "autometa.neural.fewshot._base",
-    "load_learner": "autometa.neural.fewshot._checkpoint",
+    "load_learner": "autometa.neural.fewshot._loading",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from autometa.neural.fewshot._base import Predictor  # noqa: F401
-    from autometa.neural.fewshot._checkpoint import load_learner  # noqa: F401
     from autometa.neural.fewshot._episodes import (  # noqa: F401
         Episode,
         EpisodeSampler,
@@ -53,6 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
         stack_episodes,
     )
     from autometa.neural.fewshot._gradient import FOMAML, MAML, FromScratch, Pretrained, Reptile  # noqa: F401
+    from autometa.neural.fewshot._loading import load_learner  # noqa: F401
     from autometa.neural.fewshot._metric import MatchingNet, ProtoNet  # noqa: F401
     from autometa.neural.fewshot._omniglot import OmniglotData, load_omniglot, load_omniglot_runs  # noqa: F401
 

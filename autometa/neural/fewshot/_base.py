@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from autometa.errors import InputError
-from autometa.neural._progress import LossProgress
+from autometa.neural._progress import LossProgress, ProgressCallback
 from autometa.neural.fewshot._episodes import Episode, TaskSampler, stack_episodes
 from autometa.neural.fewshot._networks import WithHead, build_body, complete_config, feature_size
 
@@ -71,7 +71,7 @@ class FewShotLearner:
     # -- building ------------------------------------------------------------------------------------
     @property
     def device_(self) -> torch.device:
-        from autometa.neural._meta_train import resolve_device
+        from autometa.neural._common import resolve_device
 
         return resolve_device(self.device)
 
@@ -109,7 +109,7 @@ class FewShotLearner:
 
     # -- meta-training -------------------------------------------------------------------------------
     def meta_fit(self, task_sampler: TaskSampler, n_iterations: int = 1000, meta_batch_size: int | None = None,
-                 progress: bool = True) -> FewShotLearner:
+                 progress: bool | ProgressCallback = True) -> FewShotLearner:
         """Meta-train on episodes from ``task_sampler`` for ``n_iterations`` meta-updates.
 
         Args:
@@ -117,7 +117,8 @@ class FewShotLearner:
                 :class:`SinusoidTasks`, :class:`TabularEpisodes`).
             n_iterations: meta-updates to run (a further call continues from where this one stopped).
             meta_batch_size: episodes per meta-update (default: the learner's own).
-            progress: show a progress bar on stderr.
+            progress: ``True`` logs progress (logger ``autometa.neural``); a callable receives a
+                :class:`~autometa.neural._progress.ProgressUpdate` per iteration.
         """
         if n_iterations < 0:
             raise InputError(f"n_iterations must be >= 0, got {n_iterations}.")
@@ -168,7 +169,7 @@ class FewShotLearner:
         raise NotImplementedError
 
     def evaluate(self, episodes: TaskSampler | Sequence[Episode], n_episodes: int = 100, seed: int = 0,
-                 progress: bool = False) -> dict[str, Any]:
+                 progress: bool | ProgressCallback = False) -> dict[str, Any]:
         """Mean query accuracy (classification) or MSE (regression) over episodes, with a 95% interval.
 
         ``episodes`` is a task sampler (``n_episodes`` are drawn with ``seed``) or a fixed list.

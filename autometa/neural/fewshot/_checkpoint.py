@@ -5,6 +5,10 @@ so loading cannot run code); ``record.json`` holds the format version, the learn
 constructor arguments, the completed network description and shapes, and the training history. The
 meta-optimizer's moments are not saved: a loaded learner adapts and evaluates exactly as the saved one,
 and further ``meta_fit`` calls start a fresh Adam.
+
+This module only writes and checks the files; :func:`~autometa.neural.fewshot._loading.load_learner`
+(which needs every learner class) lives above the learners, so the learners can save themselves
+without an import cycle.
 """
 
 from __future__ import annotations
@@ -18,19 +22,12 @@ from typing import Any
 import torch
 
 from autometa.errors import ArtifactError, InputError
-from autometa.neural._checkpoint import _atomic_torch_save  # write-then-rename, as for the LSTM
+from autometa.neural._checkpoint import _atomic_torch_save  # write-then-rename, as for the learned optimizer
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "weights.pt"
 RECORD_FILE = "record.json"
 _KIND = "autometa.neural.fewshot"
-
-
-def _registry() -> dict[str, type]:
-    from autometa.neural.fewshot._gradient import FOMAML, MAML, FromScratch, Pretrained, Reptile
-    from autometa.neural.fewshot._metric import MatchingNet, ProtoNet
-
-    return {cls.__name__: cls for cls in (MAML, FOMAML, Reptile, Pretrained, FromScratch, ProtoNet, MatchingNet)}
 
 
 def save_learner(learner, folder: str | Path, extra: dict[str, Any] | None = None) -> Path:
@@ -54,8 +51,8 @@ def save_learner(learner, folder: str | Path, extra: dict[str, Any] | None = Non
     return folder
 
 
-def load_learner(folder: str | Path, device: str | None = None):
-    """A learner saved by ``learner.save(folder)``, ready to ``adapt`` (``device`` overrides the saved one)."""
+def read_record(folder: str | Path) -> dict[str, Any]:
+    """The checked ``record.json`` of a learner checkpoint folder."""
     folder = Path(folder)
     if not (folder / WEIGHTS_FILE).exists() or not (folder / RECORD_FILE).exists():
         raise InputError(f"'{folder}' is not a few-shot learner checkpoint: expected {WEIGHTS_FILE} and "
@@ -67,20 +64,4 @@ def load_learner(folder: str | Path, device: str | None = None):
     if record.get("kind") != _KIND or record.get("format_version") != FORMAT_VERSION:
         raise ArtifactError(f"'{folder}' holds format {record.get('kind')!r} version {record.get('format_version')!r}; "
                             f"this autometa reads {_KIND} version {FORMAT_VERSION}. Save the learner again.")
-    cls = _registry().get(record.get("algorithm"))
-    if cls is None:
-        raise ArtifactError(f"'{folder}' holds an unknown learner {record.get('algorithm')!r}.")
-    params = dict(record["params"])
-    if device is not None:
-        params["device"] = device
-    learner = cls(**params)
-    learner._setup(record["network"], record["task"], int(record["n_features"]), int(record["n_outputs"]))
-    try:
-        state = torch.load(folder / WEIGHTS_FILE, map_location=learner.device_, weights_only=True)
-        learner.model_.load_state_dict(state)
-    except (RuntimeError, KeyError, OSError) as exc:
-        raise ArtifactError(f"Cannot load '{folder / WEIGHTS_FILE}' ({str(exc).splitlines()[0]}); "
-                            "save the learner again.") from None
-    learner.history_ = list(record.get("history", []))
-    learner.iterations_ = int(record.get("iterations", 0))
-    return learner
+    return record

@@ -1,0 +1,49 @@
+"""Meta-train the shipped learned-optimizer checkpoint (the recipe of ``autometa/data/meta_optimizer``).
+
+    python benchmarks/meta_optimizer_train.py --out /tmp/meta_opt            # bounded by --time-limit
+    python benchmarks/meta_optimizer_train.py --out /tmp/meta_opt --resume   # continue an interrupted run
+    cp /tmp/meta_opt/optimizer.pt /tmp/meta_opt/record.json autometa/data/meta_optimizer/
+
+All PMLB (``--data-dir``), KEEL and scikit-learn datasets except the held-out families; one CPU thread.
+Same as ``autometa meta-optimizer train`` with these settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PMLB = REPO.parent / "shared" / "datasets" / "pmlb"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--data-dir", type=Path, default=PMLB)
+    parser.add_argument("--steps", type=int, default=5000)
+    parser.add_argument("--time-limit", type=float, default=2300.0, help="seconds (the run stops with a checkpoint)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from autometa.neural import MetaTrainConfig, meta_train
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(args.threads)
+    config = MetaTrainConfig(steps=args.steps, curriculum=0.1)
+    command = "python benchmarks/meta_optimizer_train.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    record = meta_train(args.out, config, data_dir=args.data_dir, resume=args.resume, device=args.device,
+                        progress=True, command=command, time_limit=args.time_limit)
+    print(f"{record['steps_done']} meta-steps, {record['wall_seconds']} s, final meta-loss {record['final_meta_loss']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

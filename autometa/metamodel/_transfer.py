@@ -50,8 +50,9 @@ def ranking_agreement(table: np.ndarray, values: np.ndarray) -> tuple[np.ndarray
     if n < 2:
         return np.zeros(len(table)), 0
     i, j = np.triu_indices(n, 1)
-    study = np.sign(v[i] - v[j])
-    study[~np.isfinite(v[i]) & ~np.isfinite(v[j])] = 0.0
+    both_failed = ~np.isfinite(v[i]) & ~np.isfinite(v[j])
+    with np.errstate(invalid="ignore"):  # two failures: -inf - -inf, a tie
+        study = np.where(both_failed, 0.0, np.sign(v[i] - v[j]))
     usable = study != 0
     i, j, study = i[usable], j[usable], study[usable]
     if not len(study):

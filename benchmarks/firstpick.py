@@ -18,8 +18,9 @@ Designs (``--designs``):
 ``knn<k>-mean``    the best mean normalized score over the k nearest training datasets;
 ``knn<k>-win``     the best share of the k nearest datasets on which it beats the default, shrunk
                    towards the global share with weight ``m`` (``win = (k * local + m * global) / (k + m)``);
-``safe``           autometa's shipped first pick (:func:`autometa.metamodel.safe_first_pick`, the
-                   ``blend`` list's opener since this study).
+``safe``           :func:`autometa.metamodel.safe_first_pick` opening the ``blend`` list;
+``auto``           what autometa ships (``Settings.first_pick="auto"``): ``safe`` for classification,
+                   ``blend`` for regression.
 
     python benchmarks/firstpick.py --designs lgbm-default,blend,global-mean,global-win,knn20-win,safe
 """
@@ -94,11 +95,11 @@ def pick(design: str, *, normalized: np.ndarray, wins: np.ndarray, z_train: np.n
             m = float(m_text)
         score = (k * np.nan_to_num(local) + m * np.nan_to_num(glob)) / (k + m)
         return int(np.nanargmax(score + 1e-6 * np.nanmean(norm[near], axis=0)))
-    if design in ("blend", "safe"):
+    if design in ("blend", "safe", "auto"):
         from dataclasses import replace
 
         shipped = model.settings
-        model.settings = replace(shipped, first_pick="safe" if design == "safe" else "blend")
+        model.settings = replace(shipped, first_pick=design)
         try:
             return int(model.rank(mf, 1)[0])
         finally:
@@ -116,7 +117,7 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
     kb = load_kb(args.kb)
     groups = kb.origin_groups() if args.groups == "origin" else kb.duplicate_groups()
     rows = []
-    needs_model = any(d in ("blend", "safe") for d in args.designs)
+    needs_model = any(d in ("blend", "safe", "auto") for d in args.designs)
     for task in args.tasks:
         data = training_data(kb, task, min_coverage=0.5)
         up = higher_is_better(data.metric)

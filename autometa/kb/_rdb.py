@@ -30,9 +30,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from autometa.errors import InputError
-from autometa.evaluation._pool import Job, WorkerPool
-from autometa.evaluation._protocol import Protocol
-from autometa.evaluation._run import STATUS_FAILED, EvaluationResult, failed_result, prepare_data
+from autometa.evaluation import (
+    STATUS_FAILED,
+    EvaluationResult,
+    Job,
+    Protocol,
+    WorkerPool,
+    failed_result,
+    prepare_data,
+)
 from autometa.io import mask_url
 from autometa.io import open_storage as _open_storage
 from autometa.kb import _schema as S

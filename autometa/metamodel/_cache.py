@@ -233,7 +233,7 @@ def _kb_folders(kb: Any) -> list[Path] | None:
     from autometa.kb import shipped_kb_path
 
     if kb is None:
-        from autometa.kb._import_common import user_kb_path
+        from autometa.kb import user_kb_path
 
         folders = [shipped_kb_path()]
         user = user_kb_path()

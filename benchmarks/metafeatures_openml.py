@@ -45,8 +45,7 @@ sys.path.insert(0, str(REPO))
 
 import metafeatures  # noqa: E402
 from autometa.data import load_dataset  # noqa: E402
-from autometa.kb._duplicates import pmlb_openml_pairs  # noqa: E402
-from autometa.kb._import_lcdb import lcdb_qualities  # noqa: E402
+from autometa.kb import lcdb_qualities, pmlb_openml_pairs  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 REL_TOL = 1e-6

@@ -39,6 +39,7 @@ TOLERANCES = (0.01, 0.02, 0.05)
 
 
 def selector_grid() -> list[Any]:
+    # private on purpose: the harness measures the meta-model's own parts
     from autometa.metamodel._select import SelectorSettings
 
     shipped = SelectorSettings()
@@ -49,6 +50,7 @@ def selector_grid() -> list[Any]:
 
 def noise_floor(kb: Any, data: Any, datasets: list[str], groups: dict[str, str], tolerance: float = 0.01) -> dict[str, float]:
     """Split-fold self-agreement and copies' agreement (see the module docstring)."""
+    # private on purpose: the harness measures the meta-model's own parts
     from autometa.metamodel._features import config_key
     from autometa.metamodel._select import family_table, good_families
     from autometa.metamodel._training import higher_is_better
@@ -107,8 +109,10 @@ def _splits(n: int, most: int = 20, seed: int = 0) -> list[tuple[int, ...]]:
 def run_source(name: str, kb: Any, tasks: list[tuple[str, str | None, int | None]], args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
     """LODO model selection of every task of one knowledge base; returns rows and the references."""
     from autometa.metamodel import Settings, training_data
-    from benchmarks.lodo import lodo_selection
+
+    # private on purpose: the harness measures the meta-model's own parts
     from autometa.metamodel._select import SelectorSettings
+    from benchmarks.lodo import lodo_selection
 
     groups = kb.duplicate_groups().to_dict()
     frames, extra = [], {}

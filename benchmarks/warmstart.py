@@ -96,9 +96,15 @@ def evaluate_flaml(dataset: Any, protocol: Any) -> dict[str, float]:
     import lightgbm
     from sklearn.pipeline import Pipeline
 
-    from autometa.evaluation import fold_indices, prepare_data
-    from autometa.evaluation._metrics import mean_scores, metrics_for, score_classification, score_regression
-    from autometa.spaces._preprocessing import feature_info, native_categorical
+    from autometa.evaluation import (
+        fold_indices,
+        mean_scores,
+        metrics_for,
+        prepare_data,
+        score_classification,
+        score_regression,
+    )
+    from autometa.spaces import feature_info, native_categorical
 
     data = prepare_data(dataset, protocol)
     folds: dict[str, list[float]] = {m: [] for m in metrics_for(data.task)}
@@ -121,7 +127,7 @@ def evaluate_flaml(dataset: Any, protocol: Any) -> dict[str, float]:
 
 
 def _dataset_refs() -> dict[str, Any]:
-    from autometa.kb._corpus import resolve_corpora
+    from autometa.kb import resolve_corpora
 
     specs = [str(PMLB_DIR)] if PMLB_DIR.exists() else []
     refs = {}
@@ -266,8 +272,7 @@ def run_live(args: argparse.Namespace) -> pd.DataFrame:
 
     from autometa import tune
     from autometa.evaluation import HIGHER_IS_BETTER, PRIMARY_METRIC, Protocol, evaluate_config, prepare_data
-    from autometa.kb import KnowledgeBase
-    from autometa.kb._corpus import resolve_corpora
+    from autometa.kb import KnowledgeBase, resolve_corpora
     from autometa.metamodel import load_kb
     from benchmarks.replay import DEFAULTS_ORDER
 
@@ -337,8 +342,11 @@ def kb_copies(kb: Any, ref: Any, dataset: Any) -> list[str]:
     """Knowledge-base datasets that are ``dataset`` or a copy of it: the same id, the same name (cleaned,
     same task), or the same data by the knowledge base's duplicate rules on its meta-features; with
     every dataset of their duplicate groups."""
+    # private on purpose: the harness measures the meta-model's own parts
     from autometa._recommend import dataset_metafeatures
     from autometa.evaluation import Protocol
+
+    # private on purpose: the harness measures the meta-model's own parts
     from autometa.kb._duplicates import duplicate_groups, name_key
 
     ds = kb.datasets

@@ -9,7 +9,7 @@ What it does:
 1. The dataset's meta-features (on the protocol's rows) go to the meta-model, whose top
    recommendations are enqueued as the first trials (``study.enqueue_trial``; a resumed or shared
    study never gets them twice).
-2. Later trials come from :class:`autometa.metamodel._sampler.MetaSampler`: on every other trial it
+2. Later trials come from :class:`autometa.metamodel.MetaSampler`: on every other trial it
    keeps using the meta-model as a prior, corrected by the study's own results; on the others
    Optuna's TPE, which models every trial of the study (warm start included), refines.
 3. Each trial is scored by :func:`autometa.evaluation.evaluate_config`, the knowledge base's protocol
@@ -112,8 +112,7 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
     )
     from autometa.data import Dataset, load_dataset
     from autometa.evaluation import DEFAULT_PROTOCOL, HIGHER_IS_BETTER, prepare_data
-    from autometa.metamodel._features import config_key
-    from autometa.metamodel._sampler import MetaSampler, fixed_params, suggest_config
+    from autometa.metamodel import MetaSampler, config_key, fixed_params, suggest_config
     from autometa.spaces import list_families
 
     if n_trials is not None and n_trials < 1:
@@ -270,7 +269,7 @@ def _shape(record: dict[str, Any]) -> str:
 
 def best_config(study: Any) -> tuple[str, dict[str, Any]]:
     """``(family, config)`` of the study's best trial (the parameters that apply to its task)."""
-    from autometa.metamodel._sampler import trial_config
+    from autometa.metamodel import trial_config
     from autometa.spaces import get_family
 
     try:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from autometa._lazy import lazy_exports
 from autometa.metamodel._cache import DEFAULT_SETTINGS, cache_dir, kb_fingerprint, load_kb, load_metamodel
+from autometa.metamodel._features import config_key
 from autometa.metamodel._model import DESIGNS, MetaModel, Settings
 from autometa.metamodel._safe import safe_first_pick
 from autometa.metamodel._training import TrainingData, training_data
@@ -28,10 +29,11 @@ _LAZY: dict[str, str] = {
     "MetaSampler": "autometa.metamodel._sampler",
     "suggest_config": "autometa.metamodel._sampler",
     "trial_config": "autometa.metamodel._sampler",
+    "fixed_params": "autometa.metamodel._sampler",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from autometa.metamodel._sampler import MetaSampler, suggest_config, trial_config  # noqa: F401
+    from autometa.metamodel._sampler import MetaSampler, fixed_params, suggest_config, trial_config  # noqa: F401
 
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
 
@@ -43,6 +45,8 @@ __all__ = [
     "Settings",
     "TrainingData",
     "cache_dir",
+    "config_key",
+    "fixed_params",
     "kb_fingerprint",
     "load_kb",
     "load_metamodel",

@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from autometa.evaluation._protocol import Protocol
-from autometa.evaluation._run import prepare_data
+from autometa.evaluation import Protocol, prepare_data
 from autometa.kb._corpus import load_locator
 from autometa.kb._export import open_build
 

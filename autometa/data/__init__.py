@@ -25,20 +25,34 @@ import pandas as pd
 
 from autometa.data._dataset import TASKS, Dataset, FeatureKind, Task
 from autometa.data._prepare import MIN_ROWS, TARGET_NAMES, infer_task, prepare
+from autometa.data._preprocessing import (
+    MAX_ONEHOT_LEVELS,
+    FeatureInfo,
+    NativeCategorical,
+    encoded_features,
+    feature_info,
+    native_categorical,
+)
 from autometa.data._read import RawTable, check_encoding, read_table
 from autometa.errors import InputError
 
 __all__ = [
     "Dataset",
+    "FeatureInfo",
     "FeatureKind",
+    "MAX_ONEHOT_LEVELS",
     "MIN_ROWS",
+    "NativeCategorical",
     "TARGET_NAMES",
     "TASKS",
     "Task",
     "artifact_path",
     "check_encoding",
+    "encoded_features",
+    "feature_info",
     "infer_task",
     "load_dataset",
+    "native_categorical",
     "read_table",
 ]
 

@@ -44,7 +44,7 @@ def as_frame(X: Any):
 
 def fit_preprocessor(X: Any, rows: np.ndarray):
     """The model families' shared recipe (impute, encode categoricals, standardize), fitted on ``rows``."""
-    from autometa.spaces import encoded_features, feature_info
+    from autometa.data import encoded_features, feature_info
 
     frame = as_frame(X).iloc[rows]
     return encoded_features(feature_info(frame), scale=True).fit(frame)

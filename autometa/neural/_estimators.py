@@ -1,7 +1,7 @@
 """``TabularMLPClassifier`` / ``TabularMLPRegressor``: scikit-learn estimators around a torch MLP.
 
 Preprocessing is part of the estimator, so raw tables go in: the shared recipe of the model families
-(:func:`autometa.spaces._preprocessing.encoded_features`: impute, one-hot or ordinal-encode
+(:func:`autometa.data.encoded_features`: impute, one-hot or ordinal-encode
 categoricals, standardize). Training
 is mini-batch with Adam, SGD with momentum, or the learned optimizer, with early stopping on a
 held-back validation split (or on the training loss when that is off or the data are too few).

@@ -8,7 +8,8 @@
     >>> family.build_estimator(config, "classification", dataset, random_state=0)   # sklearn Pipeline
 
 Shared preprocessing (:func:`feature_info`, :func:`encoded_features`, :func:`native_categorical`) lives in
-:mod:`autometa.spaces._preprocessing` and is public here (the neural family uses it too).
+:mod:`autometa.data` (the layer below both the families and :mod:`autometa.neural`, which uses it too) and
+is public here as well.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from autometa.errors import InputError
-from autometa.spaces._base import DEFAULT_CONFIG_ID, Family
-from autometa.spaces._preprocessing import (
+from autometa.data import (
     MAX_ONEHOT_LEVELS,
     FeatureInfo,
     NativeCategorical,
@@ -26,6 +25,8 @@ from autometa.spaces._preprocessing import (
     feature_info,
     native_categorical,
 )
+from autometa.errors import InputError
+from autometa.spaces._base import DEFAULT_CONFIG_ID, Family
 
 # family name -> module defining ``FAMILY``; the order is the order of list_families().
 _FAMILY_MODULES: dict[str, str] = {

@@ -18,8 +18,8 @@ from optuna.distributions import (
 )
 
 from autometa._lazy import missing_extra_message
+from autometa.data import FeatureInfo, feature_info
 from autometa.errors import InputError
-from autometa.spaces._preprocessing import FeatureInfo, feature_info
 
 DEFAULT_CONFIG_ID = "default"
 SOBOL_PREFIX = "sobol-"

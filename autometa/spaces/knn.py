@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from optuna.distributions import CategoricalDistribution, IntDistribution
 
+from autometa.data import encoded_features
 from autometa.spaces._base import Family
-from autometa.spaces._preprocessing import encoded_features
 
 SPACE = {
     "n_neighbors": IntDistribution(1, 64, log=True),

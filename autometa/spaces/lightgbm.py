@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from optuna.distributions import FloatDistribution, IntDistribution
 
+from autometa.data import native_categorical
 from autometa.spaces._base import Family
-from autometa.spaces._preprocessing import native_categorical
 
 SPACE = {
     "n_estimators": IntDistribution(50, 500, log=True),  # capped for cost

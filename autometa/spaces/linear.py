@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from optuna.distributions import FloatDistribution
 
+from autometa.data import encoded_features
 from autometa.spaces._base import Family
-from autometa.spaces._preprocessing import encoded_features
 
 SPACE = {"C": FloatDistribution(1e-4, 1e4, log=True)}
 DEFAULT = {"C": 1.0}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
+from autometa.data import encoded_features
 from autometa.spaces._base import Family
-from autometa.spaces._preprocessing import encoded_features
 
 SPACE = {
     "n_estimators": IntDistribution(50, 300, log=True),  # capped for cost

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from optuna.distributions import FloatDistribution
 
+from autometa.data import encoded_features
 from autometa.spaces._base import Family
-from autometa.spaces._preprocessing import encoded_features
 
 SPACE = {
     "C": FloatDistribution(1e-2, 1e3, log=True),

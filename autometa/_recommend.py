@@ -13,7 +13,6 @@ keeps the list diverse.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -343,14 +342,11 @@ def check_metric(metric: str | None, task: str) -> str:
 
 
 def dataset_metafeatures(dataset: Any, protocol: Any = None) -> dict[str, float]:
-    """Meta-features of the rows the protocol evaluates (its seeded row cap), as the KB computed them."""
-    import metafeatures
-    from autometa.evaluation import DEFAULT_PROTOCOL, prepare_data
+    """Meta-features of the rows the protocol evaluates, as the KB computed them
+    (:func:`autometa.kb.dataset_metafeatures`, the one definition)."""
+    from autometa.kb import dataset_metafeatures as characterize
 
-    protocol = protocol or DEFAULT_PROTOCOL
-    prepared = prepare_data(dataset.as_given(), protocol)  # constant columns count, as in OpenML's qualities
-    values = metafeatures.extract(prepared.X, prepared.y, task=prepared.task, random_state=protocol.seed)
-    return {str(k): float(v) for k, v in dict(values).items() if v is not None and math.isfinite(float(v))}
+    return characterize(dataset, protocol)
 
 
 def _evidence(model: Any, ranked: Any, c: int) -> tuple[Evidence, ...]:

@@ -32,6 +32,7 @@ _LAZY: dict[str, str] = {
     "import_study": "autometa.kb._verbs",
     "info": "autometa.kb._verbs",
     "refresh_metafeatures": "autometa.kb._verbs",
+    "dataset_metafeatures": "autometa.kb._metafeatures",
     "BuildStats": "autometa.kb._build",
     "ImportResult": "autometa.kb._import_common",
     "user_kb_path": "autometa.kb._import_common",
@@ -49,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from autometa.kb._duplicates import duplicate_pairs, name_key, pmlb_openml_pairs  # noqa: F401
     from autometa.kb._import_common import ImportResult, user_kb_path  # noqa: F401
     from autometa.kb._lcdb_files import lcdb_qualities  # noqa: F401
+    from autometa.kb._metafeatures import dataset_metafeatures  # noqa: F401
     from autometa.kb._verbs import (  # noqa: F401
         build,
         export,

@@ -181,11 +181,12 @@ def _row(trial, state: str, study, family: str | None, metric: str, dataset_key:
 
 
 def _dataset_row(dataset, dataset_key: str, study_name: str) -> dict[str, Any]:
-    import metafeatures
+    from autometa.evaluation import DEFAULT_PROTOCOL
+    from autometa.kb._metafeatures import dataset_metafeatures
 
     try:
-        given = dataset.as_given()  # constant columns count, as in OpenML's qualities and the built KB
-        values = metafeatures.extract(given.X, given.y, task=dataset.task, random_state=0)
+        # As the built knowledge base characterizes its datasets: as given, on the protocol's rows.
+        values = dataset_metafeatures(dataset, DEFAULT_PROTOCOL)
     except ValueError as exc:
         raise InputError(f"Cannot characterize the study's data '{dataset.name}': {exc}") from None
     row: dict[str, Any] = {
@@ -197,7 +198,7 @@ def _dataset_row(dataset, dataset_key: str, study_name: str) -> dict[str, Any]:
         "n_rows": dataset.n_rows,
         "n_features": dataset.n_features,
         "n_classes": dataset.n_classes,
-        "row_cap": 0,
+        "row_cap": DEFAULT_PROTOCOL.row_cap,
         "protocol_version": FOREIGN_PROTOCOL_VERSION,
     }
     for key, value in dict(values).items():

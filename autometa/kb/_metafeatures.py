@@ -17,6 +17,26 @@ from autometa.kb._corpus import load_locator
 from autometa.kb._export import open_build
 
 
+def dataset_metafeatures(dataset: Any, protocol: Protocol | None = None, *, key: str | None = None) -> dict[str, float]:
+    """The meta-features of ``dataset`` as the knowledge base has them: on the data as given (constant
+    columns included, as OpenML counts them), on the rows the protocol evaluates (its seeded row cap),
+    with the protocol's seed; non-finite values are left out. The one definition used by ``kb build``
+    (:func:`refresh_metafeatures`), ``recommend``, ``tune`` and ``kb import-study``.
+
+    Args:
+        dataset: a :class:`~autometa.data.Dataset`.
+        protocol: the evaluation protocol (default: autometa's).
+        key: a cache key for the prepared rows (a dataset id).
+    """
+    import metafeatures
+    from autometa.evaluation import DEFAULT_PROTOCOL
+
+    protocol = protocol or DEFAULT_PROTOCOL
+    data = prepare_data(dataset.as_given(), protocol, key=key)
+    values = metafeatures.extract(data.X, data.y, task=data.task, random_state=protocol.seed)
+    return {str(k): float(v) for k, v in dict(values).items() if v is not None and math.isfinite(float(v))}
+
+
 def refresh_metafeatures(build_dir: str | Path, *, shard_dir: str | Path | None = None,
                          pmlb_root: str | Path | None = None, force: bool = False, console: Any = None) -> dict[str, int]:
     """Fill ``SHARDS/metafeatures/<dataset>.json`` for every dataset of the build that lacks it.
@@ -25,9 +45,8 @@ def refresh_metafeatures(build_dir: str | Path, *, shard_dir: str | Path | None 
     not importable, nothing is computed and a note says so (run this again later).
     """
     try:
-        import metafeatures
-        extract = metafeatures.extract
-    except (ImportError, AttributeError):
+        import metafeatures  # noqa: F401 - only to say so when it is missing
+    except ImportError:
         if console is not None:
             console.print("refresh-metafeatures: the metafeatures package is not available yet; run "
                           "'autometa kb refresh-metafeatures DIR' later.", highlight=False)
@@ -43,11 +62,7 @@ def refresh_metafeatures(build_dir: str | Path, *, shard_dir: str | Path | None 
         start = time.perf_counter()
         try:
             dataset = load_locator(row["locator"], pmlb_root=pmlb_root)
-            # On the data as given (constant columns included, as OpenML counts them), capped as evaluated.
-            data = prepare_data(dataset.as_given(), protocol, key=dataset_id)
-            values = extract(data.X, data.y, task=data.task, random_state=protocol.seed)
-            values = {str(k): (float(v) if v is not None and math.isfinite(float(v)) else None)
-                      for k, v in dict(values).items()}
+            values: dict[str, float | None] = dict(dataset_metafeatures(dataset, protocol, key=dataset_id))
         except Exception as exc:  # one dataset's failure must not stop the pass
             counts["failed"] += 1
             if console is not None:

@@ -140,7 +140,7 @@ class _TPEProposer:
     def propose(self, remaining: np.ndarray) -> int:
         from optuna.trial import TrialState
 
-        from autometa.metamodel._sampler import suggest_config
+        from autometa.spaces import suggest_config
 
         trial = self.study.ask()
         family, config = suggest_config(trial, self.families, self.model.task)
@@ -151,8 +151,7 @@ class _TPEProposer:
         import optuna
         from optuna.trial import TrialState, create_trial
 
-        from autometa.metamodel._sampler import FAMILY_PARAM, fixed_params, param_name, search_params
-        from autometa.spaces import get_family
+        from autometa.spaces import FAMILY_PARAM, fixed_params, get_family, param_name, search_params
 
         family = str(self.table.families[pick])
         params = fixed_params(family, self.model.candidates["config"].iloc[pick], self.model.task)

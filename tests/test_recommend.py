@@ -39,8 +39,7 @@ def test_configs_hold_only_the_parameters_of_the_task(svm_kb, wine_csv, run_cli)
     import autometa
     from autometa._tune import best_config
     from autometa.metamodel._features import config_key
-    from autometa.metamodel._sampler import trial_config
-    from autometa.spaces import config_set
+    from autometa.spaces import config_set, trial_config
 
     stored = config_set("svm", N_CONFIGS)
     X, y = load_diabetes(return_X_y=True, as_frame=True)

@@ -13,7 +13,7 @@ import pytest
 from optuna.testing.pytest_samplers import BasicSamplerTestCase, SingleOnlySamplerTestCase
 from optuna.trial import TrialState
 
-from autometa.metamodel._sampler import MetaSampler, suggest_config, trial_config
+from autometa.metamodel import MetaSampler, suggest_config, trial_config
 
 FAMILIES = ["linear", "knn", "lightgbm", "random_forest"]
 

@@ -192,3 +192,21 @@ def test_native_categorical_keeps_training_levels_and_plain_names():
     assert set(out["f2"].cat.categories) == set(X["colour"].iloc[:50].dropna())
     assert out["f3"].dtype == np.float64  # 30 levels > max_levels: numeric codes
     assert step.categorical_mask() == [False, False, True, False]
+
+
+def test_the_conditional_encoding_round_trips_through_a_trial():
+    import optuna
+
+    from autometa.spaces import FAMILY_PARAM, fixed_params, get_family, suggest_config, trial_config
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for task in ("classification", "regression"):
+        for _ in range(10):
+            trial = study.ask()
+            family, config = suggest_config(trial, ["svm", "lightgbm", "knn"], task)
+            # Only the task's parameters, each under "<family>.<param>"; SVR's epsilon only for regression.
+            assert set(trial.params) == {FAMILY_PARAM} | {f"{family}.{p}" for p in get_family(family).params_for(task)}
+            assert ("svm.epsilon" in trial.params) == (family == "svm" and task == "regression")
+            assert trial_config(trial.params) == (family, config)
+            assert fixed_params(family, config, task) == trial.params
+            study.tell(trial, 0.0)

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("metamodel_cache")
 
 def test_recommendations_come_first_then_the_sampler(tiny_kb, wine_csv):
     import autometa
-    from autometa.metamodel._sampler import trial_config
+    from autometa.spaces import trial_config
 
     study = autometa.tune(wine_csv, n_trials=5, kb=tiny_kb, n_warm=3, random_state=0)
     trials = study.trials
@@ -90,8 +90,14 @@ def test_best_model_is_saved_as_json_and_refit_on_load(tiny_kb, wine_csv, tmp_pa
 
 def test_meta_sampler_is_a_plain_optuna_sampler(tiny_kb):
     from autometa.kb import KnowledgeBase
-    from autometa.metamodel import MetaModel, Settings, training_data
-    from autometa.metamodel._sampler import MetaSampler, suggest_config, trial_config
+    from autometa.metamodel import (
+        MetaModel,
+        MetaSampler,
+        Settings,
+        suggest_config,
+        training_data,
+        trial_config,
+    )
 
     data = training_data(KnowledgeBase.load(tiny_kb), "classification")
     model = MetaModel.fit(data, Settings(n_models=2, num_boost_round=30, k=4))

@@ -27,13 +27,14 @@ from autometa.metamodel._training import TrainingData, training_data
 # meta-model stays light.
 _LAZY: dict[str, str] = {
     "MetaSampler": "autometa.metamodel._sampler",
-    "suggest_config": "autometa.metamodel._sampler",
-    "trial_config": "autometa.metamodel._sampler",
-    "fixed_params": "autometa.metamodel._sampler",
+    "suggest_config": "autometa.spaces",
+    "trial_config": "autometa.spaces",
+    "fixed_params": "autometa.spaces",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from autometa.metamodel._sampler import MetaSampler, fixed_params, suggest_config, trial_config  # noqa: F401
+    from autometa.metamodel._sampler import MetaSampler  # noqa: F401
+    from autometa.spaces import fixed_params, suggest_config, trial_config  # noqa: F401
 
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
 

@@ -36,84 +36,24 @@ import pandas as pd
 
 from autometa.metamodel._acquisition import AcquisitionSettings, acquisition, meta_turn, normalize_observed
 from autometa.metamodel._transfer import TransferSettings, transfer_mixture
+from autometa.spaces import (  # the search-space encoding (one definition, re-exported here)
+    FAMILY_PARAM,
+    fixed_params,
+    param_name,
+    trial_config,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from optuna.distributions import BaseDistribution
     from optuna.study import Study
-    from optuna.trial import BaseTrial, FrozenTrial, TrialState
+    from optuna.trial import FrozenTrial, TrialState
 
     from autometa.metamodel._model import MetaModel
 
-FAMILY_PARAM = "family"
 try:  # optuna is a dependency; the import is guarded only so that this module documents cleanly
     from optuna.samplers import BaseSampler
 except ImportError:  # pragma: no cover
     BaseSampler = object  # type: ignore[misc,assignment]
-
-
-def param_name(family: str, name: str) -> str:
-    return f"{family}.{name}"
-
-
-def search_params(family: str, task: str | None = None) -> list[str]:
-    """The parameters of ``family`` that a search on ``task`` tunes (all of them when ``task`` is None).
-
-    Parameters that do not apply to the task (SVR's ``epsilon`` for classification) are left out,
-    so that no sampler spends trials on a dimension the estimator ignores.
-    """
-    from autometa.spaces import get_family
-
-    spec = get_family(family)
-    return spec.params_for(task) if task else list(spec.space)
-
-
-def suggest_config(trial: BaseTrial, families: Sequence[str], task: str | None = None) -> tuple[str, dict[str, Any]]:
-    """Ask ``trial`` for a family (among ``families``) and that family's config for ``task``.
-
-    The space is :class:`MetaSampler`'s: ``family``, then ``<family>.<param>`` for the parameters that
-    apply to ``task`` (all of them when ``task`` is None). Returns ``(family, config)``.
-    """
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
-    from autometa.spaces import get_family
-
-    family = trial.suggest_categorical(FAMILY_PARAM, list(families))
-    space = get_family(family).space
-    config: dict[str, Any] = {}
-    for name in search_params(family, task):
-        dist, key = space[name], param_name(family, name)
-        if isinstance(dist, FloatDistribution):
-            config[name] = trial.suggest_float(key, dist.low, dist.high, log=dist.log)
-        elif isinstance(dist, IntDistribution):
-            config[name] = trial.suggest_int(key, dist.low, dist.high, log=dist.log)
-        elif isinstance(dist, CategoricalDistribution):
-            config[name] = trial.suggest_categorical(key, dist.choices)
-    return family, config
-
-
-def trial_config(params: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """``(family, config)`` of a trial's params, or None when they are incomplete (a running trial).
-
-    Parameters that apply to one task only are optional (a classification study has no SVR
-    ``epsilon``); every other parameter of the family must be there.
-    """
-    from autometa.spaces import get_family, list_families
-
-    family = params.get(FAMILY_PARAM)
-    if family not in list_families():
-        return None
-    spec = get_family(family)
-    config = {name: params[param_name(family, name)] for name in spec.space if param_name(family, name) in params}
-    required = set(spec.space) - set(spec.task_params)
-    return (family, config) if required <= set(config) else None
-
-
-def fixed_params(family: str, config: Mapping[str, Any], task: str | None = None) -> dict[str, Any]:
-    """The params of a trial that evaluates ``config`` of ``family`` on ``task`` (for ``enqueue_trial``)."""
-    from autometa.spaces import get_family
-
-    full = get_family(family).validate_config(config)
-    return {FAMILY_PARAM: family, **{param_name(family, k): full[k] for k in search_params(family, task)}}
 
 
 class MetaSampler(BaseSampler):

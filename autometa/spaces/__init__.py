@@ -27,6 +27,14 @@ from autometa.data import (
 )
 from autometa.errors import InputError
 from autometa.spaces._base import DEFAULT_CONFIG_ID, Family
+from autometa.spaces._encoding import (
+    FAMILY_PARAM,
+    fixed_params,
+    param_name,
+    search_params,
+    suggest_config,
+    trial_config,
+)
 
 # family name -> module defining ``FAMILY``; the order is the order of list_families().
 _FAMILY_MODULES: dict[str, str] = {
@@ -42,6 +50,7 @@ _FAMILY_MODULES: dict[str, str] = {
 
 __all__ = [
     "DEFAULT_CONFIG_ID",
+    "FAMILY_PARAM",
     "MAX_ONEHOT_LEVELS",
     "FeatureInfo",
     "Family",
@@ -50,9 +59,14 @@ __all__ = [
     "config_set",
     "encoded_features",
     "feature_info",
+    "fixed_params",
     "get_family",
     "list_families",
     "native_categorical",
+    "param_name",
+    "search_params",
+    "suggest_config",
+    "trial_config",
 ]
 
 

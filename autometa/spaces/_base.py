@@ -63,16 +63,24 @@ class Family:
     def default_config(self) -> dict[str, Any]:
         return dict(self.default)
 
-    def suggest(self, trial: Any) -> dict[str, Any]:
-        """Sample a config define-by-run from an ``optuna.Trial``."""
+    def suggest(self, trial: Any, *, task: str | None = None, prefix: str = "") -> dict[str, Any]:
+        """Sample a config define-by-run from an ``optuna.Trial``.
+
+        Args:
+            trial: the trial.
+            task: suggest only the parameters that apply to this task (default: all of them).
+            prefix: put before each parameter's name in the trial (``"lightgbm."`` in a study of
+                several families: :func:`autometa.spaces.suggest_config`).
+        """
         config: dict[str, Any] = {}
-        for name, dist in self.space.items():
+        for name in (self.params_for(task) if task else self.space):
+            dist, key = self.space[name], prefix + name
             if isinstance(dist, FloatDistribution):
-                config[name] = trial.suggest_float(name, dist.low, dist.high, log=dist.log)
+                config[name] = trial.suggest_float(key, dist.low, dist.high, log=dist.log)
             elif isinstance(dist, IntDistribution):
-                config[name] = trial.suggest_int(name, dist.low, dist.high, log=dist.log)
+                config[name] = trial.suggest_int(key, dist.low, dist.high, log=dist.log)
             else:
-                config[name] = trial.suggest_categorical(name, dist.choices)
+                config[name] = trial.suggest_categorical(key, dist.choices)
         return config
 
     def from_unit(self, u: np.ndarray | list[float]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from autometa.errors import ArtifactError, InputError
+from autometa.io import atomic_path, atomic_write, check_header, dumps
 from autometa.neural._rule import LearnedRule
 
 FORMAT_VERSION = 2  # 2: the sign-symmetric LearnedRule (1 was the coordinatewise LSTM)
@@ -57,17 +58,13 @@ def resolve(checkpoint: str | Path) -> Path:
 
 
 def read_record(folder: Path) -> dict[str, Any]:
-    """The JSON record of a checkpoint folder, checked for its format version."""
+    """The JSON record of a checkpoint folder, checked for its format version (:mod:`autometa.io`)."""
     try:
         record = json.loads((folder / RECORD_FILE).read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise ArtifactError(f"Cannot read '{folder / RECORD_FILE}' ({exc}); retrain the checkpoint.") from None
-    version = record.get("format_version")
-    if version != FORMAT_VERSION:
-        raise ArtifactError(
-            f"Checkpoint '{folder}' has format version {version!r}, this autometa reads version {FORMAT_VERSION}; "
-            "retrain it with 'autometa meta-optimizer train'."
-        )
+    check_header(record, format=None, version=FORMAT_VERSION, where=f"Checkpoint '{folder}'",
+                 remedy="retrain it with 'autometa meta-optimizer train'")
     return record
 
 
@@ -93,9 +90,7 @@ def save_network(folder: str | Path, net: LearnedRule, record: dict[str, Any]) -
     state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
     _atomic_torch_save(state, folder / WEIGHTS_FILE)
     full = {"format_version": FORMAT_VERSION, "network": net.config, **record}
-    tmp = folder / (RECORD_FILE + ".tmp")
-    tmp.write_text(json.dumps(full, indent=2, sort_keys=False) + "\n")
-    tmp.replace(folder / RECORD_FILE)
+    atomic_write(folder / RECORD_FILE, dumps(full, indent=2) + "\n")
     return folder
 
 
@@ -111,7 +106,6 @@ def load_training_state(folder: Path) -> dict[str, Any]:
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
-    # Write then rename, so an interrupted run never leaves a truncated checkpoint behind.
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+    # Write then rename (autometa.io), so an interrupted run never leaves a truncated checkpoint behind.
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from autometa.errors import ArtifactError, InputError
+from autometa.io import atomic_write, dumps
 from autometa.neural._checkpoint import _atomic_torch_save  # write-then-rename, as for the learned optimizer
 
 FORMAT_VERSION = 1
@@ -45,9 +46,7 @@ def save_learner(learner, folder: str | Path, extra: dict[str, Any] | None = Non
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
         **(extra or {}),
     }
-    tmp = folder / (RECORD_FILE + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
-    tmp.replace(folder / RECORD_FILE)
+    atomic_write(folder / RECORD_FILE, dumps(record, indent=1) + "\n")
     return folder
 
 

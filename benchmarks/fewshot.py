@@ -60,7 +60,7 @@ def _train(name, learner, sampler, iterations, ckpt_dir: Path, reuse: bool, log)
     t0 = time.perf_counter()
     learner.meta_fit(sampler, n_iterations=iterations, progress=True)
     seconds = time.perf_counter() - t0
-    from autometa.neural.fewshot._checkpoint import save_learner
+    from autometa.neural.fewshot._checkpoint import save_learner  # the harness measures this internal part
 
     save_learner(learner, folder, extra={"train_seconds": round(seconds, 1)})
     tail = np.mean(learner.history_[-max(1, iterations // 10):])
@@ -348,7 +348,7 @@ def _omniglot_markdown(rows, budget, args, n_train, n_test, n_eval) -> str:
 
 
 def _tabular_tables(names, pmlb, max_rows, cache, log):
-    from autometa.neural._datasets import load_pool
+    from autometa.neural._datasets import load_pool  # the harness measures this internal part
 
     pool = load_pool(names, pmlb, max_rows=max_rows, seed=0, cache=cache)
     tables = {}
@@ -364,7 +364,10 @@ def run_tabular(args, log) -> None:
     from sklearn.neighbors import KNeighborsClassifier
 
     from autometa.neural import TabularMLPClassifier
-    from autometa.neural._datasets import HELD_OUT_DATASETS, meta_training_names
+    from autometa.neural._datasets import (  # the harness measures this internal part
+        HELD_OUT_DATASETS,
+        meta_training_names,
+    )
     from autometa.neural.fewshot import MAML, FromScratch, ProtoNet, Reptile, TabularEpisodes
 
     quick, budget = args.quick, TABULAR

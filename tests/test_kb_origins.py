@@ -6,7 +6,7 @@ import pandas as pd
 
 
 def _groups(names: list[str], duplicates: dict[str, str] | None = None) -> pd.Series:
-    from autometa.kb._origins import origin_groups
+    from autometa.kb._origins import origin_groups  # the internal part is the unit under test
 
     table = pd.DataFrame({"dataset_id": [f"pmlb/{n}" for n in names], "name": names})
     dup = None if duplicates is None else pd.Series({f"pmlb/{k}": v for k, v in duplicates.items()})

@@ -34,7 +34,7 @@ def postgres_url() -> str:
         pytest.skip("AUTOMETA_TEST_POSTGRES_URL not set (a PostgreSQL database this test may empty)")
     import optuna
 
-    from autometa.kb._rdb import STUDY_PREFIX, open_storage
+    from autometa.kb._rdb import STUDY_PREFIX, open_storage  # the internal part is the unit under test
 
     storage = open_storage(url)
     for summary in storage.get_all_studies():  # a clean slate: earlier runs' studies would be counted
@@ -46,7 +46,7 @@ def postgres_url() -> str:
 def _states(url: str) -> dict[str, Counter]:
     import optuna
 
-    from autometa.kb._rdb import STUDY_PREFIX, open_storage
+    from autometa.kb._rdb import STUDY_PREFIX, open_storage  # the internal part is the unit under test
 
     storage = open_storage(url)
     out = {}
@@ -60,7 +60,12 @@ def _states(url: str) -> dict[str, Counter]:
 def test_four_workers_one_killed_every_config_exactly_once(postgres_url, tmp_path):
     import optuna
 
-    from autometa.kb._rdb import STUDY_PREFIX, mask_url, open_storage, storage_to_kb
+    from autometa.kb._rdb import (  # the internal part is the unit under test
+        STUDY_PREFIX,
+        mask_url,
+        open_storage,
+        storage_to_kb,
+    )
 
     command = [sys.executable, "-m", "cli", "kb", "build", "sklearn:" + ",".join(DATASETS), "--storage", postgres_url,
                "--families", ",".join(FAMILIES), "-n", str(N_CONFIGS), "--heartbeat-interval", "1", "--grace-period", "3"]

@@ -206,7 +206,7 @@ def test_fit_time_is_predicted_and_grows_with_rows(fitted):
 
 # ----------------------------------------------------------------------------- portfolio, acquisition
 def test_greedy_portfolio_covers_complementary_datasets():
-    from autometa.metamodel._portfolio import greedy_portfolio
+    from autometa.metamodel._portfolio import greedy_portfolio  # the internal part is the unit under test
 
     # Config 0 is good on average; configs 1 and 2 are each best on half the datasets.
     scores = np.array([[0.8, 1.0, 0.0], [0.8, 1.0, 0.0], [0.8, 0.0, 1.0], [0.8, 0.0, 1.0]])
@@ -216,7 +216,10 @@ def test_greedy_portfolio_covers_complementary_datasets():
 
 
 def test_posterior_follows_observations_and_keeps_the_prior_far_away():
-    from autometa.metamodel._acquisition import AcquisitionSettings, posterior
+    from autometa.metamodel._acquisition import (  # the internal part is the unit under test
+        AcquisitionSettings,
+        posterior,
+    )
 
     settings = AcquisitionSettings(length_scale=0.1, family_corr=0.0)
     cand = np.array([[0, 0.50], [0, 0.52], [0, 0.95], [1, 0.5]])
@@ -306,7 +309,10 @@ def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
 
 
 def test_meta_model_and_tpe_take_turns_after_the_warm_start():
-    from autometa.metamodel._acquisition import AcquisitionSettings, meta_turn
+    from autometa.metamodel._acquisition import (  # the internal part is the unit under test
+        AcquisitionSettings,
+        meta_turn,
+    )
 
     turns = [meta_turn(n, 5, AcquisitionSettings(meta_every=2)) for n in range(12)]
     assert turns == [True] * 5 + [True, False, True, False, True, False, True]
@@ -314,7 +320,10 @@ def test_meta_model_and_tpe_take_turns_after_the_warm_start():
 
 
 def test_near_copies_of_tried_configs_are_never_proposed():
-    from autometa.metamodel._acquisition import AcquisitionSettings, acquisition
+    from autometa.metamodel._acquisition import (  # the internal part is the unit under test
+        AcquisitionSettings,
+        acquisition,
+    )
 
     cand = np.array([[0, 0.501], [0, 0.7], [1, 0.5], [2, np.nan]])
     obs = np.array([[0, 0.5], [2, np.nan]])
@@ -326,7 +335,7 @@ def test_near_copies_of_tried_configs_are_never_proposed():
 
 # ----------------------------------------------------------------------------- model selection
 def test_good_families_use_a_relative_tolerance_in_the_metric_direction():
-    from autometa.metamodel._select import good_families
+    from autometa.metamodel._select import good_families  # the internal part is the unit under test
 
     best = np.array([[0.90, 0.895, 0.88, np.nan],     # 0.895 >= 0.90 - 0.009: good; 0.88 not; NaN not run
                      [-1.00, -1.009, -np.inf, -1.02]])  # a loss, negated: 1.009 is within 1 % of 1.0; -inf failed
@@ -338,7 +347,7 @@ def test_good_families_use_a_relative_tolerance_in_the_metric_direction():
 def test_family_table_matches_each_familys_best_config(tiny_kb):
     from autometa.kb import KnowledgeBase
     from autometa.metamodel import training_data
-    from autometa.metamodel._select import family_table
+    from autometa.metamodel._select import family_table  # the internal part is the unit under test
     from benchmarks.lodo import family_within
 
     data = training_data(KnowledgeBase.load(tiny_kb), "regression", "rmse")  # lower is better
@@ -355,7 +364,11 @@ def test_family_table_matches_each_familys_best_config(tiny_kb):
 
 
 def test_selector_votes_with_the_nearest_datasets(fitted):
-    from autometa.metamodel._select import FamilySelector, SelectorSettings, family_table
+    from autometa.metamodel._select import (  # the internal part is the unit under test
+        FamilySelector,
+        SelectorSettings,
+        family_table,
+    )
 
     data, _ = fitted
     train = data.without("test/iris")
@@ -414,7 +427,10 @@ def test_cached_model_keeps_its_family_selector(tiny_kb, cache):
 def test_lodo_leaves_out_the_whole_duplicate_group(tiny_kb, monkeypatch):
     from autometa.kb import KnowledgeBase
     from autometa.metamodel import training_data
-    from autometa.metamodel._select import FamilySelector, SelectorSettings
+    from autometa.metamodel._select import (  # the internal part is the unit under test
+        FamilySelector,
+        SelectorSettings,
+    )
     from benchmarks.lodo import held_out, lodo_selection, summarize_selection
 
     kb = KnowledgeBase.load(tiny_kb)
@@ -455,7 +471,10 @@ def test_safe_first_pick_beats_the_reference_default_on_most_similar_datasets(fi
     from dataclasses import replace
 
     from autometa.metamodel import safe_first_pick
-    from autometa.metamodel._safe import reference_default, win_shares
+    from autometa.metamodel._safe import (  # the internal part is the unit under test
+        reference_default,
+        win_shares,
+    )
 
     data, model = fitted
     mf = data.metafeatures.loc["test/iris"].to_dict()
@@ -492,7 +511,7 @@ def test_safe_first_pick_stays_inside_the_eligible_configs(fitted):
 
 # ----------------------------------------------------------------------------- adaptive transfer
 def test_the_known_dataset_that_ranks_the_study_like_it_takes_over_the_prior(fitted):
-    from autometa.metamodel._transfer import (
+    from autometa.metamodel._transfer import (  # the internal part is the unit under test
         TransferSettings,
         adapted_prior,
         dataset_weights,
@@ -525,7 +544,7 @@ def test_the_known_dataset_that_ranks_the_study_like_it_takes_over_the_prior(fit
 def test_sampler_prior_follows_the_known_datasets_that_rank_the_study_alike(fitted):
     # Through the sampler's private prior hook: the public proposal mixes in the acquisition and TPE.
     from autometa.metamodel import MetaSampler
-    from autometa.metamodel._transfer import TransferSettings
+    from autometa.metamodel._transfer import TransferSettings  # the internal part is the unit under test
 
     data, model = fitted
     # A misleading prior: the meta-features say "like synth_0", the results are iris's (whose twin the

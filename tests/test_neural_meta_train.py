@@ -154,7 +154,7 @@ def test_benchmark_writes_tables_and_plots(tmp_path, pmlb_dir):
 def test_divergence_is_loss_above_its_own_minimum():
     import pandas as pd
 
-    from autometa.neural._evaluate import _diverged
+    from autometa.neural._evaluate import _diverged  # the internal part is the unit under test
 
     curve = pd.Series([1.0, 0.5, 0.2, 0.21, 0.3], index=[0, 1, 10, 100, 1000])
     assert not _diverged(curve, 100)  # 0.21 <= 1.1 x 0.2

@@ -23,7 +23,7 @@ def test_make_mlp_shape_and_activation():
 
 def test_the_estimator_and_the_fewshot_body_build_the_same_seeded_layers():
     from autometa.neural import TabularMLPRegressor
-    from autometa.neural.fewshot._networks import MLPBody
+    from autometa.neural.fewshot._networks import MLPBody  # the internal part is the unit under test
 
     torch.manual_seed(3)
     body = MLPBody(6, [8, 4])

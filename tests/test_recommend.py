@@ -37,8 +37,8 @@ def svm_kb(tiny_kb, tmp_path_factory):
 
 def test_configs_hold_only_the_parameters_of_the_task(svm_kb, wine_csv, run_cli):
     import autometa
-    from autometa._tune import best_config
-    from autometa.metamodel._features import config_key
+    from autometa._tune import best_config  # the internal part is the unit under test
+    from autometa.metamodel import config_key
     from autometa.spaces import config_set, trial_config
 
     stored = config_set("svm", N_CONFIGS)
@@ -91,7 +91,11 @@ def test_evidence_is_where_the_config_was_evaluated(tiny_kb):
 
     import numpy as np
 
-    from autometa._recommend import N_EVIDENCE, dataset_metafeatures, rank_candidates
+    from autometa._recommend import (  # the internal part is the unit under test
+        N_EVIDENCE,
+        dataset_metafeatures,
+        rank_candidates,
+    )
     from autometa.data import load_dataset
     from autometa.metamodel import load_metamodel
 
@@ -213,7 +217,7 @@ def test_recommend_does_not_import_torch(tiny_kb, wine_csv, tmp_path):
 def test_big_files_are_sampled_but_counted_in_full(tiny_kb, tmp_path, monkeypatch):
     import numpy as np
 
-    import autometa._recommend as rec
+    import autometa._recommend as rec  # the internal part is the unit under test
 
     monkeypatch.setattr(rec, "TYPE_ROWS", 200)
     monkeypatch.setattr(rec, "_FAST_READ_BYTES", 1)

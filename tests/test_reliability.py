@@ -261,7 +261,7 @@ def wine_study(tiny_kb, wine_csv, metamodel_cache):
 ])
 def test_damaged_model_file_is_one_input_error(wine_study, wine_csv, tmp_path, edit, words):
     import autometa
-    from autometa._tune import save_model
+    from autometa._tune import save_model  # the internal part is the unit under test
 
     path = save_model(wine_study, tmp_path / "best.json", data=wine_csv)
     spec = json.loads(path.read_text())

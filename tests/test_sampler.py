@@ -96,7 +96,10 @@ def test_one_family_study_still_gets_meta_proposals(make, monkeypatch):
 def test_first_proposal_is_the_acquisitions_best_knowledge_base_config(small):
     # Without random or local candidates the proposal is the knowledge base's config with the best
     # prior + exploration bonus, computed here from the meta-model directly.
-    from autometa.metamodel._acquisition import AcquisitionSettings, acquisition
+    from autometa.metamodel._acquisition import (  # the internal part is the unit under test
+        AcquisitionSettings,
+        acquisition,
+    )
 
     model, mf = small
     sampler = MetaSampler(model, mf, FAMILIES, seed=0, n_random=0, n_local=0)
@@ -131,7 +134,12 @@ def test_a_trial_still_asking_for_its_params_is_not_proposed_again(make):
 
 
 def test_fast_acquisition_matches_the_posterior_and_the_near_copy_rule():
-    from autometa.metamodel._acquisition import AcquisitionSettings, acquisition, posterior, too_close
+    from autometa.metamodel._acquisition import (  # the internal part is the unit under test
+        AcquisitionSettings,
+        acquisition,
+        posterior,
+        too_close,
+    )
 
     rng = np.random.default_rng(0)
     columns = [(0, 3), (3, 5), (5, 5)]  # the third family has no parameters
@@ -190,7 +198,7 @@ def test_foreign_space_is_plain_tpe_and_makes_no_proposal(make, monkeypatch, spa
 
 
 def test_proposals_of_trials_that_never_finish_are_dropped(make, monkeypatch):
-    import autometa.metamodel._sampler as module
+    import autometa.metamodel._sampler as module  # the internal part is the unit under test
 
     sampler = make(n_warm=10)
     study = optuna.create_study(direction="maximize", sampler=sampler)

@@ -67,7 +67,7 @@ def test_sqlite_study_resumes_without_repeating_the_warm_start(tiny_kb, wine_csv
 
 def test_best_model_is_saved_as_json_and_refit_on_load(tiny_kb, wine_csv, tmp_path):
     import autometa
-    from autometa._tune import save_model
+    from autometa._tune import save_model  # the internal part is the unit under test
 
     study = autometa.tune(wine_csv, n_trials=2, kb=tiny_kb, n_warm=2)
     path = save_model(study, tmp_path / "model.json", data=wine_csv)
@@ -183,7 +183,7 @@ def test_many_workers_share_one_postgresql_study(tiny_kb, wine_csv, tmp_path):
     first = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     second = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     outs = [p.communicate(timeout=600) for p in (first, second)]
-    from autometa._tune import open_storage
+    from autometa._tune import open_storage  # the internal part is the unit under test
 
     storage = open_storage(url)
     try:

@@ -187,7 +187,7 @@ def run_external(args: argparse.Namespace) -> pd.DataFrame:
     protocol = Protocol.from_dict(kb.meta.get("protocol") or {})
     cache_path = args.out.parent / f"{args.out.name}_evaluations.csv"
     cache = pd.read_csv(cache_path) if cache_path.exists() else pd.DataFrame(columns=["dataset_id", "config", "score"])
-    done = {(r.dataset_id, r.config): r.score for r in cache.itertuples()}
+    done = {(r.dataset_id, r.config): r.score for r in cache.itertuples()}  # real evaluations, kept across runs
     rows = []
     for task in args.tasks:
         data = training_data(kb, task, min_coverage=0.5)
@@ -221,9 +221,8 @@ def run_external(args: argparse.Namespace) -> pd.DataFrame:
                     family = data.candidates.loc[key, "family"]
                     result = evaluate_config(dataset, family, data.candidates.loc[key, "config"], protocol)
                     done[(dataset_id, key)] = result.scores.get(data.metric) if result.ok else np.nan
-                    cache = pd.concat([cache, pd.DataFrame([{"dataset_id": dataset_id, "config": key,
-                                                             "score": done[(dataset_id, key)]}])])
-                    cache.to_csv(cache_path, index=False)
+                    pd.DataFrame([{"dataset_id": d, "config": k, "score": v} for (d, k), v in done.items()]).to_csv(
+                        cache_path, index=False)
                 raw[key] = float(done[(dataset_id, key)])
             sign = 1.0 if up else -1.0
             known = sign * np.array([*table.to_numpy(dtype=float), *[v for v in raw.values() if np.isfinite(v)]])

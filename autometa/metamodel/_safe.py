@@ -61,7 +61,8 @@ def safe_first_pick(model: Any, metafeatures: Mapping[str, float], *, eligible: 
     """
     settings = model.settings
     allowed = np.ones(len(model.candidates), dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool)
-    keep = np.array([d not in set(exclude_datasets) for d in model.dataset_ids], dtype=bool)
+    excluded = set(exclude_datasets)
+    keep = np.array([d not in excluded for d in model.dataset_ids], dtype=bool)
     normalized = model.normalized[keep]
     if not allowed.any():
         raise ValueError("no eligible candidate")

@@ -494,3 +494,46 @@ def test_ten_kills_of_tune_lose_nothing(tiny_kb, wine_csv, tmp_path, metamodel_c
         _check_nothing_lost(run)
         report.append((i, run["before"], dict(run["after"]["states"]), len(run["after"]["retried"])))
     print("\n".join(f"kill {i}: after >= {b} trials; final states {s}; {r} retried" for i, b, s, r in report))
+
+
+# ----------------------------------------------------------------------------- kb build: killed and resumed
+_BUILD_FAMILIES, _BUILD_CONFIGS = ("linear", "knn"), 4
+
+
+def _build_args(out: Path) -> list[str]:
+    return ["kb", "build", "sklearn:iris,wine", "--out", str(out), "--families", ",".join(_BUILD_FAMILIES),
+            "--configs-per-family", str(_BUILD_CONFIGS), "--time-limit", "60"]
+
+
+def _kill_build_and_resume(out: Path, rng: random.Random) -> dict[str, int]:
+    """Start a build, SIGKILL it (and its worker processes) at a random moment, run it again to the end,
+    and count what the exported knowledge base holds."""
+    command = [sys.executable, "-c", "import sys, cli; sys.exit(cli.main(sys.argv[1:]))", *_build_args(out)]
+    build = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    time.sleep(rng.uniform(1.0, 8.0))  # loading, evaluating, writing a shard, or already done
+    killed = build.poll() is None
+    if killed:
+        os.killpg(build.pid, signal.SIGKILL)
+    build.wait()
+    resumed = cli_child(_build_args(out))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    exported = cli_child(["kb", "export", str(out), "--out", str(out / "kb")])
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    evaluations = pd.read_parquet(out / "kb" / "evaluations.parquet")
+    keys = evaluations[["dataset_id", "family", "config_id"]].astype(str).agg("/".join, axis=1)
+    return {"killed": int(killed), "rows": len(evaluations), "unique": keys.nunique(),
+            "expected": 2 * len(_BUILD_FAMILIES) * _BUILD_CONFIGS}
+
+
+def test_killed_kb_build_resumes_with_nothing_lost_or_duplicated(tmp_path):
+    counts = _kill_build_and_resume(tmp_path / "build", random.Random(0))
+    assert counts["killed"] and counts["rows"] == counts["unique"] == counts["expected"], counts
+
+
+@pytest.mark.slow
+def test_ten_kills_of_kb_build_lose_and_duplicate_nothing(tmp_path):
+    rng = random.Random(14)
+    report = [_kill_build_and_resume(tmp_path / f"build{i}", rng) for i in range(10)]
+    print("\n".join(f"kill {i}: {c}" for i, c in enumerate(report)))
+    assert all(c["rows"] == c["unique"] == c["expected"] for c in report), report

@@ -18,23 +18,33 @@ meta-optimizer) in sub-folders; see :func:`artifact_path`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from autometa._lazy import lazy_exports
 from autometa.data._dataset import TASKS, Dataset, FeatureKind, Task
 from autometa.data._prepare import MIN_ROWS, TARGET_NAMES, infer_task, prepare
-from autometa.data._preprocessing import (
-    MAX_ONEHOT_LEVELS,
-    FeatureInfo,
-    NativeCategorical,
-    encoded_features,
-    feature_info,
-    native_categorical,
-)
 from autometa.data._read import RawTable, check_encoding, read_table
 from autometa.errors import InputError
+
+# The families' shared preprocessing needs scikit-learn: it loads on first use, so that reading a table
+# (and `autometa --help`) stays light.
+_LAZY: dict[str, str] = {name: "autometa.data._preprocessing" for name in (
+    "MAX_ONEHOT_LEVELS", "FeatureInfo", "NativeCategorical", "encoded_features", "feature_info", "native_categorical")}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from autometa.data._preprocessing import (  # noqa: F401
+        MAX_ONEHOT_LEVELS,
+        FeatureInfo,
+        NativeCategorical,
+        encoded_features,
+        feature_info,
+        native_categorical,
+    )
+
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
 
 __all__ = [
     "Dataset",

@@ -38,7 +38,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -208,6 +208,14 @@ def duplicate_groups(datasets: pd.DataFrame) -> pd.Series:
         are stable when unrelated datasets are added).
     """
     ids = [str(i) for i in datasets["dataset_id"]]
+    groups = linked_groups(ids, duplicate_pairs(datasets)[["a", "b"]].itertuples(index=False))
+    return pd.Series([groups[i] for i in ids], index=pd.Index(ids, name="dataset_id"), name="group",
+                     dtype="string")
+
+
+def linked_groups(ids: list[str], links: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Each id's group (the smallest id of its connected component) when ``links`` join pairs of ids:
+    union-find, shared by the duplicate and the origin groups."""
     parent = {i: i for i in ids}
 
     def find(i: str) -> str:
@@ -216,16 +224,11 @@ def duplicate_groups(datasets: pd.DataFrame) -> pd.Series:
             i = parent[i]
         return i
 
-    for a, b in duplicate_pairs(datasets)[["a", "b"]].itertuples(index=False):
+    for a, b in links:
         ra, rb = find(a), find(b)
         if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    groups: dict[str, str] = {}
-    for i in ids:
-        root = find(i)
-        groups[root] = min(groups.get(root, i), i)
-    return pd.Series([groups[find(i)] for i in ids], index=pd.Index(ids, name="dataset_id"), name="group",
-                     dtype="string")
+            parent[max(ra, rb)] = min(ra, rb)  # the root is always the smallest id of its component
+    return {i: find(i) for i in ids}
 
 
 def _rows(datasets: pd.DataFrame) -> dict[str, dict]:

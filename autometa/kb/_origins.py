@@ -22,6 +22,8 @@ import re
 
 import pandas as pd
 
+from autometa.kb._duplicates import linked_groups
+
 #: Names (first-token keys) of one origin that the token rule cannot see, mapped to one key.
 ORIGIN_SYNONYMS: dict[str, str] = {
     # handwritten digits: one raw data set under many feature sets
@@ -79,33 +81,14 @@ def origin_groups(datasets: pd.DataFrame, duplicates: pd.Series | None = None) -
         duplicates: its duplicate groups (:meth:`KnowledgeBase.duplicate_groups`); copies join a group.
     """
     ids = [str(d) for d in datasets["dataset_id"]]
-    parent = {d: d for d in ids}
-
-    def find(d: str) -> str:
-        while parent[d] != d:
-            parent[d] = parent[parent[d]]
-            d = parent[d]
-        return d
-
-    def union(a: str, b: str) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
-    first_of_key: dict[str, str] = {}
-    for dataset_id, name in zip(ids, datasets["name"].astype(str), strict=True):
-        for key in origin_keys(name):
-            if key in first_of_key:
-                union(dataset_id, first_of_key[key])
-            else:
-                first_of_key[key] = dataset_id
+    known = set(ids)
+    # Every dataset is linked to the first one that shares a key with it: its origin keys, or its
+    # duplicate group (a key of its own kind, so that no name can collide with a group id).
+    first: dict[object, str] = {}
+    links = [(d, first.setdefault(key, d))
+             for d, name in zip(ids, datasets["name"].astype(str), strict=True) for key in origin_keys(name)]
     if duplicates is not None:
-        first_of_group: dict[str, str] = {}
-        for dataset_id, group in duplicates.items():
-            if str(dataset_id) not in parent:
-                continue
-            if group in first_of_group:
-                union(str(dataset_id), first_of_group[group])
-            else:
-                first_of_group[group] = str(dataset_id)
-    return pd.Series([find(d) for d in ids], index=pd.Index(ids, name="dataset_id"), dtype=str)
+        links += [(str(d), first.setdefault(("duplicates", group), str(d)))
+                  for d, group in duplicates.items() if str(d) in known]
+    groups = linked_groups(ids, links)
+    return pd.Series([groups[d] for d in ids], index=pd.Index(ids, name="dataset_id"), dtype=str)

@@ -61,23 +61,20 @@ def safe_first_pick(model: Any, metafeatures: Mapping[str, float], *, eligible: 
     """
     settings = model.settings
     allowed = np.ones(len(model.candidates), dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool)
-    excluded = set(exclude_datasets)
-    keep = np.array([d not in excluded for d in model.dataset_ids], dtype=bool)
-    normalized = model.normalized[keep]
     if not allowed.any():
         raise ValueError("no eligible candidate")
-    z = model.scaler.transform(metafeatures)[0]
-    distance = np.abs(model.Z[keep] - z).sum(axis=1)
-    near = np.argsort(distance, kind="stable")[: settings.safe_k]
+    excluded = set(exclude_datasets)
+    keep = np.array([d not in excluded for d in model.dataset_ids], dtype=bool)
+    near = model.neighbors(metafeatures, k=settings.safe_k, exclude=exclude_datasets)["index"].to_numpy(dtype=int)
     with np.errstate(invalid="ignore"):
-        mean_near = _nanmean(normalized[near])
+        mean_near = _nanmean(model.normalized[near])
         reference = reference_default(model, allowed)
-        if reference is None or len(normalized) == 0:
+        if reference is None or not keep.any():
             score = np.nan_to_num(mean_near, nan=-1.0)
         else:
-            wins = win_shares(normalized, reference)
+            wins = win_shares(model.normalized, reference)
             k, m = float(len(near)), float(settings.safe_prior)
-            share = (k * np.nan_to_num(_nanmean(wins[near])) + m * np.nan_to_num(_nanmean(wins))) / max(k + m, 1e-12)
+            share = (k * np.nan_to_num(_nanmean(wins[near])) + m * np.nan_to_num(_nanmean(wins[keep]))) / max(k + m, 1e-12)
             score = share + 1e-6 * np.nan_to_num(mean_near)
     score = np.where(allowed, score, -np.inf)
     return int(np.argmax(score))

@@ -175,6 +175,8 @@ def recommend(data: Any, target: str | None = None, metric: str | None = None,
     seconds["load"] = time.perf_counter() - start
 
     t = time.perf_counter()
+    from autometa.kb import dataset_metafeatures
+
     mf = dataset_metafeatures(dataset)
     seconds["metafeatures"] = time.perf_counter() - t
 
@@ -339,14 +341,6 @@ def check_metric(metric: str | None, task: str) -> str:
         raise InputError(f"Metric '{metric}' does not apply to a {task} dataset; choose one of "
                          f"{', '.join(metrics_for(task))}.")
     return metric
-
-
-def dataset_metafeatures(dataset: Any, protocol: Any = None) -> dict[str, float]:
-    """Meta-features of the rows the protocol evaluates, as the KB computed them
-    (:func:`autometa.kb.dataset_metafeatures`, the one definition)."""
-    from autometa.kb import dataset_metafeatures as characterize
-
-    return characterize(dataset, protocol)
 
 
 def _evidence(model: Any, ranked: Any, c: int) -> tuple[Evidence, ...]:

@@ -107,11 +107,11 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
         check_families,
         check_metric,
         check_task,
-        dataset_metafeatures,
         rank_candidates,
     )
     from autometa.data import Dataset, load_dataset
     from autometa.evaluation import DEFAULT_PROTOCOL, HIGHER_IS_BETTER, prepare_data
+    from autometa.kb import dataset_metafeatures
     from autometa.metamodel import MetaSampler, config_key, fixed_params, suggest_config
     from autometa.spaces import list_families
 

@@ -125,10 +125,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import optuna
 
-    # private on purpose: the harness measures the meta-model's own parts
-    from autometa._recommend import dataset_metafeatures
     from autometa.data import load_dataset
     from autometa.evaluation import PRIMARY_METRIC
+    from autometa.kb import dataset_metafeatures
     from autometa.metamodel import MetaSampler, load_metamodel
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

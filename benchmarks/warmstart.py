@@ -342,9 +342,8 @@ def kb_copies(kb: Any, ref: Any, dataset: Any) -> list[str]:
     """Knowledge-base datasets that are ``dataset`` or a copy of it: the same id, the same name (cleaned,
     same task), or the same data by the knowledge base's duplicate rules on its meta-features; with
     every dataset of their duplicate groups."""
-    # private on purpose: the harness measures the meta-model's own parts
-    from autometa._recommend import dataset_metafeatures
     from autometa.evaluation import Protocol
+    from autometa.kb import dataset_metafeatures
 
     # private on purpose: the harness measures the meta-model's own parts
     from autometa.kb._duplicates import duplicate_groups, name_key

@@ -93,10 +93,10 @@ def test_evidence_is_where_the_config_was_evaluated(tiny_kb):
 
     from autometa._recommend import (  # the internal part is the unit under test
         N_EVIDENCE,
-        dataset_metafeatures,
         rank_candidates,
     )
     from autometa.data import load_dataset
+    from autometa.kb import dataset_metafeatures
     from autometa.metamodel import load_metamodel
 
     mf = dataset_metafeatures(load_dataset(load_wine(as_frame=True).frame, target="target"))

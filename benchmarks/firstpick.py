@@ -51,6 +51,11 @@ def beats_default_matrix(scores: np.ndarray, default_col: int, up: bool) -> np.n
     return np.where(np.isfinite(d), out, np.nan)
 
 
+def _nearest(z_train: np.ndarray, z: np.ndarray, k: int) -> np.ndarray:
+    """Rows of the ``k`` training datasets nearest to ``z`` (L1 over scaled meta-features, as the meta-model)."""
+    return np.argsort(np.abs(z_train - z).sum(axis=1), kind="stable")[:k]
+
+
 def pick(design: str, *, normalized: np.ndarray, wins: np.ndarray, z_train: np.ndarray, z: np.ndarray,
          default_col: int, model: Any = None, mf: dict[str, float] | None = None, m: float = 10.0) -> int:
     """Column index of the design's first pick (see the module docstring)."""
@@ -68,24 +73,21 @@ def pick(design: str, *, normalized: np.ndarray, wins: np.ndarray, z_train: np.n
         k_text, q_text = design[6:].split("-")  # training datasets, the best mean over the k nearest
         k, q = int(k_text), float(q_text)
         glob = np.nanmean(wins, axis=0)
-        d = np.abs(z_train - z).sum(axis=1)
-        near = np.argsort(d, kind="stable")[:k]
+        near = _nearest(z_train, z, k)
         local = np.nanmean(norm[near], axis=0)
         ok = glob >= min(q, float(np.nanmax(glob)))
         return int(np.nanargmax(np.where(ok, local, -np.inf)))
     if design.startswith("combo"):  # combo<k>-<lambda>: shrunk win share + lambda x shrunk mean score
         k_text, lam_text = design[5:].split("-")
         k, lam = int(k_text), float(lam_text)
-        d = np.abs(z_train - z).sum(axis=1)
-        near = np.argsort(d, kind="stable")[:k]
+        near = _nearest(z_train, z, k)
         win = (k * np.nan_to_num(np.nanmean(wins[near], axis=0)) + m * np.nan_to_num(np.nanmean(wins, axis=0))) / (k + m)
         mean = (k * np.nan_to_num(np.nanmean(norm[near], axis=0)) + m * np.nan_to_num(np.nanmean(norm, axis=0))) / (k + m)
         return int(np.nanargmax(win + lam * mean))
     if design.startswith("knn"):
         k_text, kind = design[3:].split("-")
         k = int(k_text)
-        d = np.abs(z_train - z).sum(axis=1)
-        near = np.argsort(d, kind="stable")[:k]
+        near = _nearest(z_train, z, k)
         if kind == "mean":
             return int(np.nanargmax(np.nanmean(norm[near], axis=0)))
         local = np.nanmean(wins[near], axis=0)

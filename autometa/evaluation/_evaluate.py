@@ -29,6 +29,7 @@ def evaluate_config(
     *,
     pool: WorkerPool | None = None,
     isolate: bool = True,
+    keep_predictions: bool = False,
 ) -> EvaluationResult:
     """Score ``family`` with ``config`` on ``dataset`` under ``protocol``.
 
@@ -40,6 +41,8 @@ def evaluate_config(
         pool: the worker pool to run in (default: one shared long-lived worker).
         isolate: run in a worker under the time and memory limits (True), or in this process without
             limits (False; for debugging).
+        keep_predictions: also return the out-of-fold predictions (``result.predictions``: class
+            probabilities or regression predictions, one row per row of the prepared data).
 
     Returns:
         An :class:`EvaluationResult`. A model error, a timeout or running out of memory is returned as
@@ -52,5 +55,6 @@ def evaluate_config(
     config = dict(config or {})
     data = dataset if isinstance(dataset, PreparedData) else prepare_data(dataset, protocol)
     if not isolate:
-        return run_cv(data, spec.name, config, protocol)
-    return (pool or _pool()).evaluate(Job(data=data, family=spec.name, config=config, protocol=protocol))
+        return run_cv(data, spec.name, config, protocol, keep_predictions=keep_predictions)
+    return (pool or _pool()).evaluate(Job(data=data, family=spec.name, config=config, protocol=protocol,
+                                           keep_predictions=keep_predictions))

@@ -56,27 +56,50 @@ def score_classification(y_true: np.ndarray, proba: np.ndarray, n_classes: int) 
             training fold has a column of zeros).
         n_classes: the number of classes of the whole dataset.
 
-    ROC AUC is the macro average of one-vs-rest AUCs over the classes present in the test fold (a
-    class without test rows has no AUC); it is NaN when the fold holds a single class.
+    Balanced accuracy is the mean recall over the classes present in ``y_true`` (scikit-learn's
+    definition). ROC AUC is the macro average of one-vs-rest AUCs over the classes present in the test
+    fold (a class without test rows has no AUC); it is NaN when the fold holds a single class.
     """
-    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
-
     y_true = np.asarray(y_true, dtype=int)
     proba = np.asarray(proba, dtype=float)
-    pred = proba.argmax(axis=1)
-    scores = {"balanced_accuracy": float(balanced_accuracy_score(y_true, pred))}
-    present = np.unique(y_true)
-    if len(present) < 2:
-        scores["roc_auc"] = math.nan
-    elif n_classes == 2:
-        scores["roc_auc"] = float(roc_auc_score(y_true, proba[:, 1]))
-    else:
-        aucs = [roc_auc_score(y_true == c, proba[:, c]) for c in present]
-        scores["roc_auc"] = float(np.mean(aucs))
-    clipped = np.clip(proba, _EPS, 1.0)
-    clipped = clipped / clipped.sum(axis=1, keepdims=True)
-    scores["log_loss"] = float(-np.mean(np.log(clipped[np.arange(len(y_true)), y_true])))
-    return scores
+    return {name: metric_score(name, y_true, proba, n_classes) for name in CLASSIFICATION_METRICS}
+
+
+def metric_score(metric: str, y_true: np.ndarray, prediction: np.ndarray, n_classes: int = 0) -> float:
+    """One metric of the protocol: ``prediction`` is ``(n, n_classes)`` probabilities for a
+    classification metric, the predicted values for a regression one.
+
+    The one definition of each metric: :func:`score_classification`, :func:`score_regression` and
+    everything that scores predictions outside a fold (ensemble selection, benchmarks) call it.
+    """
+    if metric == "balanced_accuracy":
+        y_true = np.asarray(y_true, dtype=int)
+        pred = np.asarray(prediction).argmax(axis=1)
+        counts = np.bincount(y_true, minlength=n_classes)
+        hits = np.bincount(y_true[pred == y_true], minlength=len(counts))
+        present = counts > 0
+        return float(np.mean(hits[present] / counts[present]))
+    if metric == "accuracy":
+        return float(np.mean(np.asarray(prediction).argmax(axis=1) == np.asarray(y_true, dtype=int)))
+    if metric == "roc_auc":
+        from sklearn.metrics import roc_auc_score
+
+        y_true = np.asarray(y_true, dtype=int)
+        proba = np.asarray(prediction, dtype=float)
+        present = np.unique(y_true)
+        if len(present) < 2:
+            return math.nan
+        if n_classes == 2:
+            return float(roc_auc_score(y_true, proba[:, 1]))
+        return float(np.mean([roc_auc_score(y_true == c, proba[:, c]) for c in present]))
+    if metric == "log_loss":
+        y_true = np.asarray(y_true, dtype=int)
+        clipped = np.clip(np.asarray(prediction, dtype=float), _EPS, 1.0)
+        clipped = clipped / clipped.sum(axis=1, keepdims=True)
+        return float(-np.mean(np.log(clipped[np.arange(len(y_true)), y_true])))
+    if metric in REGRESSION_METRICS:
+        return score_regression(y_true, prediction)[metric]
+    raise ValueError(f"unknown metric {metric!r}; the protocol's metrics are {', '.join(METRICS)}")
 
 
 def score_regression(y_true: np.ndarray, pred: np.ndarray) -> dict[str, float]:

@@ -49,6 +49,8 @@ class Job:
     config: dict[str, Any]
     protocol: Protocol
     tag: Any = None
+    #: Return the out-of-fold predictions with the result (model fusion needs them; builds do not).
+    keep_predictions: bool = False
 
 
 class _Worker:
@@ -87,7 +89,8 @@ class _Worker:
         self.peak_mb = 0.0
         self.started = time.perf_counter()
         self.deadline = self.started + job.protocol.time_limit + SLACK_SECONDS
-        pickle.dump(("eval", job.data.key, data, job.family, job.config, job.protocol.to_dict()),
+        pickle.dump(("eval", job.data.key, data, job.family, job.config, job.protocol.to_dict(),
+                     job.keep_predictions),
                     self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
         self.process.stdin.flush()
         self.data_key = job.data.key

@@ -89,6 +89,8 @@ class EvaluationResult:
         fit_seconds, predict_seconds: mean per fold.
         n_rows_used: rows after the cap; protocol_version: the protocol it was scored under.
         wall_seconds: wall time of the whole evaluation, limits included.
+        predictions: out-of-fold predictions when asked for (``keep_predictions``): ``(n_rows_used,
+            n_classes)`` probabilities or ``(n_rows_used,)`` regression predictions, in row order.
     """
 
     family: str
@@ -102,6 +104,7 @@ class EvaluationResult:
     n_rows_used: int = 0
     protocol_version: int = 0
     wall_seconds: float = math.nan
+    predictions: np.ndarray | None = None
 
     @property
     def ok(self) -> bool:
@@ -132,8 +135,13 @@ def failed_result(family: str, config: dict[str, Any], status: str, error: str, 
                             protocol_version=protocol.version, wall_seconds=wall_seconds)
 
 
-def run_cv(data: PreparedData, family: str, config: dict[str, Any], protocol: Protocol) -> EvaluationResult:
-    """Cross-validate ``family`` with ``config`` on ``data`` under ``protocol`` in this process."""
+def run_cv(data: PreparedData, family: str, config: dict[str, Any], protocol: Protocol, *,
+           keep_predictions: bool = False) -> EvaluationResult:
+    """Cross-validate ``family`` with ``config`` on ``data`` under ``protocol`` in this process.
+
+    With ``keep_predictions`` the result carries the out-of-fold predictions (see
+    :class:`EvaluationResult`): every row is predicted once, by the model of the fold that held it out.
+    """
     from autometa.spaces import get_family
 
     start = time.perf_counter()
@@ -142,6 +150,9 @@ def run_cv(data: PreparedData, family: str, config: dict[str, Any], protocol: Pr
         config = spec.validate_config(config)
         fold_scores: dict[str, list[float]] = {m: [] for m in metrics_for(data.task)}
         fit_times, predict_times = [], []
+        oof = None
+        if keep_predictions:
+            oof = np.zeros((data.n_rows_used, data.n_classes) if data.task == "classification" else data.n_rows_used)
         for train, test in fold_indices(data.y, data.task, protocol):
             X_train, X_test = data.X.iloc[train], data.X.iloc[test]
             y_train, y_test = data.y[train], data.y[test]
@@ -150,10 +161,13 @@ def run_cv(data: PreparedData, family: str, config: dict[str, Any], protocol: Pr
             model.fit(X_train, y_train)
             t1 = time.perf_counter()
             if data.task == "classification":
-                proba = _full_proba(model, X_test, data.n_classes)
-                scores = score_classification(y_test, proba, data.n_classes)
+                prediction = _full_proba(model, X_test, data.n_classes)
+                scores = score_classification(y_test, prediction, data.n_classes)
             else:
-                scores = score_regression(y_test, model.predict(X_test))
+                prediction = np.asarray(model.predict(X_test), dtype=float)
+                scores = score_regression(y_test, prediction)
+            if oof is not None:
+                oof[test] = prediction
             t2 = time.perf_counter()
             fit_times.append(t1 - t0)
             predict_times.append(t2 - t1)
@@ -163,7 +177,7 @@ def run_cv(data: PreparedData, family: str, config: dict[str, Any], protocol: Pr
             family=family, config=config, status=STATUS_OK, scores=mean_scores(fold_scores),
             fold_scores=fold_scores, fit_seconds=float(np.mean(fit_times)), predict_seconds=float(np.mean(predict_times)),
             n_rows_used=data.n_rows_used, protocol_version=protocol.version,
-            wall_seconds=time.perf_counter() - start,
+            wall_seconds=time.perf_counter() - start, predictions=oof,
         )
     except MemoryError:
         return failed_result(family, config, STATUS_MEMORY, "MemoryError: out of memory under the protocol's "

@@ -48,7 +48,7 @@ def main() -> None:
             request = pickle.load(requests)
         except EOFError:
             return
-        kind, key, data, family, config, protocol_dict = request
+        kind, key, data, family, config, protocol_dict, keep_predictions = request
         if kind != "eval":
             continue
         if data is not None:
@@ -57,7 +57,7 @@ def main() -> None:
         protocol = Protocol.from_dict(protocol_dict)
         try:
             _set_memory_limit(protocol.memory_limit_mb)
-            result = run_cv(cache[key], family, config, protocol)
+            result = run_cv(cache[key], family, config, protocol, keep_predictions=keep_predictions)
         except MemoryError:  # raised outside the model code (e.g. while importing it)
             result = failed_result(family, config, STATUS_MEMORY, "MemoryError: out of memory under the "
                                    f"protocol's limit of {protocol.memory_limit_mb} MiB", cache[key], protocol)

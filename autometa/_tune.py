@@ -24,22 +24,21 @@ on each; the study resumes where it stopped and opens in optuna-dashboard.
 from __future__ import annotations
 
 import json
+import math
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from autometa.errors import ArtifactError, InputError
+from autometa._rungs import RUNGS_ATTR, RungPruner, best_rows, rung_rows
+from autometa.errors import InputError
 from autometa.io import (
     GRACE_PERIOD,
     HEARTBEAT_INTERVAL,
-    check_writable,
     create_or_load_study,
     mask_url,
     open_storage,
-    read_json,
     scrub,
-    sha256_file,
-    write_json,
 )
 
 #: Study user attribute holding what autometa needs to resume or refit a study.
@@ -52,6 +51,8 @@ ORIGIN_ATTR = "autometa.origin"
 WARM_ATTR = "autometa.warm_start"
 #: How long a worker joining a study waits for its creator to queue the warm start.
 WARM_WAIT_SECONDS = 15.0
+#: Study user attribute: the folder of the trials' out-of-fold predictions (for model fusion).
+OOF_ATTR = "autometa.oof_dir"
 
 
 def tune(data: Any, target: str | None = None, family: str | Sequence[str] | None = None, n_trials: int | None = 50,
@@ -61,7 +62,8 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
          warm_start: bool = True, sampler: Any = None, protocol: Any = None,
          heartbeat_interval: int | None = HEARTBEAT_INTERVAL, grace_period: int | None = GRACE_PERIOD,
          callbacks: Sequence[Callable[[Any, Any], None]] = (), on_ready: Callable[[], None] | None = None,
-         encoding: str | None = None) -> Any:
+         encoding: str | None = None, time_budget: float | None = None, max_rows: int | None = None,
+         oof_dir: str | Path | None = None) -> Any:
     """Run a warm-started Optuna search for the best (family, config) on a dataset.
 
     Args:
@@ -91,6 +93,18 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
         callbacks: Optuna callbacks ``(study, frozen_trial)``, e.g. a progress bar.
         on_ready: called once everything is checked and set up, just before the first trial.
         encoding: the text encoding of a CSV/TSV file (default UTF-8), e.g. ``"latin-1"``.
+        time_budget: wall-clock seconds for the whole search: no trial starts after it, a running
+            evaluation is stopped at it, and a config climbs to more rows only when the climb fits in
+            what is left (``timeout`` only stops starting trials).
+        max_rows: the most rows a config is scored on (default: all). Every trial is first scored on
+            the protocol's rows (2,000, where the meta-model's predictions apply); the best climb
+            to 4x the rows at each rung up to ``max_rows`` (see :mod:`autometa._rungs`). The study's
+            value is the score on the top rung's rows (``trial.user_attrs["autometa.rows"]``); trials
+            stopped lower are pruned, with their scores per rung as intermediate values. ``max_rows``
+            at or under the protocol's cap scores every trial on the protocol's rows only.
+        oof_dir: where each trial's out-of-fold predictions on the top rung are kept, for
+            :func:`refit` to fuse models (default: beside a SQLite storage's file, else a temporary
+            folder; recorded in the study).
 
     Returns:
         The ``optuna.Study``. Each trial's user attributes hold the family, config, every metric of
@@ -110,15 +124,20 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
         rank_candidates,
     )
     from autometa.data import Dataset, load_dataset
-    from autometa.evaluation import DEFAULT_PROTOCOL, HIGHER_IS_BETTER, prepare_data
+    from autometa.evaluation import DEFAULT_PROTOCOL, HIGHER_IS_BETTER
     from autometa.kb import dataset_metafeatures
-    from autometa.metamodel import MetaSampler, config_key, fixed_params, suggest_config
+    from autometa.metamodel import MetaSampler, config_key, fixed_params
     from autometa.spaces import list_families
 
     if n_trials is not None and n_trials < 1:
         raise InputError(f"n_trials must be at least 1; got {n_trials}.")
     if timeout is not None and not timeout > 0:
         raise InputError(f"The timeout must be a positive number of seconds; got {timeout}.")
+    if time_budget is not None and not time_budget > 0:
+        raise InputError(f"The time budget must be a positive number of seconds; got {time_budget}.")
+    if max_rows is not None and max_rows < 1:
+        raise InputError(f"max_rows must be at least 1; got {max_rows}.")
+    started = time.monotonic()
     families = check_families(family)
     if isinstance(data, Dataset):
         check_task(data, task)
@@ -146,7 +165,8 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
         sampler = (MetaSampler(model, mf, families, seed=random_state, n_warm=n_warm) if warm_start
                    else optuna.samplers.TPESampler(seed=random_state))
     try:
-        study, created = create_or_load_study(store, study_name, direction=direction, sampler=sampler)
+        study, created = create_or_load_study(store, study_name, direction=direction, sampler=sampler,
+                                              pruner=RungPruner())
     except Exception as exc:  # a schema or connection problem surfaces here with some storages
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"Cannot create or open the study {study_name!r} in {mask_url(storage)}: "
@@ -154,6 +174,9 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
     _check_same_study(study, record, study_name)
     if STUDY_ATTR not in study.user_attrs:
         study.set_user_attr(STUDY_ATTR, record)
+    if RUNGS_ATTR not in study.user_attrs:
+        study.set_user_attr(RUNGS_ATTR, rung_rows(dataset.n_rows, protocol.row_cap, max_rows))
+    oof_path = _oof_dir(study, storage, oof_dir)
 
     # Creating a study is atomic, so the worker that created it enqueues the warm start; a later one
     # does it only if that worker died before it finished (the attribute is set once all are queued).
@@ -167,31 +190,137 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
                                 user_attrs={ORIGIN_ATTR: f"recommendation {item.rank}"})
         study.set_user_attr(WARM_ATTR, len(items))
 
-    prepared = prepare_data(dataset, protocol)
-
-    def objective(trial: Any) -> float:
-        from autometa.evaluation import evaluate_config
-
-        if _has_twin(study, trial):
-            raise optuna.TrialPruned(f"{trial.user_attrs[ORIGIN_ATTR]} is evaluated by another trial")
-        fam, config = suggest_config(trial, families, dataset.task)
-        result = evaluate_config(prepared, fam, config, protocol)
-        trial.set_user_attr("autometa.family", fam)
-        trial.set_user_attr("autometa.config", json.dumps(config, sort_keys=True, default=str))
-        trial.set_user_attr("autometa.status", result.status)
-        trial.set_user_attr("autometa.fit_seconds", _finite(result.fit_seconds))
-        for name, value in result.scores.items():
-            trial.set_user_attr(f"autometa.{name}", _finite(value))
-        if not result.ok or _finite(result.scores.get(metric)) is None:
-            trial.set_user_attr("autometa.error", (result.error or "no score")[:500])
-            raise _EvaluationFailed(f"{fam} failed: {(result.error or 'no score').splitlines()[0][:200]}")
-        return float(result.scores[metric])
-
+    deadline = None if time_budget is None else started + time_budget
+    objective = _Objective(study, dataset, families, metric, protocol, deadline, oof_path)
     if on_ready is not None:
         on_ready()
-    study.optimize(objective, n_trials=n_trials, timeout=timeout, callbacks=list(callbacks),
-                   catch=(_EvaluationFailed,), gc_after_trial=False)
+    left = None if deadline is None else max(deadline - time.monotonic(), 1e-3)
+    study.optimize(objective, n_trials=n_trials, timeout=min(t for t in (timeout, left, math.inf) if t is not None),
+                   callbacks=list(callbacks), catch=(_EvaluationFailed,), gc_after_trial=False)
     return study
+
+
+class _Objective:
+    """One trial: the config scored on each rung's rows, climbing while :class:`RungPruner` and the time
+    budget allow (see :mod:`autometa._rungs`)."""
+
+    def __init__(self, study: Any, dataset: Any, families: list[str], metric: str, protocol: Any,
+                 deadline: float | None, oof_dir: Path | None) -> None:
+        self.study, self.dataset, self.families, self.metric = study, dataset, families, metric
+        self.protocol, self.deadline, self.oof_dir = protocol, deadline, oof_dir
+        self._prepared: dict[int, Any] = {}
+
+    def prepared(self, rows: int) -> Any:
+        from autometa.evaluation import prepare_data
+
+        if rows not in self._prepared:
+            if len(self._prepared) > 1:  # the lowest rung and one other: big tables are not kept twice
+                self._prepared.pop(max(self._prepared))
+            self._prepared[rows] = prepare_data(self.dataset, self.rung_protocol(rows))
+        return self._prepared[rows]
+
+    def rung_protocol(self, rows: int, time_limit: float | None = None) -> Any:
+        import dataclasses
+
+        return dataclasses.replace(self.protocol, row_cap=max(rows, 2 * self.protocol.k),
+                                   time_limit=time_limit or self.protocol.time_limit)
+
+    def time_limit(self, rows: int) -> float:
+        scaled = self.protocol.time_limit * max(rows / self.protocol.row_cap, 1.0) ** 1.2
+        if self.deadline is None:
+            return scaled
+        return max(min(scaled, self.deadline - time.monotonic()), 0.5)
+
+    def __call__(self, trial: Any) -> float:
+        import optuna
+
+        from autometa._rungs import any_complete, climb_cost, current_rungs, lower_top
+        from autometa.evaluation import evaluate_config
+        from autometa.metamodel import suggest_config
+
+        study, metric = self.study, self.metric
+        if _has_twin(study, trial):
+            raise optuna.TrialPruned(f"{trial.user_attrs[ORIGIN_ATTR]} is evaluated by another trial")
+        fam, config = suggest_config(trial, self.families, self.dataset.task)
+        trial.set_user_attr("autometa.family", fam)
+        trial.set_user_attr("autometa.config", json.dumps(config, sort_keys=True, default=str))
+        rung_scores: dict[str, dict[str, float | None]] = {}
+        level = 0
+        while True:
+            rungs = current_rungs(study, [self.dataset.n_rows])
+            rows = rungs[min(level, len(rungs) - 1)]
+            result = evaluate_config(self.prepared(rows), fam, config, self.rung_protocol(rows, self.time_limit(rows)),
+                                     keep_predictions=self.oof_dir is not None)
+            if level == 0:  # the protocol's scores: what the knowledge base and the meta-model speak of
+                trial.set_user_attr("autometa.status", result.status)
+                trial.set_user_attr("autometa.fit_seconds", _finite(result.fit_seconds))
+                for name, value in result.scores.items():
+                    trial.set_user_attr(f"autometa.{name}", _finite(value))
+            score = _finite(result.scores.get(metric))
+            if not result.ok or score is None:
+                error = (result.error or "no score").splitlines()[0][:200]
+                if level == 0:
+                    trial.set_user_attr("autometa.error", (result.error or "no score")[:500])
+                    raise _EvaluationFailed(f"{fam} failed: {error}")
+                trial.set_user_attr("autometa.stopped", f"failed on {rows:,} rows ({result.status}): {error}")
+                raise optuna.TrialPruned(f"{fam} failed on {rows:,} rows")
+            rung_scores[str(rows)] = {**{k: _finite(v) for k, v in result.scores.items()},
+                                      "seconds": _finite(result.wall_seconds)}
+            trial.set_user_attr("autometa.rung_scores", rung_scores)
+            trial.set_user_attr("autometa.rows", rows)
+            trial.report(score, step=rows)
+            self._keep_predictions(trial, rows, result)
+            rungs = current_rungs(study, rungs)  # another worker may have lowered the top meanwhile
+            if rows >= rungs[-1]:
+                return score
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"not among the best on {rows:,} rows")
+            next_rows = rungs[rungs.index(rows) + 1]  # lowering removes only rungs above the top reached
+            if self.deadline is not None:
+                cost = climb_cost(result.wall_seconds, rows, next_rows, fam)
+                if cost > self.deadline - time.monotonic():
+                    if not any_complete(study):  # nothing reached the top: this budget's top is here
+                        lower_top(study, rows)
+                        return score
+                    trial.set_user_attr("autometa.stopped", f"the time budget cannot afford {next_rows:,} rows")
+                    raise optuna.TrialPruned(f"the time budget cannot afford {next_rows:,} rows")
+            level = rungs.index(rows) + 1
+
+    def _keep_predictions(self, trial: Any, rows: int, result: Any) -> None:
+        import numpy as np
+
+        if self.oof_dir is None or result.predictions is None:
+            return
+        self.oof_dir.mkdir(parents=True, exist_ok=True)
+        path = self.oof_dir / oof_name(trial.number, rows)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, np.asarray(result.predictions, dtype=np.float32), allow_pickle=False)
+        tmp.replace(path)
+
+
+def oof_name(number: int, rows: int) -> str:
+    """File name of a trial's out-of-fold predictions on ``rows`` rows."""
+    return f"trial-{number:05d}-rows-{rows}.npy"
+
+
+def _oof_dir(study: Any, storage: Any, oof_dir: str | Path | None) -> Path | None:
+    """Where this process keeps out-of-fold predictions (recorded in the study on first use)."""
+    import hashlib
+    import tempfile
+
+    if oof_dir is not None:
+        path = Path(oof_dir).expanduser()
+    elif isinstance(storage, (str, Path)) and not str(storage).startswith(("postgresql", "mysql")):
+        file = str(storage)[len("sqlite:///"):] if str(storage).startswith("sqlite:///") else str(storage)
+        path = Path(file).expanduser().resolve().with_name(Path(file).name + ".oof") / study.study_name
+    elif storage is None:
+        path = Path(tempfile.mkdtemp(prefix="autometa-oof-"))
+    else:  # a shared RDB: each machine keeps its own trials' predictions
+        key = hashlib.sha256(f"{mask_url(storage)}|{study.study_name}".encode()).hexdigest()[:16]
+        path = Path.home() / ".cache" / "autometa" / "oof" / key
+    if OOF_ATTR not in study.user_attrs:
+        study.set_user_attr(OOF_ATTR, str(path))
+    return path
 
 
 class _EvaluationFailed(Exception):
@@ -292,191 +421,133 @@ def _finite(value: Any) -> float | None:
     return value if value == value and abs(value) != float("inf") else None
 
 
-# --------------------------------------------------------------------------- refit and saved models
-#: Format of a saved model file (JSON). A saved model holds the best config and where its data came
-#: from, not fitted weights: refitting on load needs no pickle (which could run code when loaded) and
-#: works for every family, preprocessing included.
-MODEL_FORMAT = "autometa-model"
-MODEL_FORMAT_VERSION = 1
+# --------------------------------------------------------------------------- refit: a model to ship
+def refit(study: Any, data: Any, target: str | None = None, ensemble: str | None = None, *,
+          oof_dir: str | Path | None = None) -> Any:
+    """Fit the study's best config, or a fusion of its best trials, on every row of ``data``.
 
+    Args:
+        study: a study of :func:`tune` (``optuna.load_study(...)`` for one in a storage).
+        data: the data the study tuned on (its fingerprint is checked).
+        target: its target column (default: the study's).
+        ensemble: None for the best single config; ``"selection"`` (Caruana's ensemble selection),
+            ``"stacking"`` or ``"mdt"`` (a meta-decision tree) to fuse the best trials from their
+            out-of-fold predictions on the top rung's rows (see :mod:`autometa.models`). With fewer
+            than two such trials the best single config is fitted, and the model card says why.
+        oof_dir: the folder of the out-of-fold predictions (default: the one the study recorded).
 
-class TunedModel:
-    """The best config of a study, fitted on all rows of the dataset.
-
-    Attributes:
-        estimator: the fitted scikit-learn pipeline (preprocessing + model).
-        family, config: what was fitted.
-        task, target: the dataset's task and target column.
-        columns: the feature columns (names and dtypes) that :meth:`predict` expects.
+    Returns:
+        An :class:`autometa.models.FittedModel` (``predict``, ``predict_proba``, ``card``), ready for
+        :func:`autometa.save_model`.
     """
-
-    def __init__(self, estimator: Any, family: str, config: dict[str, Any], dataset: Any) -> None:
-        self.estimator = estimator
-        self.family = family
-        self.config = config
-        self.task = dataset.task
-        self.target = dataset.target
-        self.columns = {c: dataset.X[c].dtype for c in dataset.X.columns}
-
-    def _align(self, X: Any) -> Any:
-        import numpy as np
-        import pandas as pd
-
-        names = list(self.columns)
-        if not isinstance(X, pd.DataFrame):
-            try:
-                values = np.asarray(X, dtype=object)
-            except Exception:
-                values = None
-            if values is None or values.ndim != 2:
-                raise InputError(f"The data to predict must be a table (DataFrame or 2-D array) with the "
-                                 f"{len(names)} columns the model was fitted on; got {type(X).__name__}.")
-            if values.shape[1] != len(names):
-                raise InputError(f"The data to predict has {values.shape[1]} columns, but the model was fitted on "
-                                 f"{len(names)} ({_listed(names)}); pass those columns, in that order.")
-            X = pd.DataFrame(values, columns=names)
-        missing = [c for c in names if c not in X.columns]
-        if missing:
-            raise InputError(f"The data to predict lacks column '{missing[0]}' that the model was fitted on.")
-        out = pd.DataFrame(index=X.index)
-        for column, dtype in self.columns.items():
-            values = X[column]
-            if isinstance(values, pd.DataFrame):
-                raise InputError(f"The data to predict has two columns named '{column}'; rename one.")
-            if isinstance(dtype, pd.CategoricalDtype):
-                out[column] = pd.Categorical(values.astype(str).where(values.notna()), categories=dtype.categories)
-            else:
-                out[column] = pd.to_numeric(values, errors="coerce").astype(float)
-        return out
-
-    def predict(self, X: Any) -> Any:
-        """Predictions for a feature table with the training columns (extra columns are ignored)."""
-        return self.estimator.predict(self._align(X))
-
-    def predict_proba(self, X: Any) -> Any:
-        """Class probabilities (classification only)."""
-        if self.task != "classification":
-            raise InputError("predict_proba is for classification models; this one is a regression model.")
-        return self.estimator.predict_proba(self._align(X))
-
-    def __repr__(self) -> str:
-        return f"TunedModel(family={self.family!r}, task={self.task!r}, target={self.target!r})"
-
-
-def refit(study: Any, data: Any, target: str | None = None) -> TunedModel:
-    """Fit the study's best config on every row of ``data`` (the dataset the study tuned on)."""
     import optuna
+    from optuna.trial import TrialState
 
     from autometa.data import load_dataset
+    from autometa.evaluation import Protocol, prepare_data
+    from autometa.models import Candidate, fit_model
 
     if not isinstance(study, optuna.study.Study):
         raise InputError(f"refit takes an optuna.Study, not {type(study).__name__} {_clip(study)}; load it first "
                          "with optuna.load_study(study_name=..., storage=...).")
-    family, config = best_config(study)
+    if ensemble not in (None, "single", "selection", "stacking", "mdt"):
+        raise InputError(f"Unknown ensemble {ensemble!r}; choose selection, stacking, mdt or none.")
+    best_config(study)  # a study without a finished trial of autometa's is refused here
     record = study.user_attrs.get(STUDY_ATTR, {})
     # The study's task, not one inferred again: tune may have been told the task (--task).
     dataset = load_dataset(data, target=target or record.get("target"), task=record.get("task"))
+    if record.get("task") and record["task"] != dataset.task:
+        raise InputError(f"The study tuned {record['task']}, but this data's target is {dataset.task}.")
     if record.get("fingerprint") and dataset_fingerprint(dataset) != record["fingerprint"]:
         here = {"dataset": dataset.name, "n_rows": dataset.n_rows, "n_features": dataset.n_features}
         raise InputError(f"Study '{study.study_name}' was tuned on other data ({_shape(record)}), not on this "
                          f"{_shape(here)}; refit on the data the study tuned on.")
-    return _fit(family, config, dataset, record)
+    protocol = Protocol.from_dict(record.get("protocol") or {})
+    rows = best_rows(study) or min(protocol.row_cap, dataset.n_rows)
+    recorded = oof_dir or study.user_attrs.get(OOF_ATTR)
+    folder = Path(recorded).expanduser() if recorded else None
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if t.user_attrs.get("autometa.rows", rows) == rows]
+    done.sort(key=lambda t: t.value, reverse=maximize)
+    fuse_rows, scored = rows, [(t, float(t.value)) for t in done]
+    if ensemble not in (None, "single") and folder is not None:
+        fuse_rows, scored = _fusion_rung(study, folder, rows, maximize)
+    candidates, seen = [], set()
+    for t, value in scored:
+        parsed = _task_config(t.params, dataset.task)
+        key = json.dumps(parsed, sort_keys=True, default=str)
+        if parsed is None or key in seen:
+            continue  # a twin config fuses as one member
+        if candidates and _refit_seconds(t, fuse_rows, dataset.n_rows) > MAX_MEMBER_REFIT_SECONDS:
+            continue  # e.g. a kernel SVM that did well on 2,000 rows would take hours on all of them
+        seen.add(key)
+        oof = None
+        if ensemble not in (None, "single") and folder is not None:
+            import numpy as np
+
+            oof = np.load(folder / oof_name(t.number, fuse_rows), allow_pickle=False).astype(float)
+        candidates.append(Candidate(parsed[0], parsed[1], t.number, value, oof))
+    cv: dict[str, Any] = {"rows": rows, "folds": protocol.k, "seed": protocol.seed,
+                          "score": float(done[0].value) if done else None}
+    if ensemble not in (None, "single"):
+        import dataclasses
+
+        cv["fusion_rows"] = fuse_rows
+        cv["y"] = prepare_data(dataset, dataclasses.replace(protocol, row_cap=max(fuse_rows, 2 * protocol.k))).y
+    notes = [] if ensemble in (None, "single") or folder is not None else [
+        "the study recorded no folder of out-of-fold predictions"]
+    return fit_model(candidates, dataset, kind=ensemble, metric=record.get("metric") or "", cv=cv,
+                     random_state=protocol.seed, notes=notes)
+
+
+#: A fusion learns from the highest rung where at least this many trials have out-of-fold predictions.
+MIN_FUSION_CANDIDATES = 3
+
+
+#: A fusion leaves out candidates whose refit on all rows is estimated to take longer than this.
+MAX_MEMBER_REFIT_SECONDS = 120.0
+
+
+def _refit_seconds(trial: Any, rows: int, n_rows: int) -> float:
+    """Estimated seconds to fit ``trial``'s config on ``n_rows`` rows, from its cross-validation on ``rows``."""
+    from autometa._rungs import climb_cost
+
+    seconds = (trial.user_attrs.get("autometa.rung_scores") or {}).get(str(rows), {}).get("seconds")
+    if seconds is None:
+        return 0.0
+    # The cross-validation fitted k models on (k-1)/k of the rows each: about one fit on all of them.
+    return climb_cost(float(seconds), rows, n_rows, trial.user_attrs.get("autometa.family", ""))
+
+
+def _fusion_rung(study: Any, folder: Path, top: int, maximize: bool) -> tuple[int, list[tuple[Any, float]]]:
+    """``(rows, [(trial, score on those rows)])``: the rung whose out-of-fold predictions a fusion learns
+    from, the highest where ``MIN_FUSION_CANDIDATES`` trials have them (on big data few trials reach
+    all rows, and members learn their weights on a lower rung's rows), best first."""
+    from optuna.trial import TrialState
+
+    by_rows: dict[int, list[tuple[Any, float]]] = {}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        for step, value in t.intermediate_values.items():
+            if value is not None and math.isfinite(value) and (folder / oof_name(t.number, step)).is_file():
+                by_rows.setdefault(int(step), []).append((t, float(value)))
+    if not by_rows:
+        return top, []
+    enough = [r for r, items in by_rows.items() if len(items) >= MIN_FUSION_CANDIDATES]
+    rows = max(enough) if enough else max(by_rows, key=lambda r: (len(by_rows[r]), r))
+    return rows, sorted(by_rows[rows], key=lambda item: item[1], reverse=maximize)
+
+
+def _task_config(params: dict[str, Any], task: str) -> tuple[str, dict[str, Any]] | None:
+    from autometa.metamodel import trial_config
+    from autometa.spaces import get_family
+
+    parsed = trial_config(params)
+    if parsed is None:
+        return None
+    return parsed[0], get_family(parsed[0]).config_for(parsed[1], task)
 
 
 def _clip(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _listed(names: list[Any], most: int = 6) -> str:
-    shown = ", ".join(map(str, names[:most]))
-    return shown + (f", ... {len(names) - most} more" if len(names) > most else "")
-
-
-def _fit(family: str, config: dict[str, Any], dataset: Any, record: dict[str, Any]) -> TunedModel:
-    from autometa.spaces import get_family
-
-    if record.get("task") and record["task"] != dataset.task:
-        raise InputError(f"The model was tuned for {record['task']}, but this data's target is {dataset.task}.")
-    seed = int((record.get("protocol") or {}).get("seed", 0))
-    try:
-        estimator = get_family(family).build_estimator(config, dataset.task, dataset, random_state=seed)
-        estimator.fit(dataset.X, dataset.y)
-    except InputError:
-        raise
-    except (ValueError, TypeError, KeyError) as exc:  # a config that does not fit its family (a hand-edited file)
-        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise InputError(f"The {family} config {_clip(config)} cannot be fitted ({reason}).") from None
-    return TunedModel(estimator, family, config, dataset)
-
-
-def save_model(study: Any, path: str | Path, data: Any = None) -> Path:
-    """Write the study's best config as a model file (JSON) that :func:`load_model` refits.
-
-    ``data`` (the path of the tuned dataset) is recorded with its SHA-256, so that ``load_model``
-    can refit on the same rows, or tell when the file changed.
-
-    Raises:
-        InputError: the study has no finished trial, or ``path`` cannot be written (see
-            :func:`autometa.io.check_writable`, which ``autometa tune`` calls before the search).
-    """
-    import datetime as _dt
-
-    from autometa import __version__
-
-    path = check_writable(path, "model file")
-    family, config = best_config(study)
-    record = dict(study.user_attrs.get(STUDY_ATTR, {}))
-    source = data if isinstance(data, (str, Path)) else record.get("source")
-    payload = {
-        "family": family, "config": config,
-        "task": record.get("task"), "target": record.get("target"), "metric": record.get("metric"),
-        "best_value": study.best_value, "study_name": study.study_name, "protocol": record.get("protocol"),
-        "fingerprint": record.get("fingerprint"),
-        "data": {"path": str(Path(source).resolve()) if source else None,
-                 "sha256": sha256_file(source) if source and Path(source).is_file() else None},
-        "autometa": __version__, "saved_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    try:
-        write_json(path, payload, format=MODEL_FORMAT, version=MODEL_FORMAT_VERSION, indent=2)
-    except OSError as exc:
-        raise InputError(f"Cannot write the model file '{path}': {exc.strerror or exc}.") from None
-    return path
-
-
-def load_model(path: str | Path, data: Any = None, target: str | None = None) -> TunedModel:
-    """Read a model file written by :func:`save_model` and refit it (on ``data``, or the recorded file).
-
-    Raises:
-        InputError: the file is missing, not a model file, of another version, holds values that are
-            not a model (unknown family, a config that cannot be fitted), or its data is gone or changed.
-    """
-    from autometa.data import TASKS, load_dataset
-    from autometa.spaces import list_families
-
-    path = Path(path).expanduser()
-    try:
-        spec = read_json(path, format=MODEL_FORMAT, version=MODEL_FORMAT_VERSION, what="model file",
-                         remedy="save it again with 'autometa tune --save-model'")
-    except ArtifactError as exc:
-        raise InputError(str(exc)) from None
-    expected = {"family": str, "config": dict, "task": (str, type(None)), "target": (str, type(None)),
-                "protocol": (dict, type(None)), "data": (dict, type(None)), "fingerprint": (str, type(None))}
-    for key, kind in expected.items():
-        if not isinstance(spec.get(key), kind):
-            raise InputError(f"The model file '{path}' has a bad '{key}' ({_clip(spec.get(key))}); save it again "
-                             "with 'autometa tune --save-model'.")
-    if spec["family"] not in list_families():
-        raise InputError(f"The model file '{path}' names an unknown family {spec['family']!r}; save it again.")
-    if spec["task"] is not None and spec["task"] not in TASKS:
-        raise InputError(f"The model file '{path}' names an unknown task {spec['task']!r}; save it again.")
-    if data is None:
-        recorded = (spec.get("data") or {}).get("path")
-        if not isinstance(recorded, str) or not Path(recorded).exists():
-            raise InputError(f"The data the model '{path}' was tuned on ({recorded}) is gone; pass the data to refit on.")
-        if spec["data"].get("sha256") and sha256_file(recorded) != spec["data"]["sha256"]:
-            raise InputError(f"The data file '{recorded}' changed since the model was saved; pass it explicitly "
-                             "to refit on its current content.")
-        data = recorded
-    dataset = load_dataset(data, target=target or spec.get("target"), task=spec.get("task"))
-    return _fit(spec["family"], spec["config"], dataset, {"task": spec.get("task"), "protocol": spec.get("protocol") or {}})

@@ -271,7 +271,7 @@ def _storage_class() -> type:
 
 
 def create_or_load_study(storage: Any, study_name: str | None, *, direction: str, sampler: Any = None,
-                         attempts: int = 8) -> tuple[Any, bool]:
+                         pruner: Any = None, attempts: int = 8) -> tuple[Any, bool]:
     """``(study, created)``: a new study, or the existing one of that name (resuming, or joining workers).
 
     Creating a study is atomic in every Optuna storage, so exactly one of several workers started
@@ -284,9 +284,9 @@ def create_or_load_study(storage: Any, study_name: str | None, *, direction: str
         try:
             try:
                 return optuna.create_study(storage=storage, study_name=study_name, direction=direction,
-                                           sampler=sampler), True
+                                           sampler=sampler, pruner=pruner), True
             except optuna.exceptions.DuplicatedStudyError:
-                return optuna.load_study(study_name=study_name, storage=storage, sampler=sampler), False
+                return optuna.load_study(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner), False
         except Exception as exc:
             if attempt + 1 < attempts and (isinstance(exc, KeyError) or _creation_race(str(exc))):
                 time.sleep(0.2 * (attempt + 1))

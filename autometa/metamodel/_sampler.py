@@ -209,7 +209,7 @@ class MetaSampler(BaseSampler):
     def _new_proposal(self, study: Study, trial: FrozenTrial) -> tuple[tuple[int, int], dict[str, Any]]:
         from optuna.trial import TrialState
 
-        states = (TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING)
+        states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
         others = [t for t in study.get_trials(deepcopy=False, states=states) if t._trial_id != trial._trial_id]
         with self._lock:
             # Proposals of this study's trials that are no longer running (finished elsewhere, or
@@ -236,7 +236,7 @@ class MetaSampler(BaseSampler):
         from optuna.study import StudyDirection
         from optuna.trial import TrialState
 
-        states = (TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING)
+        states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
         sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
         observed: list[tuple[str, dict[str, Any]]] = []
         keys: list[tuple[str, str]] = []
@@ -263,9 +263,12 @@ class MetaSampler(BaseSampler):
                 parsed_now[t._trial_id] = cached
             if cached[1] is None or cached[1][0][0] not in self.families:
                 continue
+            value = protocol_value(t)
+            if t.state == TrialState.PRUNED and value is None:  # a skipped twin: nothing was measured
+                continue
             observed.append(cached[1][0])
             keys.append(cached[1][1])
-            values.append(sign * t.value if t.state == TrialState.COMPLETE and t.value is not None else np.nan)
+            values.append(np.nan if value is None else sign * value)
             failed.append(t.state == TrialState.FAIL)
             pending.append(t.state == TrialState.RUNNING)
         self._parsed = parsed_now
@@ -519,3 +522,19 @@ class _Candidates:
 
 def _dump(config: Mapping[str, Any]) -> str:
     return json.dumps(dict(config), sort_keys=True, default=str)
+
+
+def protocol_value(trial: FrozenTrial) -> float | None:
+    """A trial's score at the fidelity the meta-model predicts: its first reported intermediate value
+    (multi-fidelity tuning reports one per row budget, the protocol's 2,000 rows first), else its value.
+
+    So trials that a multi-fidelity search stopped early (pruned) count as evidence too, and a trial
+    promoted to all rows is compared on the rows every other trial was scored on.
+    """
+    from optuna.trial import TrialState
+
+    if trial.intermediate_values:
+        return float(trial.intermediate_values[min(trial.intermediate_values)])
+    if trial.state == TrialState.COMPLETE and trial.value is not None:
+        return float(trial.value)
+    return None

@@ -57,7 +57,7 @@ def fit_model(candidates: Sequence[Candidate], dataset: Any, *, kind: str | None
     Raises:
         InputError: no candidate, an unknown kind, or a config that cannot be fitted.
     """
-    from autometa.models._ensemble import MAX_CANDIDATES, fuse
+    from autometa.models._ensemble import MAX_CANDIDATES, MAX_STACKED, fuse
 
     if not candidates:
         raise InputError("There is no model to fit: the study has no finished trial.")
@@ -67,7 +67,7 @@ def fit_model(candidates: Sequence[Candidate], dataset: Any, *, kind: str | None
     y_oof = cv.pop("y", None)
     weights, combiner, chosen = np.ones(1), None, [candidates[0]]
     if kind != "single":
-        pool = [c for c in candidates if c.oof is not None][:MAX_CANDIDATES]
+        pool = [c for c in candidates if c.oof is not None][:MAX_CANDIDATES if kind == "selection" else MAX_STACKED]
         if len(pool) < 2 or y_oof is None:
             notes.append(f"{kind} asked for, but {len(pool)} trial(s) had out-of-fold predictions on the same "
                          "rows; the best single model is used.")

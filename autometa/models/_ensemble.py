@@ -31,8 +31,10 @@ from autometa.errors import InputError
 
 #: Rounds of ensemble selection (auto-sklearn's ensemble_size).
 SELECTION_ROUNDS = 50
-#: At most this many candidates (the best trials) enter a fusion.
+#: At most this many candidates (the best trials) enter ensemble selection, which keeps few of them.
 MAX_CANDIDATES = 20
+#: Stacking and meta-decision trees use every candidate they are given: the best few.
+MAX_STACKED = 5
 
 
 def fuse(kind: str, outputs: list[np.ndarray], y: np.ndarray, task: str, metric: str, n_classes: int,

@@ -51,6 +51,9 @@ ORIGIN_ATTR = "autometa.origin"
 WARM_ATTR = "autometa.warm_start"
 #: How long a worker joining a study waits for its creator to queue the warm start.
 WARM_WAIT_SECONDS = 15.0
+#: Trial user attribute of a recommendation: the meta-model's predicted normalized score (1 = as good as
+#: the best config known for similar datasets, 0 = the worst).
+PREDICTED_ATTR = "autometa.predicted"
 #: Study user attribute: the folder of the trials' out-of-fold predictions (for model fusion).
 OOF_ATTR = "autometa.oof_dir"
 
@@ -187,7 +190,8 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
             # The stored config, so that the sampler knows the trial as that knowledge-base config.
             config = model.candidates.loc[config_key(item.family, item.config_id), "config"]
             study.enqueue_trial(fixed_params(item.family, config, dataset.task), skip_if_exists=True,
-                                user_attrs={ORIGIN_ATTR: f"recommendation {item.rank}"})
+                                user_attrs={ORIGIN_ATTR: f"recommendation {item.rank}",
+                                            PREDICTED_ATTR: _finite(item.predicted_score)})
         study.set_user_attr(WARM_ATTR, len(items))
 
     deadline = None if time_budget is None else started + time_budget

@@ -159,3 +159,25 @@ def test_result_tables_follow_the_schema(storage, iris_csv):
     matrix = kb.matrix("random_forest", "balanced_accuracy")
     assert matrix.shape == (1, 4)  # the four COMPLETE trials; failed ones stay out of the matrix
     assert isinstance(result.datasets, pd.DataFrame)
+
+
+def test_a_multi_fidelity_study_imports_every_trials_first_rung_score(tmp_path, iris_csv):
+    """autometa.tune's studies score every trial on the protocol's rows and only the best on more:
+    the import takes each trial's first-rung score, pruned trials included, with its rows."""
+    url = f"sqlite:///{tmp_path / 'mf.db'}"
+    study = optuna.create_study(study_name="climb", storage=url, direction="maximize")
+    study.set_user_attr("autometa.rungs", [100, 150])
+    study.set_user_attr("metric", "balanced_accuracy")
+    for first, top in [(0.90, 0.93), (0.85, None), (0.92, 0.95)]:
+        trial = study.ask({"family": optuna.distributions.CategoricalDistribution(["knn"]),
+                           "knn.n_neighbors": optuna.distributions.IntDistribution(1, 15)})
+        trial.report(first, step=100)
+        if top is None:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            trial.report(top, step=150)
+            study.tell(trial, top)
+    result = import_study(url, "climb", iris_csv)
+    ev = result.evaluations.set_index("config_id")
+    assert list(ev["balanced_accuracy"]) == pytest.approx([0.90, 0.85, 0.92])
+    assert set(ev["status"]) == {"ok"} and set(ev["n_rows_used"]) == {100}

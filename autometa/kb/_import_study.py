@@ -16,6 +16,11 @@ else the primary metric of the data's task in the study's direction (maximize: b
 R2; minimize: log loss / RMSE), which the result's notes then state. A metric whose direction
 disagrees with the study's is refused. Trials may carry ``fold_scores`` (``{metric: [..]}``),
 ``fit_seconds`` and ``n_rows_used`` user attributes; they are kept when present.
+
+A multi-fidelity study of :func:`autometa.tune` (study attribute ``autometa.rungs``) scored every
+trial on the protocol's rows first and only the best on more: each trial's first intermediate value
+(on the fewest rows) is what is imported, pruned trials included, so that all its rows speak of one
+row budget.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from autometa.kb._import_common import FOREIGN_PROTOCOL_VERSION, ImportResult, c
 SOURCE = "study"
 _FAMILY_KEYS = ("family", "autometa:family")
 _METRIC_KEYS = ("metric", "autometa:metric")
+_RUNGS_KEY = "autometa.rungs"
 
 
 def import_study(
@@ -104,6 +110,9 @@ def _trials(study) -> list[tuple[Any, str]]:
     from optuna.trial import TrialState
 
     states = {TrialState.COMPLETE: "ok", TrialState.FAIL: "failed"}
+    if _RUNGS_KEY in study.user_attrs:  # a trial stopped on the first rung was scored there all the same
+        return [(t, "ok" if t.intermediate_values else states.get(t.state)) for t in study.get_trials(deepcopy=False)
+                if t.state in states or (t.state == TrialState.PRUNED and t.intermediate_values)]
     return [(t, states[t.state]) for t in study.get_trials(deepcopy=False) if t.state in states]
 
 
@@ -162,6 +171,10 @@ def _row(trial, state: str, study, family: str | None, metric: str, dataset_key:
     attrs = trial.user_attrs
     fold_scores = attrs.get("fold_scores") if isinstance(attrs.get("fold_scores"), dict) else None
     value = trial.value if state == "ok" else None
+    rows_used = attrs.get("n_rows_used", n_rows)
+    if _RUNGS_KEY in study.user_attrs and trial.intermediate_values:
+        rows_used = min(trial.intermediate_values)
+        value = trial.intermediate_values[rows_used]
     if fold_scores is None:
         fold_scores = {metric: [value]} if value is not None else {}
     return S.evaluation_row(
@@ -174,7 +187,7 @@ def _row(trial, state: str, study, family: str | None, metric: str, dataset_key:
         fit_seconds=float(attrs.get("fit_seconds", math.nan)),
         status=state,
         error="" if state == "ok" else str(attrs.get("error", "the trial failed in the Optuna study")),
-        n_rows_used=int(attrs.get("n_rows_used", n_rows)),
+        n_rows_used=int(rows_used),
         source=SOURCE,
         protocol_version=FOREIGN_PROTOCOL_VERSION,
     )

@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as _dt
+import hashlib
 import inspect
 import json
 import math
@@ -611,6 +612,11 @@ class Orchestrator:
         self.children: set[subprocess.Popen] = set()
         self.children_lock = threading.Lock()
         self.commit = git_commit()
+        # The held-out knowledge bases are named after the one they come from: a new shipped KB, new folders.
+        from autometa.kb import shipped_kb_path
+
+        base = Path(args.kb or shipped_kb_path()) / "kb.json"
+        self.base_kb_id = hashlib.sha256(base.read_bytes()).hexdigest()[:10] if base.exists() else "missing"
         self.stop = threading.Event()
         done = [r for r in self.runs.read()]
         latest = {run_key(r): r for r in done}
@@ -670,7 +676,7 @@ class Orchestrator:
         if not todo or self.stop.is_set():
             return
         name = dataset["name"]
-        kb_folder = args.work / "kb" / _slug(dataset["origin_group"])
+        kb_folder = args.work / "kb" / f"{self.base_kb_id}-{_slug(dataset['origin_group'])}"
         prepared_error = None
         if any(r.startswith("autometa") for _, r in todo):
             spec = {"kb": str(kb_folder), "held_out": dataset["held_out"], "task": dataset["task"],

@@ -199,9 +199,22 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
     if on_ready is not None:
         on_ready()
     left = None if deadline is None else max(deadline - time.monotonic(), 1e-3)
+    stops = [] if deadline is None else [_stop_when_spent(deadline)]
     study.optimize(objective, n_trials=n_trials, timeout=min(t for t in (timeout, left, math.inf) if t is not None),
-                   callbacks=list(callbacks), catch=(_EvaluationFailed,), gc_after_trial=False)
+                   callbacks=list(callbacks) + stops, catch=(_EvaluationFailed,), gc_after_trial=False)
     return study
+
+
+#: Under a time budget no trial starts with less than this many seconds left (it could not finish).
+MIN_TRIAL_SECONDS = 3.0
+
+
+def _stop_when_spent(deadline: float) -> Callable[[Any, Any], None]:
+    def stop(study: Any, trial: Any) -> None:
+        if deadline - time.monotonic() < MIN_TRIAL_SECONDS:
+            study.stop()
+
+    return stop
 
 
 class _Objective:
@@ -230,10 +243,13 @@ class _Objective:
                                    time_limit=time_limit or self.protocol.time_limit)
 
     def time_limit(self, rows: int) -> float:
+        from autometa.evaluation import SLACK_SECONDS
+
         scaled = self.protocol.time_limit * max(rows / self.protocol.row_cap, 1.0) ** 1.2
         if self.deadline is None:
             return scaled
-        return max(min(scaled, self.deadline - time.monotonic()), 0.5)
+        # The worker is killed at the limit plus its slack: both must end by the deadline.
+        return max(min(scaled, self.deadline - time.monotonic() - SLACK_SECONDS), 0.5)
 
     def __call__(self, trial: Any) -> float:
         import optuna
@@ -477,14 +493,16 @@ def refit(study: Any, data: Any, target: str | None = None, ensemble: str | None
     fuse_rows, scored = rows, [(t, float(t.value)) for t in done]
     if ensemble not in (None, "single") and folder is not None:
         fuse_rows, scored = _fusion_rung(study, folder, rows, maximize)
-    candidates, seen = [], set()
+    candidates, seen, first_cost = [], set(), 0.0
     for t, value in scored:
         parsed = _task_config(t.params, dataset.task)
         key = json.dumps(parsed, sort_keys=True, default=str)
         if parsed is None or key in seen:
             continue  # a twin config fuses as one member
-        if candidates and _refit_seconds(t, fuse_rows, dataset.n_rows) > MAX_MEMBER_REFIT_SECONDS:
+        cost = _refit_seconds(t, fuse_rows, dataset.n_rows)
+        if candidates and cost > min(MAX_MEMBER_REFIT_SECONDS, max(10.0, 5 * first_cost)):
             continue  # e.g. a kernel SVM that did well on 2,000 rows would take hours on all of them
+        first_cost = cost if not candidates else first_cost
         seen.add(key)
         oof = None
         if ensemble not in (None, "single") and folder is not None:

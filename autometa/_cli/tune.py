@@ -58,6 +58,7 @@ def tune_command(
     max_rows: int | None = typer.Option(None, "--max-rows", min=1, help="Score configs on at most this many rows (default: all; 2000 = the protocol's rows only)."),
     ensemble: str | None = typer.Option(None, "--ensemble", help="Fuse the best trials into the saved model: selection, stacking or mdt (default: the best single config)."),
     save_model: Path | None = typer.Option(None, "--save-model", help="Fit the best config (or --ensemble) on all rows and save it (for autometa predict / autometa.load_model)."),
+    report: Path | None = typer.Option(None, "--report", help="Write an HTML report of the search (best score over trials, families compared, the --save-model model, the data's notes): one self-contained file."),
     kb: KbOption = None,
     encoding: EncodingOption = None,
     heartbeat_interval: int = typer.Option(HEARTBEAT_INTERVAL, "--heartbeat-interval", min=1, help="With --storage: seconds between a running trial's heartbeats."),
@@ -78,6 +79,8 @@ def tune_command(
         raise InputError("--ensemble fuses the model that --save-model writes; pass --save-model PATH too.")
     if save_model is not None:  # before the search: a path that cannot be written would lose its result
         save_model = check_writable(save_model, "model file")
+    if report is not None:
+        report = check_writable(report, "report")
     families = [f.strip() for value in (family or []) for f in value.split(",") if f.strip()] or None
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     console = stderr_console()
@@ -120,10 +123,26 @@ def tune_command(
         summary["model_file"] = str(write_model(model, save_model))
         summary["model"] = {"kind": model.kind, "members": model.card["members"], "weights": model.card["weights"],
                             "notes": model.card["notes"]}
+    if report is not None:
+        summary["report"] = str(_write_report(study, report, file, target=target, task=task, encoding=encoding,
+                                              model=model if "model_file" in summary else None))
     if as_json:
         print_json(summary)
         return
     _print(summary)
+    if report is not None:
+        extra = "" if "model_file" in summary else " (no fitted model in it: --save-model fits one)"
+        stdout_console().print(f"report written to {summary['report']}{extra}", highlight=False)
+
+
+def _write_report(study, path: Path, file, *, target: str | None, task: str | None, encoding: str | None,
+                  model) -> Path:
+    """The HTML report of the search, with the notes taken while reading the data (read again as tune read it)."""
+    from autometa._report import write_report
+    from autometa.data import load_dataset
+
+    dataset = load_dataset(file, target=target, task=task, encoding=encoding)
+    return write_report(study, path, model=model, dataset=dataset)
 
 
 def _summary(study) -> dict:

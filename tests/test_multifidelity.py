@@ -183,3 +183,36 @@ def test_an_unknown_ensemble_is_an_input_error(climbed, digits):
 
     with pytest.raises(InputError, match="Unknown ensemble 'bagging'"):
         autometa.refit(climbed, digits, ensemble="bagging")
+
+
+def test_two_workers_climb_in_one_sqlite_study(tiny_kb, tmp_path, metamodel_cache):
+    """Two processes share one SQLite study: promotions compare across workers, predictions land in one folder."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    db = tmp_path / "climb.db"
+    script = (
+        "import sys, optuna, autometa\n"
+        "from sklearn.datasets import load_digits\n"
+        "from autometa.evaluation import Protocol\n"
+        "optuna.logging.set_verbosity(optuna.logging.ERROR)\n"
+        f"autometa.tune(load_digits(as_frame=True).frame, target='target', family={FAMILIES!r}, n_trials=4,\n"
+        f"              kb={str(tiny_kb)!r}, protocol=Protocol(row_cap=300), storage={str(db)!r},\n"
+        "              study_name='digits', random_state=int(sys.argv[1]))\n"
+    )
+    env = {**os.environ, "AUTOMETA_CACHE_DIR": str(metamodel_cache)}
+    workers = [subprocess.Popen([sys.executable, "-c", script, str(seed)], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for seed in (0, 1)]
+    outs = [w.communicate(timeout=600) for w in workers]
+    assert all(w.returncode == 0 for w in workers), outs
+    study = optuna.load_study(study_name="digits", storage=f"sqlite:///{db}")
+    assert len(study.trials) == 8 and study.user_attrs["autometa.rungs"] == [300, 1797]
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert complete and all(t.user_attrs["autometa.rows"] == 1797 for t in complete)
+    assert study.best_value == max(t.value for t in complete)
+    folder = Path(study.user_attrs["autometa.oof_dir"])
+    assert folder == db.resolve().with_name("climb.db.oof") / "digits"
+    assert all((folder / f"trial-{t.number:05d}-rows-300.npy").is_file() for t in study.trials
+               if t.state != optuna.trial.TrialState.FAIL)

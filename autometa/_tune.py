@@ -185,7 +185,11 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
     # does it only if that worker died before it finished (the attribute is set once all are queued).
     # skip_if_exists never repeats a queued config; a twin queued by a race is skipped when it runs.
     if warm_start and n_warm > 0 and (created or not _warm_start_queued(study)):
-        items, _ = rank_candidates(model, mf, min(n_warm, n_trials or n_warm), families=families)
+        n_first = min(n_warm, n_trials or n_warm)
+        items, _ = rank_candidates(model, mf, n_first, families=families,
+                                   time_budget=_warm_fit_cap(time_budget, n_first, protocol.k))
+        if not items:  # every config is predicted slower than the cap: the budget is tight, advise anyway
+            items, _ = rank_candidates(model, mf, n_first, families=families)
         for item in items:
             # The stored config, so that the sampler knows the trial as that knowledge-base config.
             config = model.candidates.loc[config_key(item.family, item.config_id), "config"]
@@ -341,6 +345,20 @@ def _oof_dir(study: Any, storage: Any, oof_dir: str | Path | None) -> Path | Non
     if OOF_ATTR not in study.user_attrs:
         study.set_user_attr(OOF_ATTR, str(path))
     return path
+
+
+#: Under a time budget the warm start may take about this share of it.
+WARM_SHARE = 0.25
+
+
+def _warm_fit_cap(time_budget: float | None, n_warm: int, folds: int) -> float | None:
+    """The longest predicted fit (one fold, the protocol's rows) a recommendation may take under a time
+    budget, so that the warm start takes about ``WARM_SHARE`` of it (the recommended config that scores
+    best is no help if it spends the budget: a histogram boosting of 5 s per fold on a 30 s budget).
+    The 1.5 covers predicting and scoring each fold."""
+    if time_budget is None:
+        return None
+    return WARM_SHARE * time_budget / (1.5 * max(n_warm, 1) * folds)
 
 
 class _EvaluationFailed(Exception):

@@ -28,7 +28,8 @@ _LAZY: dict[str, str] = {
     "Recommendations": "autometa._recommend",
     "tune": "autometa._tune",
     "refit": "autometa._tune",
-    "load_model": "autometa._tune",
+    "load_model": "autometa.models",
+    "save_model": "autometa.models",
     "write_report": "autometa._report",
     "MetaSampler": "autometa.metamodel",
 }

@@ -248,30 +248,137 @@ def wine_study(tiny_kb, wine_csv, metamodel_cache):
     return autometa.tune(wine_csv, n_trials=2, kb=tiny_kb, n_warm=2, random_state=0)
 
 
-@pytest.mark.parametrize("edit, words", [
-    (lambda text: text[: len(text) // 2], "not readable JSON"),
-    (lambda text: "[1, 2]", "holds a JSON list"),
-    (lambda text: json.dumps({**json.loads(text), "format": "autometa-metamodel"}), "not of the format"),
-    (lambda text: json.dumps({**json.loads(text), "format_version": 7}), "format version 7"),
-    (lambda text: json.dumps({**json.loads(text), "family": "xgboost"}), "unknown family 'xgboost'"),
-    (lambda text: json.dumps({**json.loads(text), "config": [1, 2]}), "bad 'config'"),
-    (lambda text: json.dumps({**json.loads(text), "task": "clustering"}), "unknown task"),
-    (lambda text: json.dumps({**json.loads(text), "config": {**json.loads(text)["config"], "n_neighbors": "many"}}),
-     "n_neighbors"),
-])
-def test_damaged_model_file_is_one_input_error(wine_study, wine_csv, tmp_path, edit, words):
-    import autometa
-    from autometa._tune import save_model  # the internal part is the unit under test
+def _model_entries(path: Path) -> dict[str, bytes]:
+    import zipfile
 
-    path = save_model(wine_study, tmp_path / "best.json", data=wine_csv)
-    spec = json.loads(path.read_text())
-    if words == "n_neighbors":
-        spec["family"], spec["config"] = "knn", {"n_neighbors": 5}  # a family whose parameter we can break
-        path.write_text(json.dumps(spec))
-    path.write_text(edit(path.read_text()))
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def _write_entries(path: Path, entries: dict[str, bytes], fix: tuple[str, ...] = ()) -> Path:
+    """Write a model archive; the card's checksums of ``fix`` are made to match (a crafted file, not a damaged one)."""
+    import hashlib
+    import zipfile
+
+    card = json.loads(entries["card.json"])
+    for name in fix:
+        card["files"][name] = {"sha256": hashlib.sha256(entries[name]).hexdigest(), "bytes": len(entries[name])}
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("card.json", json.dumps(card))
+        for name, blob in entries.items():
+            if name != "card.json":
+                archive.writestr(name, blob)
+    return path
+
+
+@pytest.mark.parametrize("damage, words", [
+    ("cut short", "damaged or truncated"),
+    ("overwritten inside", "damaged|cannot be read to its end|does not match the checksum"),
+    ("member replaced", "does not match the checksum in its card"),
+    ("foreign JSON", "is not an autometa model file"),
+    ("old config-only file", "holds the best config of a study, not a fitted model"),
+    ("other version", "format version 2, but this autometa reads version 1"),
+])
+def test_damaged_model_file_is_one_input_error(wine_study, wine_csv, tmp_path, damage, words):
+    import autometa
+
+    path = autometa.save_model(autometa.refit(wine_study, wine_csv), tmp_path / "best.autometa")
+    raw = path.read_bytes()
+    entries = _model_entries(path)
+    member = next(name for name in entries if name != "card.json")
+    if damage == "cut short":
+        path.write_bytes(raw[: len(raw) * 2 // 3])
+    elif damage == "overwritten inside":
+        middle = len(raw) // 2
+        path.write_bytes(raw[:middle] + b"\x00" * 64 + raw[middle + 64:])
+    elif damage == "member replaced":
+        _write_entries(path, {**entries, member: entries[member][:-10] + b"0123456789"})
+    elif damage == "foreign JSON":
+        path.write_text(json.dumps({"format": "autometa-metamodel", "format_version": 1}))
+    elif damage == "old config-only file":  # what --save-model wrote before models were fitted on save
+        path.write_text(json.dumps({"format": "autometa-model", "format_version": 1, "family": "knn", "config": {}}))
+    else:
+        card = json.loads(entries["card.json"])
+        _write_entries(path, {**entries, "card.json": json.dumps({**card, "format_version": 2}).encode()})
     with pytest.raises(InputError, match=words) as raised:
         autometa.load_model(path)
     assert "\n" not in str(raised.value)
+    result = cli_child(["predict", str(path), str(wine_csv)]) if damage == "cut short" else None
+    if result is not None:  # and from the command line: one sentence, exit 2
+        assert result.returncode == 2 and one_sentence(result.stderr), result.stderr[-2000:]
+
+
+_MUTATE = r"""
+import json, sys, zipfile, hashlib, random
+from pathlib import Path
+import numpy as np, pandas as pd
+from autometa.errors import InputError
+from autometa.models import load_model
+
+source, rows, folder, n = Path(sys.argv[1]), pd.read_csv(sys.argv[2]).drop(columns="target"), Path(sys.argv[3]), int(sys.argv[4])
+with zipfile.ZipFile(source) as archive:
+    entries = {name: archive.read(name) for name in archive.namelist()}
+booster = next(name for name in entries if name.endswith(".txt"))
+lines = entries[booster].decode().split("\n")
+rng = random.Random(0)
+outcomes = []
+for i in range(n):
+    mutated = list(lines)
+    way = i % 4
+    if way == 0:  # a number replaced by another, possibly out of range
+        j = rng.randrange(len(mutated))
+        key, _, values = mutated[j].partition("=")
+        tokens = values.split(" ")
+        tokens[rng.randrange(len(tokens))] = str(rng.choice([-1, 0, 1, 7, 64, 10**6, -(10**6), "nan", "x"]))
+        mutated[j] = key + "=" + " ".join(tokens)
+    elif way == 1:  # a line dropped
+        del mutated[rng.randrange(len(mutated))]
+    elif way == 2:  # a line repeated
+        j = rng.randrange(len(mutated))
+        mutated.insert(j, mutated[j])
+    else:  # cut short at a line
+        mutated = mutated[: rng.randrange(len(mutated))]
+    blob = "\n".join(mutated).encode()
+    card = json.loads(entries["card.json"])
+    card["files"][booster] = {"sha256": hashlib.sha256(blob).hexdigest(), "bytes": len(blob)}
+    path = folder / f"m{i}.autometa"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in {**entries, booster: blob, "card.json": json.dumps(card).encode()}.items():
+            archive.writestr(name, data)
+    try:
+        model = load_model(path)
+        model.predict_proba(rows)
+        outcomes.append("loaded")
+    except InputError as exc:
+        assert "\n" not in str(exc)
+        outcomes.append("refused")
+    except Exception as exc:
+        outcomes.append(f"{type(exc).__name__}: {exc}")
+print(json.dumps(outcomes))
+"""
+
+
+def test_a_crafted_lightgbm_text_model_never_aborts_the_process(wine_csv, tmp_path):
+    """LightGBM's own parser aborts the process on some format errors and its prediction follows indexes
+    without bounds checks; a saved model's booster text (its checksum made to match, as a crafted file
+    would) is checked first: every mutation loads or is refused with one sentence, in a child process
+    that must not die."""
+    import autometa
+    from autometa.models import Candidate, fit_model
+
+    dataset = autometa.load_dataset(wine_csv, target="target")
+    model = fit_model([Candidate("lightgbm", {"n_estimators": 50, "learning_rate": 0.1, "num_leaves": 8,
+                                              "min_child_samples": 20, "subsample": 1.0, "colsample_bytree": 1.0,
+                                              "reg_lambda": 1e-3, "reg_alpha": 1e-3})], dataset,
+                      metric="balanced_accuracy")
+    path = autometa.save_model(model, tmp_path / "lgbm.autometa")
+    (tmp_path / "mutants").mkdir()
+    done = subprocess.run([sys.executable, "-c", _MUTATE, str(path), str(wine_csv), str(tmp_path / "mutants"), "60"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]  # a negative code: LightGBM aborted the process
+    outcomes = json.loads(done.stdout)
+    assert len(outcomes) == 60 and set(outcomes) <= {"loaded", "refused"}, outcomes
+    assert outcomes.count("refused") >= 10
 
 
 def test_predict_and_refit_misuse_are_input_errors(wine_study, wine_csv, tmp_path):

@@ -65,27 +65,21 @@ def test_sqlite_study_resumes_without_repeating_the_warm_start(tiny_kb, wine_csv
     assert len(reloaded.trials) == 5
 
 
-def test_best_model_is_saved_as_json_and_refit_on_load(tiny_kb, wine_csv, tmp_path):
+def test_the_refit_model_is_saved_and_loads_with_the_same_predictions(tiny_kb, wine_csv, tmp_path):
     import autometa
-    from autometa._tune import save_model  # the internal part is the unit under test
 
     study = autometa.tune(wine_csv, n_trials=2, kb=tiny_kb, n_warm=2)
-    path = save_model(study, tmp_path / "model.json", data=wine_csv)
-    spec = json.loads(path.read_text())
-    assert spec["format"] == "autometa-model" and spec["family"] == study.best_trial.params["family"]
-    model = autometa.load_model(path)
+    model = autometa.refit(study, wine_csv)
+    assert model.family == study.best_trial.params["family"] and model.card["task"] == "classification"
+    path = autometa.save_model(model, tmp_path / "model.autometa")
+    loaded = autometa.load_model(path)  # the fitted model itself: no data needed to load it
     frame = load_wine(as_frame=True).frame
-    pred = model.predict(frame.drop(columns="target"))
+    X = frame.drop(columns="target")
+    pred = loaded.predict(X)
     assert len(pred) == len(frame) and np.mean(pred == frame["target"]) > 0.5
-    assert model.predict_proba(frame.drop(columns="target")).shape == (len(frame), 3)
-    direct = autometa.refit(study, wine_csv)
-    assert np.array_equal(direct.predict(frame.drop(columns="target")), pred)
-    wine_csv_copy = tmp_path / "changed.csv"
-    frame.iloc[:100].to_csv(wine_csv_copy, index=False)
-    spec["data"]["path"] = str(wine_csv_copy)
-    path.write_text(json.dumps(spec))
-    with pytest.raises(autometa.InputError, match="changed"):
-        autometa.load_model(path)
+    assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X)) and loaded.predict_proba(X).shape == (178, 3)
+    assert np.array_equal(pred, model.predict(X))
+    assert loaded.card["members"] == model.card["members"] and loaded.card["columns"] == model.card["columns"]
 
 
 def test_meta_sampler_is_a_plain_optuna_sampler(tiny_kb):
@@ -125,7 +119,10 @@ def test_cli_tune_json_and_saved_model(tiny_kb, wine_csv, tmp_path, run_cli):
     assert code == 0, err
     payload = json.loads(out)
     assert payload["n_complete"] == 2 and payload["best_family"] in ("linear", "knn")
-    assert json.loads((tmp_path / "best.json").read_text())["config"] == payload["best_config"]
+    import autometa
+
+    saved = autometa.load_model(tmp_path / "best.json")  # any file name: a fitted model, not JSON
+    assert saved.family == payload["best_family"] and saved.config == payload["best_config"]
     code, out, err = run_cli(["tune", str(wine_csv), "--kb", str(tiny_kb), "-n", "1", "--storage", str(tmp_path / "s.db"),
                               "--study-name", "cli", "--metric", "roc_auc"])
     assert code == 2 and "created for metric" in err
@@ -138,8 +135,8 @@ def test_task_override_is_tuned_and_refit(tiny_kb, wine_csv, tmp_path, run_cli):
                               "--save-model", str(tmp_path / "best.json"), "--json"])
     assert code == 0, err
     assert json.loads(out)["metric"] == "r2"  # wine's integer classes, regressed as asked
-    model = autometa.load_model(tmp_path / "best.json")  # refit as regression, not the inferred task
-    assert model.task == "regression"
+    model = autometa.load_model(tmp_path / "best.json")  # fitted as regression, not the inferred task
+    assert model.task == "regression" and model.card["task"] == "regression"
     pred = model.predict(load_wine(as_frame=True).frame.drop(columns="target"))
     assert pred.dtype.kind == "f" and len(np.unique(pred)) > 3
     study = autometa.tune(wine_csv, n_trials=1, task="regression", kb=tiny_kb)

@@ -4,6 +4,7 @@
     autometa kb build|info|import-*                    # the knowledge base of task histories
     autometa recommend data.csv                        # ranked models + configs for a dataset
     autometa tune data.csv --n-trials 50               # warm-started Optuna search
+    autometa predict model.autometa new.csv            # predictions of a saved model
     autometa benchmark warmstart                       # warm vs cold-start search
     autometa meta-optimizer train|eval                 # the learned LSTM optimizer
 
@@ -52,6 +53,7 @@ _COMMAND_MODULES = (
     "meta_optimizer",
     "recommend",
     "tune",
+    "predict",
     "benchmark",
 )
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from autometa._lazy import lazy_exports
-from autometa.data._dataset import TASKS, Dataset, FeatureKind, Task
+from autometa.data._dataset import DATETIME_PARTS, TASKS, Dataset, FeatureKind, Task
 from autometa.data._prepare import MIN_ROWS, TARGET_NAMES, infer_task, prepare
 from autometa.data._read import RawTable, check_encoding, read_table
 from autometa.errors import InputError
@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
 
 __all__ = [
+    "DATETIME_PARTS",
     "Dataset",
     "FeatureInfo",
     "FeatureKind",

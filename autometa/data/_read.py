@@ -35,11 +35,12 @@ class RawTable:
     categorical: tuple[str, ...] = ()  # columns the format declares categorical
 
 
-def read_table(path: str | Path, *, encoding: str | None = None) -> RawTable:
+def read_table(path: str | Path, *, encoding: str | None = None, min_columns: int = 2) -> RawTable:
     """Read ``path``: a CSV/TSV file (``.gz`` allowed), a Parquet file, or a PMLB dataset folder.
 
     Text is read as UTF-8 unless ``encoding`` names another codec (e.g. ``"latin-1"``); a file that is
-    not valid in that encoding is refused with advice rather than guessed at.
+    not valid in that encoding is refused with advice rather than guessed at. A text table needs
+    ``min_columns`` columns (a feature and a target; 1 for a table of features to predict).
     """
     path = Path(path).expanduser()
     if encoding is not None:
@@ -54,7 +55,8 @@ def read_table(path: str | Path, *, encoding: str | None = None) -> RawTable:
     if suffixes and suffixes[-1] in _PARQUET_SUFFIXES:
         frame = _read_parquet(path)
     else:
-        frame = _read_text(path, compressed=bool(suffixes) and suffixes[-1] in (".gz", ".gzip"), encoding=encoding)
+        frame = _read_text(path, compressed=bool(suffixes) and suffixes[-1] in (".gz", ".gzip"), encoding=encoding,
+                           min_columns=min_columns)
     return RawTable(frame=frame, name=_stem(path), source=str(path))
 
 
@@ -114,7 +116,7 @@ def _check_signature(path: Path, encoding: str | None) -> None:
         raise InputError(f"File '{path}' {what}.")
 
 
-def _read_text(path: Path, compressed: bool, encoding: str | None = None) -> pd.DataFrame:
+def _read_text(path: Path, compressed: bool, encoding: str | None = None, min_columns: int = 2) -> pd.DataFrame:
     if not compressed:
         _check_signature(path, encoding)
     opener = gzip.open if compressed else open
@@ -143,7 +145,7 @@ def _read_text(path: Path, compressed: bool, encoding: str | None = None) -> pd.
     except (pd.errors.ParserError, ValueError) as exc:
         raise InputError(f"File '{path}' is not a well-formed table ({_first_line(exc)}).") from None
     frame.columns = [str(c).strip() for c in frame.columns]
-    if frame.shape[1] < 2:
+    if frame.shape[1] < min_columns:
         raise InputError(
             f"File '{path}' has {frame.shape[1]} column; a table needs at least one feature and a target "
             "(is the separator a comma or a tab?)."

@@ -5,7 +5,10 @@
     >>> model.predict(rows), model.card
 
 :func:`autometa.refit` builds these from a study; this package fits them (:func:`fit_model`), fuses
-members from their out-of-fold predictions (:mod:`autometa.models._ensemble`) and holds the model card.
+members from their out-of-fold predictions (:mod:`autometa.models._ensemble`), holds the model card,
+saves and loads them as one file that runs no code when read (:func:`save_model`, :func:`load_model`,
+:mod:`autometa.models._persist`) and predicts a table read from disk (:func:`predict_table`, behind
+``autometa predict``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ _LAZY: dict[str, str] = {
     "align_columns": "autometa.models._fitted",
     "fuse": "autometa.models._ensemble",
     "ensemble_selection": "autometa.models._ensemble",
+    "save_model": "autometa.models._persist",
+    "load_model": "autometa.models._persist",
+    "TRUSTED_TYPES": "autometa.models._persist",
+    "predict_table": "autometa.models._predict",
+    "Predictions": "autometa.models._predict",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)

@@ -1,0 +1,710 @@
+"""Saving and loading fitted models: one file that runs no code when it is read.
+
+    >>> path = save_model(model, "churn.autometa")
+    >>> model = load_model(path)          # autometa.load_model; `autometa predict churn.autometa data.csv`
+
+A saved model is one zip archive (any name; ``.autometa`` by convention) holding
+
+* ``card.json``: the model card (:mod:`autometa.models._fitted`; its ``format`` and ``format_version``
+  are the file's header), plus ``storage`` (how each member and the combiner are stored) and ``files``
+  (the SHA-256 and size of every other entry, checked before anything parses it);
+* each member, in a format that cannot run code when loaded:
+
+  - LightGBM: the booster in LightGBM's own text model format (``model_to_string``), and the
+    scikit-learn wrapper's fitted attributes as plain JSON; the pipeline's preprocessing
+    (:class:`~autometa.data.NativeCategorical`) as JSON too, so that loading a LightGBM model needs
+    neither skops nor pickle (and ``autometa predict`` starts fast);
+  - the neural ``mlp``: the network's ``state_dict`` (read back with ``torch.load(weights_only=True)``),
+    its fitted preprocessing through skops, the rest of the estimator as JSON;
+  - every other family and the combiner of a fusion: skops' secure format, loaded only when every type
+    it names is scikit-learn, numpy, scipy or on :data:`TRUSTED_TYPES` (the few types of scikit-learn
+    and autometa that skops does not trust by itself). Trees and neighbour indexes, whose arrays
+    scikit-learn indexes without bounds checks, are checked before the model is returned.
+
+No pickle is ever read: a blob that is not what the card says is refused, never unpickled. Every
+problem (missing file, not ours, truncated, damaged, another format version, an old config-only model
+file) is an :class:`~autometa.errors.InputError` whose one sentence says what to do.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import functools
+import io
+import json
+import pickle  # only for its error class: nothing here unpickles
+import types
+import zipfile
+import zlib
+from collections import OrderedDict, defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autometa.errors import ArtifactError, InputError, StaleArtifactError
+from autometa.io import atomic_path, check_header, check_writable, dumps, parse_json, sha256_bytes
+from autometa.models._fitted import CARD_FORMAT, CARD_VERSION, KINDS, FittedModel, Member
+
+#: The archive entry holding the model card.
+CARD_FILE = "card.json"
+#: Old JSON model files that held the best config, not a fitted model (autometa <= 0.1 ``--save-model``).
+CONFIG_ONLY_FORMAT = "autometa-model"
+#: Types skops does not trust by itself that a fitted model of autometa's families needs, by name:
+#: autometa's preprocessing steps, scikit-learn's tree structures, neighbour indexes and distance
+#: metrics, and histogram gradient boosting's predictors and validation partial. Anything else that
+#: skops does not trust is refused, on saving and on loading.
+TRUSTED_TYPES: tuple[str, ...] = (
+    "autometa.data._preprocessing.NativeCategorical",
+    "autometa.data._preprocessing._AsObject",
+    "collections.OrderedDict",
+    "numpy.dtype",
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "functools.partial",
+    "sklearn.utils.validation.check_array",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neighbors._ball_tree.BallTree",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    "sklearn.metrics._dist_metrics.ManhattanDistance64",
+    "sklearn.metrics._dist_metrics.MinkowskiDistance64",
+)
+_REMEDY = "save the model again (autometa.save_model, or 'autometa tune ... --save-model')"
+#: Estimator classes rebuilt from plain JSON state (never looked up by a name the file chooses freely).
+_STATE_CLASSES = {
+    "NativeCategorical": ("autometa.data", "NativeCategorical"),
+    "LGBMClassifier": ("lightgbm", "LGBMClassifier"),
+    "LGBMRegressor": ("lightgbm", "LGBMRegressor"),
+    "TabularMLPClassifier": ("autometa.neural", "TabularMLPClassifier"),
+    "TabularMLPRegressor": ("autometa.neural", "TabularMLPRegressor"),
+}
+
+
+# ====================================================================== saving
+def save_model(model: FittedModel, path: str | Path) -> Path:
+    """Write ``model`` (members, combiner and card) to ``path`` as one file; returns the path.
+
+    The file is written atomically (a temporary file in the same folder, then renamed), so a reader
+    sees the old file or the new one, never half of one.
+
+    Raises:
+        InputError: ``model`` is not a :class:`FittedModel`, ``path`` cannot be written, or a member
+            holds a type that could not be loaded back safely (see :data:`TRUSTED_TYPES`).
+    """
+    if not isinstance(model, FittedModel):
+        raise InputError(f"save_model takes a fitted model (autometa.refit or autometa.models.fit_model), "
+                         f"not {type(model).__name__}.")
+    path = check_writable(path, "model file")
+    files: dict[str, bytes] = {}
+    storage = {"members": [_store_estimator(m.estimator, m.family, f"members/{i}", files)
+                           for i, m in enumerate(model.members)],
+               "combiner": None if model.combiner is None else _store_skops(model.combiner, "combiner.skops", files,
+                                                                            "the combiner")}
+    card = {k: v for k, v in model.card.items() if k not in ("storage", "files")}
+    card.update(format=CARD_FORMAT, format_version=CARD_VERSION, storage=storage,
+                files={name: {"sha256": sha256_bytes(blob), "bytes": len(blob)} for name, blob in files.items()},
+                saved_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    try:
+        with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(CARD_FILE, dumps(card))
+            for name, blob in files.items():
+                archive.writestr(name, blob)
+    except OSError as exc:
+        raise InputError(f"Cannot write the model file '{path}': {exc.strerror or exc}.") from None
+    return path
+
+
+def _store_estimator(estimator: Any, family: str, prefix: str, files: dict[str, bytes]) -> dict[str, Any]:
+    """How one member is stored (the blobs go into ``files``)."""
+    from sklearn.pipeline import Pipeline
+
+    final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+    if not (_is_lightgbm(final) or _is_mlp(final)):
+        return _store_skops(estimator, f"{prefix}.skops", files, f"the {family} member")
+    try:
+        if not isinstance(estimator, Pipeline):
+            return {"codec": "pipeline", "steps": [{"name": None, **_store_part(estimator, f"{prefix}/model", files,
+                                                                                family)}]}
+        steps = [{"name": name, **_store_part(step, f"{prefix}/{i}-{name}", files, family)}
+                 for i, (name, step) in enumerate(estimator.steps)]
+    except _NotPlain as exc:  # e.g. a RandomState as random_state: not plain data, and no pickle instead
+        raise InputError(f"Cannot save the {family} member: {exc} cannot be written as plain data; fit it with "
+                         "plain parameters (an integer random_state).") from None
+    return {"codec": "pipeline", "steps": steps}
+
+
+def _store_part(part: Any, prefix: str, files: dict[str, bytes], family: str) -> dict[str, Any]:
+    if _is_lightgbm(part):
+        state = {k: v for k, v in vars(part).items() if k != "_Booster"}
+        files[f"{prefix}.json"] = _state_json(state)
+        files[f"{prefix}.txt"] = part.booster_.model_to_string().encode("utf-8")
+        return {"codec": "lightgbm", "class": type(part).__name__, "state": f"{prefix}.json", "booster": f"{prefix}.txt"}
+    if _is_mlp(part):
+        return _store_mlp(part, prefix, files, family)
+    if type(part).__name__ == "NativeCategorical" and type(part).__module__.startswith("autometa."):
+        try:
+            blob = _state_json(vars(part))
+        except _NotPlain:  # levels JSON cannot hold exactly (dates, ...): skops keeps them
+            return _store_skops(part, f"{prefix}.skops", files, f"the {family} member")
+        files[f"{prefix}.json"] = blob
+        return {"codec": "state", "class": "NativeCategorical", "state": f"{prefix}.json"}
+    return _store_skops(part, f"{prefix}.skops", files, f"the {family} member")
+
+
+def _store_mlp(part: Any, prefix: str, files: dict[str, bytes], family: str) -> dict[str, Any]:
+    import torch
+
+    state = {k: v for k, v in vars(part).items() if k not in ("model_", "preprocessor_")}
+    files[f"{prefix}.json"] = _state_json(state)
+    out = {"codec": "torch", "class": type(part).__name__, "state": f"{prefix}.json", "weights": f"{prefix}.pt"}
+    if getattr(part, "preprocessor_", None) is not None:
+        out["preprocessor"] = _store_skops(part.preprocessor_, f"{prefix}-preprocessor.skops", files,
+                                           f"the {family} member's preprocessing")["file"]
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu().clone() for k, v in part.model_.state_dict().items()}, buffer)
+    files[f"{prefix}.pt"] = buffer.getvalue()
+    return out
+
+
+def _store_skops(obj: Any, name: str, files: dict[str, bytes], what: str) -> dict[str, Any]:
+    import skops.io as sio
+
+    blob = sio.dumps(obj)
+    refused = _refused_types(blob)
+    if refused:
+        raise InputError(f"Cannot save {what}: it holds {refused[0]}, a type a saved model may not load "
+                         f"(only scikit-learn, numpy, scipy and autometa's own types are trusted).")
+    files[name] = blob
+    return {"codec": "skops", "file": name}
+
+
+def _refused_types(blob: bytes) -> list[str]:
+    import skops.io as sio
+
+    return [t for t in sio.get_untrusted_types(data=blob) if t not in TRUSTED_TYPES]
+
+
+def _is_lightgbm(obj: Any) -> bool:
+    return type(obj).__module__.startswith("lightgbm.") and type(obj).__name__ in ("LGBMClassifier", "LGBMRegressor")
+
+
+def _is_mlp(obj: Any) -> bool:
+    return type(obj).__module__.startswith("autometa.neural") and type(obj).__name__ in (
+        "TabularMLPClassifier", "TabularMLPRegressor")
+
+
+# ---------------------------------------------------------------------- plain state as JSON
+class _NotPlain(Exception):
+    """A value that the tagged JSON below cannot hold exactly."""
+
+
+def _state_json(state: dict[str, Any]) -> bytes:
+    encoded = {str(k): _encode(v) for k, v in state.items()}
+    return json.dumps(encoded, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+
+def _encode(value: Any) -> Any:
+    """``value`` as JSON, tagged where JSON alone would lose its type (tuples, arrays, numpy scalars,
+    non-finite floats, dicts with other keys). Only these few types are ever decoded."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int) and not isinstance(value, np.integer):
+        return value
+    if isinstance(value, float) and not isinstance(value, np.floating):
+        return value if np.isfinite(value) else {"__float__": repr(value)}
+    if isinstance(value, np.generic):
+        if value.dtype.kind not in "biuf":
+            raise _NotPlain(f"a numpy {value.dtype} scalar")
+        return {"__scalar__": value.dtype.str, "value": _encode(value.item())}
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "biuf":
+            data = np.ascontiguousarray(value).tobytes()
+            return {"__ndarray__": value.dtype.str, "shape": list(value.shape),
+                    "base64": base64.b64encode(data).decode("ascii")}
+        if value.dtype.kind in "OU" and value.ndim == 1 and all(isinstance(v, str) for v in value.tolist()):
+            return {"__ndarray__": value.dtype.str if value.dtype.kind == "U" else "object", "items": value.tolist()}
+        raise _NotPlain(f"an array of {value.dtype}")
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, defaultdict):
+        factory = {OrderedDict: "OrderedDict", dict: "dict", list: "list"}.get(value.default_factory)
+        if factory is None:
+            raise _NotPlain("a defaultdict of another factory")
+        return {"__defaultdict__": factory, "items": [[_encode(k), _encode(v)] for k, v in value.items()]}
+    if isinstance(value, dict):
+        if all(isinstance(k, str) and not k.startswith("__") for k in value) and type(value) is dict:
+            return {k: _encode(v) for k, v in value.items()}
+        return {"__dict__": [[_encode(k), _encode(v)] for k, v in value.items()],
+                "ordered": isinstance(value, OrderedDict)}
+    if type(value).__name__ == "LabelEncoder" and type(value).__module__.startswith("sklearn."):
+        return {"__label_encoder__": _encode(getattr(value, "classes_", None))}
+    raise _NotPlain(f"a {type(value).__name__}")
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "__float__" in value:
+        text = value["__float__"]
+        if text not in ("inf", "-inf", "nan"):
+            raise ValueError(f"bad float {text!r}")
+        return float(text)
+    if "__scalar__" in value:
+        return np.dtype(_numeric_dtype(value["__scalar__"])).type(_decode(value["value"]))
+    if "__ndarray__" in value:
+        kind = value["__ndarray__"]
+        if "items" in value:
+            items = value["items"]
+            if not all(isinstance(v, str) for v in items):
+                raise ValueError("an array of text holds something else")
+            return np.asarray(items, dtype=object if kind == "object" else np.dtype(kind))
+        dtype = np.dtype(_numeric_dtype(kind))
+        shape = tuple(int(s) for s in value["shape"])
+        data = base64.b64decode(value["base64"], validate=True)
+        return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+    if "__tuple__" in value:
+        return tuple(_decode(v) for v in value["__tuple__"])
+    if "__defaultdict__" in value:
+        factory = {"OrderedDict": OrderedDict, "dict": dict, "list": list}[value["__defaultdict__"]]
+        return defaultdict(factory, ((_decode(k), _decode(v)) for k, v in value["items"]))
+    if "__dict__" in value:
+        pairs = ((_hashable(_decode(k)), _decode(v)) for k, v in value["__dict__"])
+        return OrderedDict(pairs) if value.get("ordered") else dict(pairs)
+    if "__label_encoder__" in value:
+        from sklearn.preprocessing import LabelEncoder
+
+        encoder = LabelEncoder()
+        classes = _decode(value["__label_encoder__"])
+        if classes is not None:
+            encoder.classes_ = classes
+        return encoder
+    return {k: _decode(v) for k, v in value.items()}
+
+
+def _numeric_dtype(text: Any) -> str:
+    dtype = np.dtype(str(text))
+    if dtype.kind not in "biuf":
+        raise ValueError(f"dtype {text!r} is not numeric")
+    return dtype.str
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+# ====================================================================== loading
+def load_model(path: str | Path) -> FittedModel:
+    """Read a model written by :func:`save_model` (or ``autometa tune --save-model``).
+
+    Raises:
+        InputError: the file is missing, is not an autometa model, is truncated or damaged (a checksum
+            that does not match), was written in another format version, or is an old model file that
+            holds a config rather than a fitted model. The message says what to do.
+    """
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise InputError(f"Model file '{path}' does not exist; check the path.")
+    if path.is_dir():
+        raise InputError(f"'{path}' is a folder, not a model file; give the file written by --save-model.")
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(512)
+    except OSError as exc:
+        raise InputError(f"Cannot read the model file '{path}' ({exc.strerror or exc}).") from None
+    if not head.startswith(b"PK"):
+        _not_an_archive(path, head)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            card = _read_card(archive, path)
+            blobs = {name: _read_entry(archive, name, spec, path) for name, spec in card["files"].items()}
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"The model file '{path}' is damaged or truncated ({_first_line(exc)}); {_REMEDY}.") from None
+    except (OSError, EOFError, RuntimeError, NotImplementedError, zlib.error) as exc:  # damage inside an entry
+        raise InputError(f"The model file '{path}' cannot be read to its end ({_first_line(exc)}); {_REMEDY}.") from None
+    return _rebuild(card, blobs, path)
+
+
+def _not_an_archive(path: Path, head: bytes) -> None:
+    stripped = head.lstrip()
+    if stripped.startswith(b"{"):
+        try:
+            record = json.loads(path.read_bytes())
+        except (ValueError, UnicodeDecodeError, OSError):
+            record = None
+        if isinstance(record, dict) and record.get("format") == CONFIG_ONLY_FORMAT:
+            raise InputError(f"The model file '{path}' holds the best config of a study, not a fitted model "
+                             f"(an older autometa wrote it); run 'autometa tune DATA --save-model MODEL.autometa' "
+                             f"again (or autometa.save_model(autometa.refit(study, data), path)) to save a fitted model.")
+    raise InputError(f"'{path}' is not an autometa model file; give a file written by autometa.save_model or "
+                     f"'autometa tune ... --save-model'.")
+
+
+def _read_card(archive: zipfile.ZipFile, path: Path) -> dict[str, Any]:
+    try:
+        raw = archive.read(CARD_FILE)
+    except KeyError:
+        raise InputError(f"'{path}' is a zip archive but not an autometa model file (it has no {CARD_FILE}); give "
+                         f"a file written by autometa.save_model or 'autometa tune ... --save-model'.") from None
+    where = f"The model file '{path}'"
+    try:
+        card = parse_json(raw, where=where, remedy=_REMEDY)
+        check_header(card, format=CARD_FORMAT, version=None, where=where, remedy=_REMEDY)
+    except ArtifactError as exc:
+        raise InputError(str(exc)) from None
+    version = card.get("format_version")
+    if version != CARD_VERSION:
+        newer = isinstance(version, int) and not isinstance(version, bool) and version > CARD_VERSION
+        advice = ("upgrade autometa to read it" if newer else
+                  "save the model again with this autometa (autometa.save_model or 'autometa tune ... --save-model')")
+        raise InputError(f"{where} has format version {version!r}, but this autometa reads version "
+                         f"{CARD_VERSION}; {advice}.")
+    _check_card(card, where)
+    return card
+
+
+def _check_card(card: dict[str, Any], where: str) -> None:
+    """The card's structure, before anything is built from it."""
+    from autometa.data import TASKS
+
+    problem = None
+    storage, files, members = card.get("storage"), card.get("files"), card.get("members")
+    if card.get("kind") not in KINDS:
+        problem = f"an unknown kind {card.get('kind')!r}"
+    elif card.get("task") not in TASKS:
+        problem = f"an unknown task {card.get('task')!r}"
+    elif not isinstance(card.get("columns"), dict) or not card["columns"] or not all(
+            isinstance(spec, dict) and (spec.get("kind") == "numeric" or (
+                spec.get("kind") == "categorical" and isinstance(spec.get("categories"), list)))
+            for spec in card["columns"].values()):
+        problem = "no valid training columns"
+    elif card["task"] == "classification" and not (isinstance(card.get("classes"), list) and len(card["classes"]) >= 2):
+        problem = "no class labels"
+    elif not isinstance(files, dict) or not all(
+            isinstance(s, dict) and isinstance(s.get("sha256"), str) for s in files.values()):
+        problem = "no checksums of its members"
+    elif not isinstance(storage, dict) or not isinstance(storage.get("members"), list) or not isinstance(members, list):
+        problem = "no stored members"
+    elif not members or len(members) != len(storage["members"]) or not all(
+            isinstance(m, dict) and isinstance(m.get("family"), str) for m in members):
+        problem = "members that do not match what it stores"
+    if problem is not None:
+        raise InputError(f"{where} is damaged (its card has {problem}); {_REMEDY}.")
+
+
+def _read_entry(archive: zipfile.ZipFile, name: str, spec: dict[str, Any], path: Path) -> bytes:
+    try:
+        blob = archive.read(name)
+    except KeyError:
+        raise InputError(f"The model file '{path}' is damaged (it lacks '{name}' that its card lists); {_REMEDY}.") from None
+    if sha256_bytes(blob) != spec["sha256"]:
+        raise InputError(f"The model file '{path}' is damaged ('{name}' does not match the checksum in its card); "
+                         f"{_REMEDY}.")
+    return blob
+
+
+def _rebuild(card: dict[str, Any], blobs: dict[str, bytes], path: Path) -> FittedModel:
+    where = f"The model file '{path}'"
+    loader = _Loader(blobs, where)
+    try:
+        members = []
+        for described, stored in zip(card["members"], card["storage"]["members"], strict=True):
+            estimator = loader.member(stored, described["family"])
+            members.append(Member(described["family"], dict(described.get("config") or {}), estimator,
+                                  described.get("trial"), described.get("cv_score")))
+        combiner = None if card["storage"].get("combiner") is None else loader.skops(card["storage"]["combiner"])
+    except InputError:
+        raise
+    except StaleArtifactError as exc:
+        raise InputError(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - whatever a damaged or foreign part raises while being decoded
+        raise InputError(f"{where} cannot be loaded ({type(exc).__name__}: {_first_line(exc)}); it may have been saved "
+                         f"with other package versions ({_versions(card)}); {_REMEDY}.") from None
+    if card["kind"] in ("stacking", "mdt") and combiner is None:
+        raise InputError(f"{where} is damaged (a {card['kind']} model without its combiner); {_REMEDY}.")
+    kept = {k: v for k, v in card.items() if k not in ("storage", "files", "saved_at")}
+    return FittedModel(members=members, card=kept, combiner=combiner)
+
+
+def _versions(card: dict[str, Any]) -> str:
+    versions = card.get("versions") or {}
+    return ", ".join(f"{k} {v}" for k, v in versions.items() if k in ("scikit-learn", "lightgbm", "torch")) or "unknown"
+
+
+class _Loader:
+    """Builds members from their blobs; every blob was checked against its SHA-256 already."""
+
+    def __init__(self, blobs: dict[str, bytes], where: str) -> None:
+        self.blobs = blobs
+        self.where = where
+
+    def blob(self, name: Any) -> bytes:
+        if not isinstance(name, str) or name not in self.blobs:
+            raise InputError(f"{self.where} is damaged (its card names a part '{name}' it does not list); {_REMEDY}.")
+        return self.blobs[name]
+
+    def member(self, stored: Any, family: str) -> Any:
+        if not isinstance(stored, dict):
+            raise InputError(f"{self.where} is damaged (a member without storage); {_REMEDY}.")
+        if stored.get("codec") == "skops":
+            return self.skops(stored)
+        if stored.get("codec") != "pipeline" or not isinstance(stored.get("steps"), list) or not stored["steps"]:
+            raise InputError(f"{self.where} stores its {family} member as {stored.get('codec')!r}, which this autometa "
+                             f"does not read; {_REMEDY}.")
+        steps = [(step.get("name"), self.part(step)) for step in stored["steps"]]
+        if len(steps) == 1 and steps[0][0] is None:
+            return steps[0][1]
+        from sklearn.pipeline import Pipeline
+
+        return Pipeline([(str(name), part) for name, part in steps])
+
+    def part(self, stored: dict[str, Any]) -> Any:
+        codec = stored.get("codec")
+        if codec == "skops":
+            return self.skops(stored)
+        if codec == "state" and stored.get("class") == "NativeCategorical":
+            return self.from_state("NativeCategorical", stored["state"])
+        if codec == "lightgbm" and stored.get("class") in ("LGBMClassifier", "LGBMRegressor"):
+            return self.lightgbm(stored)
+        if codec == "torch" and stored.get("class") in ("TabularMLPClassifier", "TabularMLPRegressor"):
+            return self.mlp(stored)
+        raise InputError(f"{self.where} stores a part as {codec!r} ({stored.get('class')!r}), which this autometa "
+                         f"does not read; {_REMEDY}.")
+
+    def from_state(self, class_name: str, name: str, drop: tuple[str, ...] = ()) -> Any:
+        import importlib
+
+        module, attribute = _STATE_CLASSES[class_name]
+        cls = getattr(importlib.import_module(module), attribute)
+        state = _decode(parse_json(self.blob(name), where=f"{self.where} ('{name}')", remedy=_REMEDY))
+        if not isinstance(state, dict):
+            raise InputError(f"{self.where} is damaged ('{name}' is not an estimator's state); {_REMEDY}.")
+        params = cls().get_params(deep=False)
+        obj = cls(**{k: state[k] for k in params if k in state})
+        for key, value in state.items():
+            if key not in params and key not in drop:
+                setattr(obj, key, value)
+        return obj
+
+    def lightgbm(self, stored: dict[str, Any]) -> Any:
+        import lightgbm
+
+        model = self.from_state(stored["class"], stored["state"], drop=("_Booster",))
+        text = checked_booster_text(self.blob(stored["booster"]).decode("utf-8"), self.where,
+                                    n_classes=getattr(model, "_n_classes", None) or 1)
+        model._Booster = lightgbm.Booster(model_str=text)
+        return model
+
+    def mlp(self, stored: dict[str, Any]) -> Any:
+        import torch
+
+        model = self.from_state(stored["class"], stored["state"], drop=("model_", "preprocessor_"))
+        if "preprocessor" in stored:
+            model.preprocessor_ = self.skops({"file": stored["preprocessor"]})
+        try:  # weights_only: tensors and plain containers, never an arbitrary object
+            weights = torch.load(io.BytesIO(self.blob(stored["weights"])), map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError):  # torch's advice to trust it: not given
+            raise InputError(f"{self.where} holds network weights that are not a plain state_dict of tensors; they are "
+                             f"not loaded; {_REMEDY}.") from None
+        if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+            raise InputError(f"{self.where} is damaged (the network's weights are not a state_dict); {_REMEDY}.")
+        first = next((v for k, v in weights.items() if k.endswith("weight")), None)
+        if first is None or first.ndim != 2:
+            raise InputError(f"{self.where} is damaged (the network's weights have no first layer); {_REMEDY}.")
+        network = model._build(int(first.shape[1]))  # the estimator's own architecture for its classes / outputs
+        network.load_state_dict(weights, strict=True)
+        model.model_ = network.eval()
+        model.device_ = "cpu"
+        return model
+
+    def skops(self, stored: Any) -> Any:
+        if not isinstance(stored, dict) or stored.get("codec", "skops") != "skops":
+            raise InputError(f"{self.where} is damaged (a part stored as {stored!r}); {_REMEDY}.")
+        import skops.io as sio
+
+        blob = self.blob(stored.get("file"))
+        if not blob.startswith(b"PK"):
+            raise InputError(f"{self.where} holds a part '{stored.get('file')}' that is not in skops' format; "
+                             f"it is not loaded; {_REMEDY}.")
+        untrusted = sio.get_untrusted_types(data=blob)
+        refused = [t for t in untrusted if t not in TRUSTED_TYPES]
+        if refused:
+            raise InputError(f"{self.where} holds a part of type '{refused[0]}', which autometa does not load "
+                             f"(only scikit-learn, numpy, scipy and autometa's own types are trusted); use a model "
+                             f"file from a source you trust, saved by autometa.")
+        obj = sio.loads(blob, trusted=untrusted)
+        check_structures(obj, self.where)
+        return obj
+
+
+# ---------------------------------------------------------------------- arrays indexed without bounds checks
+def check_structures(obj: Any, where: str = "The model") -> None:
+    """Check the index arrays of trees and neighbour indexes inside ``obj`` (scikit-learn follows them
+    without bounds checks, so a crafted file could read outside memory). Raises InputError."""
+    seen: set[int] = set()
+    stack = [(obj, None)]
+    while stack:
+        item, owner = stack.pop()
+        if id(item) in seen or item is None or isinstance(item, _LEAVES):
+            continue
+        seen.add(id(item))
+        name = type(item).__name__
+        if name == "Tree" and type(item).__module__.startswith("sklearn.tree"):
+            _check_tree(item, getattr(owner, "n_features_in_", None), where)
+            continue
+        if name == "TreePredictor":
+            _check_predictor(item, getattr(owner, "n_features_in_", None), where)
+            continue
+        if name in ("KDTree", "BallTree") and type(item).__module__.startswith("sklearn.neighbors"):
+            _check_neighbors(item, where)
+            continue
+        if isinstance(item, dict):
+            stack.extend((v, owner) for v in item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend((v, owner) for v in item)
+        elif hasattr(item, "__dict__"):
+            stack.extend((v, item) for v in vars(item).values())
+
+
+_LEAVES = (str, bytes, int, float, bool, np.ndarray, np.generic, np.dtype, type, types.ModuleType,
+           types.FunctionType, types.BuiltinFunctionType)
+
+
+def _bad(where: str, what: str) -> InputError:
+    return InputError(f"{where} holds {what}; it is refused (the file was damaged or crafted); {_REMEDY}.")
+
+
+def _check_tree(tree: Any, n_features: Any, where: str) -> None:
+    count = int(tree.node_count)
+    left, right, feature = (np.asarray(a) for a in (tree.children_left, tree.children_right, tree.feature))
+    if not (len(left) == len(right) == len(feature) == count):
+        raise _bad(where, "a decision tree whose arrays disagree on its size")
+    inner = left != -1
+    if np.any((right != -1) != inner) or np.any(left[inner] <= 0) or np.any(left[inner] >= count) or \
+            np.any(right[inner] <= 0) or np.any(right[inner] >= count):
+        raise _bad(where, "a decision tree whose nodes point outside it")
+    limit = int(tree.n_features) if n_features is None else min(int(n_features), int(tree.n_features))
+    if np.any(feature[inner] < 0) or np.any(feature[inner] >= limit):
+        raise _bad(where, "a decision tree that splits on a feature it does not have")
+
+
+def _check_predictor(predictor: Any, n_features: Any, where: str) -> None:
+    nodes = np.asarray(predictor.nodes)
+    count = len(nodes)
+    if count == 0:
+        raise _bad(where, "an empty boosted tree")
+    inner = nodes["is_leaf"] == 0
+    for side in ("left", "right"):
+        if np.any(nodes[side][inner] >= count) or np.any(nodes[side][inner] == 0):
+            raise _bad(where, "a boosted tree whose nodes point outside it")
+    features = nodes["feature_idx"][inner]
+    if np.any(features < 0) or (n_features is not None and np.any(features >= int(n_features))):
+        raise _bad(where, "a boosted tree that splits on a feature it does not have")
+    categorical = inner & (nodes["is_categorical"] != 0)
+    bitsets = min(len(predictor.raw_left_cat_bitsets), len(predictor.binned_left_cat_bitsets))
+    if np.any(nodes["bitset_idx"][categorical] >= bitsets):
+        raise _bad(where, "a boosted tree whose category sets are missing")
+
+
+def _check_neighbors(index: Any, where: str) -> None:
+    data, idx, node_data, _ = index.get_arrays()
+    n = len(data)
+    idx = np.asarray(idx)
+    if len(idx) != n or np.any(idx < 0) or np.any(idx >= n):
+        raise _bad(where, "a neighbour index that points outside its data")
+    starts, ends = np.asarray(node_data["idx_start"]), np.asarray(node_data["idx_end"])
+    if np.any(starts < 0) or np.any(ends > n) or np.any(starts > ends):
+        raise _bad(where, "a neighbour index whose nodes point outside its data")
+
+
+def checked_booster_text(text: str, where: str = "The model", n_classes: int = 1) -> str:
+    """A LightGBM text model, checked before LightGBM's parser reads it; returns it without ``tree_sizes``.
+
+    LightGBM parses a model's trees in parallel at the byte offsets of ``tree_sizes``, and a format
+    error there aborts the process; at prediction it follows child and feature indexes without bounds
+    checks. So every tree is checked here: its arrays have the lengths its ``num_leaves`` says, every
+    node but the root has one parent and every leaf is reached once (a tree, so a prediction ends),
+    features and category sets are in range, numbers are numbers. Without ``tree_sizes`` LightGBM
+    parses the trees one after the other, where an error is an exception.
+
+    Raises:
+        InputError: the text is not such a model.
+    """
+    bad = functools.partial(_bad, where)
+    head, found, rest = text.partition("\nTree=")
+    trees_text, ended, tail = rest.partition("\nend of trees")
+    if not found or not ended or not head.startswith("tree\n"):
+        raise bad("a LightGBM model that is not a complete text model")
+    header = dict(line.split("=", 1) for line in head.splitlines()[1:] if "=" in line)
+    try:
+        n_features = int(header["max_feature_idx"]) + 1
+        per_iteration = int(header["num_tree_per_iteration"])
+        n_class = int(header["num_class"])
+    except (KeyError, ValueError):
+        raise bad("a LightGBM model without its feature and class counts") from None
+    expected = n_classes if n_classes > 2 else 1
+    if n_features < 1 or n_class != expected or per_iteration != n_class:
+        raise bad(f"a LightGBM model of {n_class} class output(s) where the card says {expected}")
+    if len(header.get("feature_names", "").split()) != n_features:
+        raise bad("a LightGBM model whose feature names do not match its feature count")
+    blocks = ("Tree=" + trees_text).split("\nTree=")
+    blocks[0] = blocks[0][len("Tree="):]
+    if len(blocks) % per_iteration:
+        raise bad("a LightGBM model with an incomplete boosting round")
+    for block in blocks:
+        _check_lightgbm_tree(block, n_features, bad)
+    kept = "\n".join(line for line in head.splitlines() if not line.startswith("tree_sizes="))
+    return kept + found + rest
+
+
+def _check_lightgbm_tree(block: str, n_features: int, bad) -> None:
+    lines = block.splitlines()
+    fields = dict(line.split("=", 1) for line in lines[1:] if "=" in line)
+    try:
+        leaves = int(fields["num_leaves"])
+        n_cat = int(fields.get("num_cat", "0"))
+        if fields.get("is_linear", "0") != "0":
+            raise bad("a LightGBM linear-tree model, which autometa never writes")
+        leaf_value = np.array(fields["leaf_value"].split(), dtype=float)
+        if leaves < 1 or len(leaf_value) != leaves or n_cat < 0:
+            raise bad("a LightGBM tree whose leaves do not match its size")
+        if leaves == 1:
+            return
+        split = np.array(fields["split_feature"].split(), dtype=np.int64)
+        left = np.array(fields["left_child"].split(), dtype=np.int64)
+        right = np.array(fields["right_child"].split(), dtype=np.int64)
+        decision = np.array(fields["decision_type"].split(), dtype=np.int64)
+        threshold = np.array(fields["threshold"].split(), dtype=float)
+        for name in ("split_gain", "internal_value", "internal_weight", "internal_count", "leaf_weight", "leaf_count"):
+            if name in fields:
+                np.array(fields[name].split(), dtype=float)
+        boundaries = np.array(fields.get("cat_boundaries", "").split(), dtype=np.int64)
+        categories = np.array(fields.get("cat_threshold", "").split(), dtype=np.int64)
+    except (KeyError, ValueError):
+        raise bad("a LightGBM tree with missing or unreadable fields") from None
+    inner = leaves - 1
+    if not all(len(a) == inner for a in (split, left, right, decision, threshold)):
+        raise bad("a LightGBM tree whose arrays do not match its size")
+    children = np.concatenate([left, right])
+    nodes, ends = children[children >= 0], ~children[children < 0]
+    if not (np.array_equal(np.sort(nodes), np.arange(1, inner)) and np.array_equal(np.sort(ends), np.arange(leaves))):
+        raise bad("a LightGBM tree whose nodes do not form a tree")
+    if np.any(split < 0) or np.any(split >= n_features):
+        raise bad("a LightGBM tree that splits on a feature it does not have")
+    categorical = (decision & 1) == 1
+    if categorical.any():
+        if n_cat < 1 or len(boundaries) != n_cat + 1 or boundaries[0] != 0 or np.any(np.diff(boundaries) < 0) or \
+                boundaries[-1] != len(categories):
+            raise bad("a LightGBM tree whose category sets are malformed")
+        index = threshold[categorical]
+        if np.any(index != np.round(index)) or np.any(index < 0) or np.any(index >= n_cat):
+            raise bad("a LightGBM tree whose splits point to category sets it does not have")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__

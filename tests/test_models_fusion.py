@@ -73,9 +73,13 @@ def test_fused_models_fit_on_all_rows_and_predict_new_ones(kind, task_fixture, r
     model = fit_model(candidates, dataset, kind=kind, metric=metric,
                       cv={"rows": prepared.n_rows_used, "folds": 3, "y": prepared.y})
     X = dataset.X.sample(50, random_state=0)
-    if model.kind == "single":  # selection may keep one model; it must say so
-        assert kind == "selection" and model.card["notes"]
+    check = model.card["cv"]["fusion_check"]  # the fusion against the best model on rows it did not learn from
+    assert check["folds"] == 5 and np.isfinite([check["fusion"], check["best_single"]]).all()
+    if model.kind == "single":  # not better on held-out rows (or selection kept one model): said
+        assert model.card["notes"] and model.family == candidates[0].family
+        assert check["fusion"] <= check["best_single"] or kind == "selection"
     else:
+        assert check["fusion"] > check["best_single"]
         assert model.kind == kind and len(model.members) >= 2
         assert [m["family"] for m in model.card["members"]] == [m.family for m in model.members]
     assert abs(sum(model.card["weights"]) - 1.0) < 1e-9

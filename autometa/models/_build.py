@@ -57,7 +57,8 @@ def fit_model(candidates: Sequence[Candidate], dataset: Any, *, kind: str | None
     Raises:
         InputError: no candidate, an unknown kind, or a config that cannot be fitted.
     """
-    from autometa.models._ensemble import MAX_CANDIDATES, MAX_STACKED, fuse
+    from autometa.evaluation import HIGHER_IS_BETTER
+    from autometa.models._ensemble import CHECK_FOLDS, MAX_CANDIDATES, MAX_STACKED, fuse, held_out_check
 
     if not candidates:
         raise InputError("There is no model to fit: the study has no finished trial.")
@@ -74,14 +75,23 @@ def fit_model(candidates: Sequence[Candidate], dataset: Any, *, kind: str | None
             kind = "single"
         else:
             n_classes = pool[0].oof.shape[1] if dataset.task == "classification" else 0
-            weights, combiner = fuse(kind, [c.oof for c in pool], np.asarray(y_oof), dataset.task, metric,
-                                     n_classes, random_state)
-            keep = weights > 0
-            chosen = [c for c, k in zip(pool, keep, strict=True) if k]
-            weights = weights[keep]
-            if kind == "selection" and len(chosen) == 1:
-                notes.append("Ensemble selection kept one model: no mix of the candidates scored better.")
+            outputs, y_oof = [c.oof for c in pool], np.asarray(y_oof)
+            fused, single = held_out_check(kind, outputs, y_oof, dataset.task, metric, n_classes, random_state)
+            cv["fusion_check"] = {"fusion": fused, "best_single": single, "folds": CHECK_FOLDS}
+            sign = 1.0 if HIGHER_IS_BETTER.get(metric, True) else -1.0
+            if not sign * fused > sign * single:
+                notes.append(f"{kind} learned on 4/5 of the out-of-fold rows scored {fused:.4f} {metric} on the "
+                             f"other fifth, not better than the best single model's {single:.4f}: the best single "
+                             "model is used.")
                 kind = "single"
+            else:
+                weights, combiner = fuse(kind, outputs, y_oof, dataset.task, metric, n_classes, random_state)
+                keep = weights > 0
+                chosen = [c for c, k in zip(pool, keep, strict=True) if k]
+                weights = weights[keep]
+                if kind == "selection" and len(chosen) == 1:
+                    notes.append("Ensemble selection kept one model: no mix of the candidates scored better.")
+                    kind, combiner = "single", None
     members = [_fit_member(c, dataset, random_state) for c in chosen]
     card = _card(kind, members, weights, dataset, metric, cv, notes)
     return FittedModel(members=members, card=card, combiner=combiner)

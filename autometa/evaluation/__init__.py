@@ -49,6 +49,7 @@ _LAZY: dict[str, str] = {
     "prepare_data": "autometa.evaluation._run",
     "run_cv": "autometa.evaluation._run",
     "failed_result": "autometa.evaluation._run",
+    "full_proba": "autometa.evaluation._run",
     "evaluate_config": "autometa.evaluation._evaluate",
     "WorkerPool": "autometa.evaluation._pool",
     "SLACK_SECONDS": "autometa.evaluation._pool",

@@ -161,7 +161,7 @@ def run_cv(data: PreparedData, family: str, config: dict[str, Any], protocol: Pr
             model.fit(X_train, y_train)
             t1 = time.perf_counter()
             if data.task == "classification":
-                prediction = _full_proba(model, X_test, data.n_classes)
+                prediction = full_proba(model, X_test, data.n_classes)
                 scores = score_classification(y_test, prediction, data.n_classes)
             else:
                 prediction = np.asarray(model.predict(X_test), dtype=float)
@@ -190,8 +190,9 @@ def run_cv(data: PreparedData, family: str, config: dict[str, Any], protocol: Pr
                              time.perf_counter() - start)
 
 
-def _full_proba(model: Any, X_test: pd.DataFrame, n_classes: int) -> np.ndarray:
-    """Probabilities with one column per class of the dataset (zeros for classes unseen in training)."""
+def full_proba(model: Any, X_test: Any, n_classes: int) -> np.ndarray:
+    """``model``'s probabilities with one column per class code ``0..n_classes-1`` (zeros for a class it
+    never saw in training): cross-validation folds, a fitted model's members and a stacker use it."""
     proba = np.asarray(model.predict_proba(X_test), dtype=float)
     classes = np.asarray(model.classes_, dtype=int)
     if proba.shape[1] == n_classes and np.array_equal(classes, np.arange(n_classes)):

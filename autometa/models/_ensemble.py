@@ -81,7 +81,9 @@ def apply_fusion(kind: str, weights: np.ndarray, combiner: Any, outputs: list[np
     if kind == "stacking":
         features = _stacking_features(outputs, task)
         if task == "classification":
-            return _full_columns(combiner, combiner.predict_proba(features), outputs[0].shape[1])
+            from autometa.evaluation import full_proba
+
+            return full_proba(combiner, features, outputs[0].shape[1])
         return np.asarray(combiner.predict(features), dtype=float)
     if kind == "mdt":
         return _tree_mixture(combiner, outputs, task)
@@ -170,15 +172,6 @@ def _fit_stacker(outputs: list[np.ndarray], y: np.ndarray, task: str, metric: st
     from sklearn.linear_model import LinearRegression
 
     return LinearRegression(positive=True).fit(features, y)
-
-
-def _full_columns(estimator: Any, proba: np.ndarray, n_classes: int) -> np.ndarray:
-    classes = np.asarray(estimator.classes_, dtype=int)
-    if proba.shape[1] == n_classes:
-        return proba
-    full = np.zeros((proba.shape[0], n_classes))
-    full[:, classes] = proba
-    return full
 
 
 # ---------------------------------------------------------------------------------- meta-decision trees

@@ -131,23 +131,14 @@ class FittedModel:
 
     def _member_outputs(self, X: pd.DataFrame) -> list[np.ndarray]:
         if self.task == "classification":
-            return [member_proba(m.estimator, X, len(self.classes)) for m in self.members]
+            from autometa.evaluation import full_proba
+
+            return [full_proba(m.estimator, X, len(self.classes)) for m in self.members]
         return [np.asarray(m.estimator.predict(X), dtype=float) for m in self.members]
 
     def __repr__(self) -> str:
         what = self.family if self.kind == "single" else f"{self.kind} of {len(self.members)}"
         return f"FittedModel({what}, task={self.task!r}, target={self.target!r})"
-
-
-def member_proba(estimator: Any, X: pd.DataFrame, n_classes: int) -> np.ndarray:
-    """A member's probabilities with one column per class code (zeros for a class it never saw)."""
-    proba = np.asarray(estimator.predict_proba(X), dtype=float)
-    classes = np.asarray(estimator.classes_, dtype=int)
-    if proba.shape[1] == n_classes and np.array_equal(classes, np.arange(n_classes)):
-        return proba
-    full = np.zeros((proba.shape[0], n_classes))
-    full[:, classes] = proba
-    return full
 
 
 # ---------------------------------------------------------------------- the training columns

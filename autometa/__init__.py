@@ -30,7 +30,7 @@ _LAZY: dict[str, str] = {
     "refit": "autometa._tune",
     "load_model": "autometa.models",
     "save_model": "autometa.models",
-    "write_report": "autometa._report",
+    "write_report": "autometa.report",
     "MetaSampler": "autometa.metamodel",
 }
 

@@ -138,8 +138,8 @@ def tune_command(
 def _write_report(study, path: Path, file, *, target: str | None, task: str | None, encoding: str | None,
                   model) -> Path:
     """The HTML report of the search, with the notes taken while reading the data (read again as tune read it)."""
-    from autometa._report import write_report
     from autometa.data import load_dataset
+    from autometa.report import write_report
 
     dataset = load_dataset(file, target=target, task=task, encoding=encoding)
     return write_report(study, path, model=model, dataset=dataset)

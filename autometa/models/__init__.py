@@ -28,7 +28,7 @@ _LAZY: dict[str, str] = {
     "ensemble_selection": "autometa.models._ensemble",
     "save_model": "autometa.models._persist",
     "load_model": "autometa.models._persist",
-    "TRUSTED_TYPES": "autometa.models._persist",
+    "TRUSTED_TYPES": "autometa.models._persist_checks",
     "predict_table": "autometa.models._predict",
     "Predictions": "autometa.models._predict",
 }

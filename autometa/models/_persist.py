@@ -24,53 +24,39 @@ A saved model is one zip archive (any name; ``.autometa`` by convention) holding
 No pickle is ever read: a blob that is not what the card says is refused, never unpickled. Every
 problem (missing file, not ours, truncated, damaged, another format version, an old config-only model
 file) is an :class:`~autometa.errors.InputError` whose one sentence says what to do.
+
+The plain JSON state of estimators is :mod:`autometa.models._persist_state`; what a loaded file may
+hold (the skops allow-list, the bounds checks of trees, neighbour indexes and LightGBM text models) is
+:mod:`autometa.models._persist_checks`.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
-import functools
 import io
 import json
 import pickle  # only for its error class: nothing here unpickles
-import types
 import zipfile
 import zlib
-from collections import OrderedDict, defaultdict
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from autometa.errors import ArtifactError, InputError, StaleArtifactError
 from autometa.io import atomic_path, check_header, check_writable, dumps, parse_json, sha256_bytes
 from autometa.models._fitted import CARD_FORMAT, CARD_VERSION, KINDS, FittedModel, Member
+from autometa.models._persist_checks import (
+    _REMEDY,
+    TRUSTED_TYPES,
+    _refused_types,
+    check_structures,
+    checked_booster_text,
+)
+from autometa.models._persist_state import _decode, _NotPlain, _state_json
 
 #: The archive entry holding the model card.
 CARD_FILE = "card.json"
 #: Old JSON model files that held the best config, not a fitted model (autometa <= 0.1 ``--save-model``).
 CONFIG_ONLY_FORMAT = "autometa-model"
-#: Types skops does not trust by itself that a fitted model of autometa's families needs, by name:
-#: autometa's preprocessing steps, scikit-learn's tree structures, neighbour indexes and distance
-#: metrics, and histogram gradient boosting's predictors and validation partial. Anything else that
-#: skops does not trust is refused, on saving and on loading.
-TRUSTED_TYPES: tuple[str, ...] = (
-    "autometa.data._preprocessing.NativeCategorical",
-    "autometa.data._preprocessing._AsObject",
-    "collections.OrderedDict",
-    "numpy.dtype",
-    "sklearn.tree._tree.Tree",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "functools.partial",
-    "sklearn.utils.validation.check_array",
-    "sklearn.neighbors._kd_tree.KDTree",
-    "sklearn.neighbors._ball_tree.BallTree",
-    "sklearn.metrics._dist_metrics.EuclideanDistance64",
-    "sklearn.metrics._dist_metrics.ManhattanDistance64",
-    "sklearn.metrics._dist_metrics.MinkowskiDistance64",
-)
-_REMEDY = "save the model again (autometa.save_model, or 'autometa tune ... --save-model')"
 #: Estimator classes rebuilt from plain JSON state (never looked up by a name the file chooses freely).
 _STATE_CLASSES = {
     "NativeCategorical": ("autometa.data", "NativeCategorical"),
@@ -179,12 +165,6 @@ def _store_skops(obj: Any, name: str, files: dict[str, bytes], what: str) -> dic
     return {"codec": "skops", "file": name}
 
 
-def _refused_types(blob: bytes) -> list[str]:
-    import skops.io as sio
-
-    return [t for t in sio.get_untrusted_types(data=blob) if t not in TRUSTED_TYPES]
-
-
 def _is_lightgbm(obj: Any) -> bool:
     return type(obj).__module__.startswith("lightgbm.") and type(obj).__name__ in ("LGBMClassifier", "LGBMRegressor")
 
@@ -192,109 +172,6 @@ def _is_lightgbm(obj: Any) -> bool:
 def _is_mlp(obj: Any) -> bool:
     return type(obj).__module__.startswith("autometa.neural") and type(obj).__name__ in (
         "TabularMLPClassifier", "TabularMLPRegressor")
-
-
-# ---------------------------------------------------------------------- plain state as JSON
-class _NotPlain(Exception):
-    """A value that the tagged JSON below cannot hold exactly."""
-
-
-def _state_json(state: dict[str, Any]) -> bytes:
-    encoded = {str(k): _encode(v) for k, v in state.items()}
-    return json.dumps(encoded, allow_nan=False, separators=(",", ":")).encode("utf-8")
-
-
-def _encode(value: Any) -> Any:
-    """``value`` as JSON, tagged where JSON alone would lose its type (tuples, arrays, numpy scalars,
-    non-finite floats, dicts with other keys). Only these few types are ever decoded."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int) and not isinstance(value, np.integer):
-        return value
-    if isinstance(value, float) and not isinstance(value, np.floating):
-        return value if np.isfinite(value) else {"__float__": repr(value)}
-    if isinstance(value, np.generic):
-        if value.dtype.kind not in "biuf":
-            raise _NotPlain(f"a numpy {value.dtype} scalar")
-        return {"__scalar__": value.dtype.str, "value": _encode(value.item())}
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind in "biuf":
-            data = np.ascontiguousarray(value).tobytes()
-            return {"__ndarray__": value.dtype.str, "shape": list(value.shape),
-                    "base64": base64.b64encode(data).decode("ascii")}
-        if value.dtype.kind in "OU" and value.ndim == 1 and all(isinstance(v, str) for v in value.tolist()):
-            return {"__ndarray__": value.dtype.str if value.dtype.kind == "U" else "object", "items": value.tolist()}
-        raise _NotPlain(f"an array of {value.dtype}")
-    if isinstance(value, tuple):
-        return {"__tuple__": [_encode(v) for v in value]}
-    if isinstance(value, list):
-        return [_encode(v) for v in value]
-    if isinstance(value, defaultdict):
-        factory = {OrderedDict: "OrderedDict", dict: "dict", list: "list"}.get(value.default_factory)
-        if factory is None:
-            raise _NotPlain("a defaultdict of another factory")
-        return {"__defaultdict__": factory, "items": [[_encode(k), _encode(v)] for k, v in value.items()]}
-    if isinstance(value, dict):
-        if all(isinstance(k, str) and not k.startswith("__") for k in value) and type(value) is dict:
-            return {k: _encode(v) for k, v in value.items()}
-        return {"__dict__": [[_encode(k), _encode(v)] for k, v in value.items()],
-                "ordered": isinstance(value, OrderedDict)}
-    if type(value).__name__ == "LabelEncoder" and type(value).__module__.startswith("sklearn."):
-        return {"__label_encoder__": _encode(getattr(value, "classes_", None))}
-    raise _NotPlain(f"a {type(value).__name__}")
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if "__float__" in value:
-        text = value["__float__"]
-        if text not in ("inf", "-inf", "nan"):
-            raise ValueError(f"bad float {text!r}")
-        return float(text)
-    if "__scalar__" in value:
-        return np.dtype(_numeric_dtype(value["__scalar__"])).type(_decode(value["value"]))
-    if "__ndarray__" in value:
-        kind = value["__ndarray__"]
-        if "items" in value:
-            items = value["items"]
-            if not all(isinstance(v, str) for v in items):
-                raise ValueError("an array of text holds something else")
-            return np.asarray(items, dtype=object if kind == "object" else np.dtype(kind))
-        dtype = np.dtype(_numeric_dtype(kind))
-        shape = tuple(int(s) for s in value["shape"])
-        data = base64.b64decode(value["base64"], validate=True)
-        return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
-    if "__tuple__" in value:
-        return tuple(_decode(v) for v in value["__tuple__"])
-    if "__defaultdict__" in value:
-        factory = {"OrderedDict": OrderedDict, "dict": dict, "list": list}[value["__defaultdict__"]]
-        return defaultdict(factory, ((_decode(k), _decode(v)) for k, v in value["items"]))
-    if "__dict__" in value:
-        pairs = ((_hashable(_decode(k)), _decode(v)) for k, v in value["__dict__"])
-        return OrderedDict(pairs) if value.get("ordered") else dict(pairs)
-    if "__label_encoder__" in value:
-        from sklearn.preprocessing import LabelEncoder
-
-        encoder = LabelEncoder()
-        classes = _decode(value["__label_encoder__"])
-        if classes is not None:
-            encoder.classes_ = classes
-        return encoder
-    return {k: _decode(v) for k, v in value.items()}
-
-
-def _numeric_dtype(text: Any) -> str:
-    dtype = np.dtype(str(text))
-    if dtype.kind not in "biuf":
-        raise ValueError(f"dtype {text!r} is not numeric")
-    return dtype.str
-
-
-def _hashable(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
 
 
 # ====================================================================== loading
@@ -539,170 +416,6 @@ class _Loader:
         obj = sio.loads(blob, trusted=untrusted)
         check_structures(obj, self.where)
         return obj
-
-
-# ---------------------------------------------------------------------- arrays indexed without bounds checks
-def check_structures(obj: Any, where: str = "The model") -> None:
-    """Check the index arrays of trees and neighbour indexes inside ``obj`` (scikit-learn follows them
-    without bounds checks, so a crafted file could read outside memory). Raises InputError."""
-    seen: set[int] = set()
-    stack = [(obj, None)]
-    while stack:
-        item, owner = stack.pop()
-        if id(item) in seen or item is None or isinstance(item, _LEAVES):
-            continue
-        seen.add(id(item))
-        name = type(item).__name__
-        if name == "Tree" and type(item).__module__.startswith("sklearn.tree"):
-            _check_tree(item, getattr(owner, "n_features_in_", None), where)
-            continue
-        if name == "TreePredictor":
-            _check_predictor(item, getattr(owner, "n_features_in_", None), where)
-            continue
-        if name in ("KDTree", "BallTree") and type(item).__module__.startswith("sklearn.neighbors"):
-            _check_neighbors(item, where)
-            continue
-        if isinstance(item, dict):
-            stack.extend((v, owner) for v in item.values())
-        elif isinstance(item, (list, tuple)):
-            stack.extend((v, owner) for v in item)
-        elif hasattr(item, "__dict__"):
-            stack.extend((v, item) for v in vars(item).values())
-
-
-_LEAVES = (str, bytes, int, float, bool, np.ndarray, np.generic, np.dtype, type, types.ModuleType,
-           types.FunctionType, types.BuiltinFunctionType)
-
-
-def _bad(where: str, what: str) -> InputError:
-    return InputError(f"{where} holds {what}; it is refused (the file was damaged or crafted); {_REMEDY}.")
-
-
-def _check_tree(tree: Any, n_features: Any, where: str) -> None:
-    count = int(tree.node_count)
-    left, right, feature = (np.asarray(a) for a in (tree.children_left, tree.children_right, tree.feature))
-    if not (len(left) == len(right) == len(feature) == count):
-        raise _bad(where, "a decision tree whose arrays disagree on its size")
-    inner = left != -1
-    if np.any((right != -1) != inner) or np.any(left[inner] <= 0) or np.any(left[inner] >= count) or \
-            np.any(right[inner] <= 0) or np.any(right[inner] >= count):
-        raise _bad(where, "a decision tree whose nodes point outside it")
-    limit = int(tree.n_features) if n_features is None else min(int(n_features), int(tree.n_features))
-    if np.any(feature[inner] < 0) or np.any(feature[inner] >= limit):
-        raise _bad(where, "a decision tree that splits on a feature it does not have")
-
-
-def _check_predictor(predictor: Any, n_features: Any, where: str) -> None:
-    nodes = np.asarray(predictor.nodes)
-    count = len(nodes)
-    if count == 0:
-        raise _bad(where, "an empty boosted tree")
-    inner = nodes["is_leaf"] == 0
-    for side in ("left", "right"):
-        if np.any(nodes[side][inner] >= count) or np.any(nodes[side][inner] == 0):
-            raise _bad(where, "a boosted tree whose nodes point outside it")
-    features = nodes["feature_idx"][inner]
-    if np.any(features < 0) or (n_features is not None and np.any(features >= int(n_features))):
-        raise _bad(where, "a boosted tree that splits on a feature it does not have")
-    categorical = inner & (nodes["is_categorical"] != 0)
-    bitsets = min(len(predictor.raw_left_cat_bitsets), len(predictor.binned_left_cat_bitsets))
-    if np.any(nodes["bitset_idx"][categorical] >= bitsets):
-        raise _bad(where, "a boosted tree whose category sets are missing")
-
-
-def _check_neighbors(index: Any, where: str) -> None:
-    data, idx, node_data, _ = index.get_arrays()
-    n = len(data)
-    idx = np.asarray(idx)
-    if len(idx) != n or np.any(idx < 0) or np.any(idx >= n):
-        raise _bad(where, "a neighbour index that points outside its data")
-    starts, ends = np.asarray(node_data["idx_start"]), np.asarray(node_data["idx_end"])
-    if np.any(starts < 0) or np.any(ends > n) or np.any(starts > ends):
-        raise _bad(where, "a neighbour index whose nodes point outside its data")
-
-
-def checked_booster_text(text: str, where: str = "The model", n_classes: int = 1) -> str:
-    """A LightGBM text model, checked before LightGBM's parser reads it; returns it without ``tree_sizes``.
-
-    LightGBM parses a model's trees in parallel at the byte offsets of ``tree_sizes``, and a format
-    error there aborts the process; at prediction it follows child and feature indexes without bounds
-    checks. So every tree is checked here: its arrays have the lengths its ``num_leaves`` says, every
-    node but the root has one parent and every leaf is reached once (a tree, so a prediction ends),
-    features and category sets are in range, numbers are numbers. Without ``tree_sizes`` LightGBM
-    parses the trees one after the other, where an error is an exception.
-
-    Raises:
-        InputError: the text is not such a model.
-    """
-    bad = functools.partial(_bad, where)
-    head, found, rest = text.partition("\nTree=")
-    trees_text, ended, tail = rest.partition("\nend of trees")
-    if not found or not ended or not head.startswith("tree\n"):
-        raise bad("a LightGBM model that is not a complete text model")
-    header = dict(line.split("=", 1) for line in head.splitlines()[1:] if "=" in line)
-    try:
-        n_features = int(header["max_feature_idx"]) + 1
-        per_iteration = int(header["num_tree_per_iteration"])
-        n_class = int(header["num_class"])
-    except (KeyError, ValueError):
-        raise bad("a LightGBM model without its feature and class counts") from None
-    expected = n_classes if n_classes > 2 else 1
-    if n_features < 1 or n_class != expected or per_iteration != n_class:
-        raise bad(f"a LightGBM model of {n_class} class output(s) where the card says {expected}")
-    if len(header.get("feature_names", "").split()) != n_features:
-        raise bad("a LightGBM model whose feature names do not match its feature count")
-    blocks = ("Tree=" + trees_text).split("\nTree=")
-    blocks[0] = blocks[0][len("Tree="):]
-    if len(blocks) % per_iteration:
-        raise bad("a LightGBM model with an incomplete boosting round")
-    for block in blocks:
-        _check_lightgbm_tree(block, n_features, bad)
-    kept = "\n".join(line for line in head.splitlines() if not line.startswith("tree_sizes="))
-    return kept + found + rest
-
-
-def _check_lightgbm_tree(block: str, n_features: int, bad) -> None:
-    lines = block.splitlines()
-    fields = dict(line.split("=", 1) for line in lines[1:] if "=" in line)
-    try:
-        leaves = int(fields["num_leaves"])
-        n_cat = int(fields.get("num_cat", "0"))
-        if fields.get("is_linear", "0") != "0":
-            raise bad("a LightGBM linear-tree model, which autometa never writes")
-        leaf_value = np.array(fields["leaf_value"].split(), dtype=float)
-        if leaves < 1 or len(leaf_value) != leaves or n_cat < 0:
-            raise bad("a LightGBM tree whose leaves do not match its size")
-        if leaves == 1:
-            return
-        split = np.array(fields["split_feature"].split(), dtype=np.int64)
-        left = np.array(fields["left_child"].split(), dtype=np.int64)
-        right = np.array(fields["right_child"].split(), dtype=np.int64)
-        decision = np.array(fields["decision_type"].split(), dtype=np.int64)
-        threshold = np.array(fields["threshold"].split(), dtype=float)
-        for name in ("split_gain", "internal_value", "internal_weight", "internal_count", "leaf_weight", "leaf_count"):
-            if name in fields:
-                np.array(fields[name].split(), dtype=float)
-        boundaries = np.array(fields.get("cat_boundaries", "").split(), dtype=np.int64)
-        categories = np.array(fields.get("cat_threshold", "").split(), dtype=np.int64)
-    except (KeyError, ValueError):
-        raise bad("a LightGBM tree with missing or unreadable fields") from None
-    inner = leaves - 1
-    if not all(len(a) == inner for a in (split, left, right, decision, threshold)):
-        raise bad("a LightGBM tree whose arrays do not match its size")
-    children = np.concatenate([left, right])
-    nodes, ends = children[children >= 0], ~children[children < 0]
-    if not (np.array_equal(np.sort(nodes), np.arange(1, inner)) and np.array_equal(np.sort(ends), np.arange(leaves))):
-        raise bad("a LightGBM tree whose nodes do not form a tree")
-    if np.any(split < 0) or np.any(split >= n_features):
-        raise bad("a LightGBM tree that splits on a feature it does not have")
-    categorical = (decision & 1) == 1
-    if categorical.any():
-        if n_cat < 1 or len(boundaries) != n_cat + 1 or boundaries[0] != 0 or np.any(np.diff(boundaries) < 0) or \
-                boundaries[-1] != len(categories):
-            raise bad("a LightGBM tree whose category sets are malformed")
-        index = threshold[categorical]
-        if np.any(index != np.round(index)) or np.any(index < 0) or np.any(index >= n_cat):
-            raise bad("a LightGBM tree whose splits point to category sets it does not have")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -7,9 +7,11 @@ or in the top ``1/REDUCTION`` of the trials scored there (asynchronous successiv
 2018, as Optuna's ``SuccessiveHalvingPruner`` does with steps; here a step is a row budget). A trial
 reports its score at each rung (``trial.report(score, step=rows)``); one that stops below the top rung
 is pruned, so ``study.best_value`` always compares scores measured on the same rows. A trial that
-cannot finish its next rung within the time budget stops there too; when no trial has reached the top
-yet and even the best cannot afford it, the top rung is lowered to the rows it can afford (recorded in
-the study), so that a search under a short budget on big data still ends with a best trial.
+cannot finish its next rung within the time budget stops there too, and steps aside in the ranking of
+its rung, so that the next best may climb if it is cheaper. When the budget ends before any trial has
+reached the top, the highest rung reached becomes the top (recorded in the study) and its trials are
+completed there (:func:`complete_on_highest_rung`), so that a short budget on big data still ends with
+a best trial, measured on the most rows any trial could afford.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ REDUCTION = 4
 MIN_LAST_STEP = 2.0
 #: Study user attribute holding the rung row budgets (set once, lowered only as described above).
 RUNGS_ATTR = "autometa.rungs"
+#: Trial user attribute: why a trial stopped below the top rung when its score was not the reason.
+STOPPED_ATTR = "autometa.stopped"
+#: How that attribute begins when the time budget stopped the climb.
+BUDGET_STOP = "the time budget"
+#: Trial user attribute of a completed copy (:func:`complete_on_highest_rung`): the trial it copies.
+COPY_ATTR = "autometa.completed_from"
 
 
 def rung_rows(n_rows: int, first: int, max_rows: int | None = None) -> list[int]:
@@ -59,8 +67,10 @@ class RungPruner(BasePruner):
         mine = trial.intermediate_values[step]
         sign = 1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
         states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+        # A trial the budget stopped cannot climb: it must not hold a place a cheaper one could use.
         others = [t.intermediate_values[step] for t in study.get_trials(deepcopy=False, states=states)
-                  if t.number != trial.number and step in t.intermediate_values]
+                  if t.number != trial.number and step in t.intermediate_values
+                  and not str(t.user_attrs.get(STOPPED_ATTR, "")).startswith(BUDGET_STOP)]
         others = [v for v in others if v is not None and math.isfinite(v)]
         if not math.isfinite(mine):
             return True
@@ -82,15 +92,30 @@ def current_rungs(study: optuna.Study, default: list[int]) -> list[int]:
     return [int(r) for r in rungs] if rungs else list(default)
 
 
-def lower_top(study: optuna.Study, rows: int) -> list[int]:
-    """Make ``rows`` the top rung (the budget cannot afford more); returns the new rungs."""
-    rungs = [r for r in current_rungs(study, [rows]) if r < rows] + [rows]
-    study.set_user_attr(RUNGS_ATTR, rungs)
-    return rungs
+def complete_on_highest_rung(study: optuna.Study) -> int | None:
+    """When no trial reached the top rung, make the highest rung reached the top and complete each
+    trial scored there: a COMPLETE copy (``autometa.completed_from``: the pruned original) with its
+    score on those rows. Returns that rung (None when a trial is complete, or none has a score).
 
-
-def any_complete(study: optuna.Study) -> bool:
-    return any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
+    Optuna cannot change a finished trial's state, hence copies; the originals keep their out-of-fold
+    predictions, which fusion finds by their numbers.
+    """
+    trials = study.get_trials(deepcopy=False)
+    if any(t.state == TrialState.COMPLETE for t in trials):
+        return None
+    scored = [t for t in trials if t.state == TrialState.PRUNED and t.intermediate_values]
+    if not scored:
+        return None
+    top = max(max(t.intermediate_values) for t in scored)
+    study.set_user_attr(RUNGS_ATTR, [r for r in current_rungs(study, [top]) if r < top] + [top])
+    for t in scored:
+        if top not in t.intermediate_values or not math.isfinite(t.intermediate_values[top]):
+            continue
+        attrs = {k: v for k, v in t.user_attrs.items() if k != STOPPED_ATTR}
+        study.add_trial(optuna.trial.create_trial(
+            params=t.params, distributions=t.distributions, value=t.intermediate_values[top],
+            intermediate_values=t.intermediate_values, user_attrs={**attrs, COPY_ATTR: t.number}))
+    return top
 
 
 def best_rows(study: optuna.Study) -> int | None:

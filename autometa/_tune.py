@@ -206,6 +206,10 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
     stops = [] if deadline is None else [_stop_when_spent(deadline)]
     study.optimize(objective, n_trials=n_trials, timeout=min(t for t in (timeout, left, math.inf) if t is not None),
                    callbacks=list(callbacks) + stops, catch=(_EvaluationFailed,), gc_after_trial=False)
+    if deadline is not None:
+        from autometa._rungs import complete_on_highest_rung
+
+        complete_on_highest_rung(study)
     return study
 
 
@@ -258,7 +262,7 @@ class _Objective:
     def __call__(self, trial: Any) -> float:
         import optuna
 
-        from autometa._rungs import any_complete, climb_cost, current_rungs, lower_top
+        from autometa._rungs import BUDGET_STOP, STOPPED_ATTR, climb_cost, current_rungs
         from autometa.evaluation import evaluate_config
         from autometa.metamodel import suggest_config
 
@@ -286,7 +290,7 @@ class _Objective:
                 if level == 0:
                     trial.set_user_attr("autometa.error", (result.error or "no score")[:500])
                     raise _EvaluationFailed(f"{fam} failed: {error}")
-                trial.set_user_attr("autometa.stopped", f"failed on {rows:,} rows ({result.status}): {error}")
+                trial.set_user_attr(STOPPED_ATTR, f"failed on {rows:,} rows ({result.status}): {error}")
                 raise optuna.TrialPruned(f"{fam} failed on {rows:,} rows")
             rung_scores[str(rows)] = {**{k: _finite(v) for k, v in result.scores.items()},
                                       "seconds": _finite(result.wall_seconds)}
@@ -303,10 +307,7 @@ class _Objective:
             if self.deadline is not None:
                 cost = climb_cost(result.wall_seconds, rows, next_rows, fam)
                 if cost > self.deadline - time.monotonic():
-                    if not any_complete(study):  # nothing reached the top: this budget's top is here
-                        lower_top(study, rows)
-                        return score
-                    trial.set_user_attr("autometa.stopped", f"the time budget cannot afford {next_rows:,} rows")
+                    trial.set_user_attr(STOPPED_ATTR, f"{BUDGET_STOP} cannot afford {next_rows:,} rows")
                     raise optuna.TrialPruned(f"the time budget cannot afford {next_rows:,} rows")
             level = rungs.index(rows) + 1
 

@@ -154,7 +154,7 @@ def test_a_time_budget_bounds_the_whole_search(tiny_kb, digits):
     assert elapsed < 6 + 8  # setup (meta-features, warm start) and the last evaluation's slack
 
 
-def test_a_budget_that_cannot_afford_all_rows_lowers_the_top_rung(tiny_kb, digits, monkeypatch):
+def test_a_budget_that_cannot_afford_all_rows_completes_the_highest_rung_reached(tiny_kb, digits, monkeypatch):
     import autometa
     import autometa._rungs as rungs
 
@@ -162,8 +162,28 @@ def test_a_budget_that_cannot_afford_all_rows_lowers_the_top_rung(tiny_kb, digit
     study = autometa.tune(digits, target="target", family=FAMILIES, n_trials=3, time_budget=60, kb=tiny_kb,
                           protocol=_protocol(), random_state=0)
     assert study.user_attrs["autometa.rungs"] == [300]
-    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    originals = study.trials[:3]
+    assert all(t.state == optuna.trial.TrialState.PRUNED for t in originals)
+    assert all(t.user_attrs["autometa.stopped"].startswith("the time budget") for t in originals)
+    copies = study.trials[3:]  # each completed on the 300 rows it reached, pointing at its original
+    assert [t.user_attrs["autometa.completed_from"] for t in copies] == [0, 1, 2]
+    assert [t.value for t in copies] == [t.intermediate_values[300] for t in originals]
     assert study.best_trial.user_attrs["autometa.rows"] == 300
+    model = autometa.refit(study, digits, ensemble="stacking")  # the originals' predictions are found
+    assert model.card["cv"]["fusion_rows"] == 300 and model.card["cv"]["rows"] == 300
+
+
+def test_a_trial_the_budget_stopped_steps_aside_for_the_next_best():
+    from autometa._rungs import RungPruner
+
+    study = optuna.create_study(direction="maximize")
+    best = study.ask()
+    best.report(0.9, step=300)
+    best.set_user_attr("autometa.stopped", "the time budget cannot afford 1,200 rows")
+    study.tell(best, state=optuna.trial.TrialState.PRUNED)
+    cheaper = study.ask()
+    cheaper.report(0.8, step=300)
+    assert not RungPruner().prune(study, study._storage.get_trial(cheaper._trial_id))
 
 
 def test_bad_budgets_are_input_errors(tiny_kb, digits):

@@ -27,7 +27,7 @@ from optuna.trial import TrialState
 REDUCTION = 4
 #: A last rung with fewer than this many times the rows of the one before replaces it.
 MIN_LAST_STEP = 2.0
-#: Study user attribute holding the rung row budgets (set once, lowered only as described above).
+#: Study user attribute holding the rung row budgets (set once; lowered only by complete_on_highest_rung).
 RUNGS_ATTR = "autometa.rungs"
 #: Trial user attribute: why a trial stopped below the top rung when its score was not the reason.
 STOPPED_ATTR = "autometa.stopped"
@@ -87,7 +87,7 @@ def climb_cost(seconds: float, rows: int, next_rows: int, family: str) -> float:
 
 
 def current_rungs(study: optuna.Study, default: list[int]) -> list[int]:
-    """The study's rungs (another worker may have lowered the top); ``default`` when none recorded."""
+    """The study's rungs (a search that ended below the top lowered it); ``default`` when none recorded."""
     rungs = study.user_attrs.get(RUNGS_ATTR)
     return [int(r) for r in rungs] if rungs else list(default)
 

@@ -273,10 +273,8 @@ class _Objective:
         trial.set_user_attr("autometa.family", fam)
         trial.set_user_attr("autometa.config", json.dumps(config, sort_keys=True, default=str))
         rung_scores: dict[str, dict[str, float | None]] = {}
-        level = 0
-        while True:
-            rungs = current_rungs(study, [self.dataset.n_rows])
-            rows = rungs[min(level, len(rungs) - 1)]
+        rungs = current_rungs(study, [self.dataset.n_rows])
+        for level, rows in enumerate(rungs):
             result = evaluate_config(self.prepared(rows), fam, config, self.rung_protocol(rows, self.time_limit(rows)),
                                      keep_predictions=self.oof_dir is not None)
             if level == 0:  # the protocol's scores: what the knowledge base and the meta-model speak of
@@ -298,18 +296,17 @@ class _Objective:
             trial.set_user_attr("autometa.rows", rows)
             trial.report(score, step=rows)
             self._keep_predictions(trial, rows, result)
-            rungs = current_rungs(study, rungs)  # another worker may have lowered the top meanwhile
-            if rows >= rungs[-1]:
+            if level == len(rungs) - 1:
                 return score
             if trial.should_prune():
                 raise optuna.TrialPruned(f"not among the best on {rows:,} rows")
-            next_rows = rungs[rungs.index(rows) + 1]  # lowering removes only rungs above the top reached
+            next_rows = rungs[level + 1]
             if self.deadline is not None:
                 cost = climb_cost(result.wall_seconds, rows, next_rows, fam)
                 if cost > self.deadline - time.monotonic():
                     trial.set_user_attr(STOPPED_ATTR, f"{BUDGET_STOP} cannot afford {next_rows:,} rows")
                     raise optuna.TrialPruned(f"the time budget cannot afford {next_rows:,} rows")
-            level = rungs.index(rows) + 1
+        raise AssertionError("unreachable: the last rung returns")  # pragma: no cover
 
     def _keep_predictions(self, trial: Any, rows: int, result: Any) -> None:
         import numpy as np

@@ -509,6 +509,10 @@ def refit(study: Any, data: Any, target: str | None = None, ensemble: str | None
     fuse_rows, scored = rows, [(t, float(t.value)) for t in done]
     if ensemble not in (None, "single") and folder is not None:
         fuse_rows, scored = _fusion_rung(study, folder, rows, maximize)
+        # The study's best (on the top rung's rows) leads, whatever its rank on a lower rung: it is the
+        # model a fusion must beat, and the one fitted when the fusion does not.
+        best = _original(done[0]) if done else None
+        scored.sort(key=lambda item: _original(item[0]) != best)
     candidates, seen, first_cost = [], set(), 0.0
     for t, value in scored:
         parsed = _task_config(t.params, dataset.task)
@@ -541,6 +545,13 @@ def refit(study: Any, data: Any, target: str | None = None, ensemble: str | None
 
 #: A fusion learns from the highest rung where at least this many trials have out-of-fold predictions.
 MIN_FUSION_CANDIDATES = 3
+
+
+def _original(trial: Any) -> int:
+    """The number of the trial that was evaluated (a completed copy points at it)."""
+    from autometa._rungs import COPY_ATTR
+
+    return int(trial.user_attrs.get(COPY_ATTR, trial.number))
 
 
 #: A fusion leaves out candidates whose refit on all rows is estimated to take longer than this.

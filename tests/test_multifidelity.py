@@ -113,7 +113,10 @@ def test_the_best_configs_climb_to_all_rows_and_the_best_value_is_measured_there
 
 
 def test_refit_fuses_the_best_trials_and_says_on_which_rows(climbed, digits):
+    from pathlib import Path
+
     import autometa
+    from autometa.evaluation import metric_score
 
     study = climbed
     single = autometa.refit(study, digits)
@@ -126,11 +129,32 @@ def test_refit_fuses_the_best_trials_and_says_on_which_rows(climbed, digits):
         # With fewer than 3 trials on all rows the fusion learns on the 300-row rung, where all 8 were scored.
         n_complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
         assert model.card["cv"]["fusion_rows"] == (1797 if n_complete >= 3 else 300)
-        if model.kind != "single":
+        # The fusion is judged against the study's best trial (best on all rows), whatever its rank on
+        # the fusion's rung; when it does not beat it, that trial is the model.
+        best = study.best_trial
+        assert model.card["cv"]["fusion_check"]["best_single"] == pytest.approx(
+            metric_score(
+                "balanced_accuracy", _codes(digits, model.card["cv"]["fusion_rows"]),
+                np.load(Path(study.user_attrs["autometa.oof_dir"]) /
+                        f"trial-{best.number:05d}-rows-{model.card['cv']['fusion_rows']}.npy"), 10), abs=1e-6)
+        if model.kind == "single":
+            assert model.members[0].trial == best.number
+        else:
             assert len(model.members) >= 2 and abs(sum(model.card["weights"]) - 1) < 1e-9
         proba = model.predict_proba(X)
         assert proba.shape == (len(X), 10) and np.allclose(proba.sum(axis=1), 1.0)
         assert (model.predict(X) == y).mean() > 0.9  # fitted on these rows
+
+
+def _codes(frame, rows):
+    """Class codes of the rows a rung of the test protocol scored."""
+    import dataclasses
+
+    import autometa
+    from autometa.evaluation import prepare_data
+
+    dataset = autometa.load_dataset(frame, target="target")
+    return prepare_data(dataset, dataclasses.replace(_protocol(), row_cap=rows)).y
 
 
 def test_max_rows_at_the_cap_scores_every_trial_on_the_protocols_rows(tiny_kb, digits):

@@ -276,17 +276,23 @@ def _horizontal() -> dict[str, Any]:
     return {"vert": False}
 
 
-def _advice_figure(facts: _Facts, recs: list[_Trial], svg: _Svg) -> str | None:
-    """Predicted (normalized) vs measured (normalized within the study) score of each recommendation."""
+def _rows_figure(height: float) -> tuple[Any, Any]:
+    """A figure whose rows are items (recommendations, members): one axes, vertical grid lines only."""
     _, Figure = _matplotlib()
-    predicted = [t for t in recs if t.predicted is not None]
-    if not predicted:
-        return None
-    fig = Figure(figsize=(6.5, 1.1 + 0.42 * len(recs)), layout="constrained")
+    fig = Figure(figsize=(6.5, height), layout="constrained")
     ax = fig.add_subplot()
     _style_axes(ax)
     ax.grid(True, axis="x", color="#e5e7eb", linewidth=0.8)
     ax.grid(False, axis="y")
+    return fig, ax
+
+
+def _advice_figure(facts: _Facts, recs: list[_Trial], svg: _Svg) -> str | None:
+    """Predicted (normalized) vs measured (normalized within the study) score of each recommendation."""
+    predicted = [t for t in recs if t.predicted is not None]
+    if not predicted:
+        return None
+    fig, ax = _rows_figure(1.1 + 0.42 * len(recs))
     positions = {t.number: len(recs) - 1 - i for i, t in enumerate(recs)}
     for t in recs:
         y = positions[t.number]
@@ -312,14 +318,9 @@ def _advice_figure(facts: _Facts, recs: list[_Trial], svg: _Svg) -> str | None:
 
 def _weights_figure(members: list[dict[str, Any]], weights: list[float], colours: Mapping[str, str],
                     svg: _Svg) -> str | None:
-    _, Figure = _matplotlib()
     if len(members) < 2 or len(weights) != len(members):
         return None
-    fig = Figure(figsize=(6.5, 0.5 + 0.38 * len(members)), layout="constrained")
-    ax = fig.add_subplot()
-    _style_axes(ax)
-    ax.grid(True, axis="x", color="#e5e7eb", linewidth=0.8)
-    ax.grid(False, axis="y")
+    fig, ax = _rows_figure(0.5 + 0.38 * len(members))
     ys = list(range(len(members)))[::-1]
     labels = [_label(f"{m.get('family', '?')} (trial {m.get('trial', '?')})") for m in members]
     ax.barh(ys, weights, color=[colours.get(str(m.get("family")), "#6b7280") for m in members], height=0.6)

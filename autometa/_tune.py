@@ -330,16 +330,22 @@ def _oof_dir(study: Any, storage: Any, oof_dir: str | Path | None) -> Path | Non
     import hashlib
     import tempfile
 
+    from autometa.io import storage_url
+    from autometa.metamodel import cache_dir
+
+    url = storage_url(storage) if isinstance(storage, (str, Path)) else None
     if oof_dir is not None:
         path = Path(oof_dir).expanduser()
-    elif isinstance(storage, (str, Path)) and not str(storage).startswith(("postgresql", "mysql")):
-        file = str(storage)[len("sqlite:///"):] if str(storage).startswith("sqlite:///") else str(storage)
-        path = Path(file).expanduser().resolve().with_name(Path(file).name + ".oof") / study.study_name
+    elif url is not None and url.startswith("sqlite"):
+        from sqlalchemy.engine import make_url
+
+        database = Path(make_url(url).database)
+        path = database.with_name(database.name + ".oof") / study.study_name
     elif storage is None:
         path = Path(tempfile.mkdtemp(prefix="autometa-oof-"))
-    else:  # a shared RDB: each machine keeps its own trials' predictions
+    else:  # a shared RDB (or a storage object): each machine keeps its own trials' predictions
         key = hashlib.sha256(f"{mask_url(storage)}|{study.study_name}".encode()).hexdigest()[:16]
-        path = Path.home() / ".cache" / "autometa" / "oof" / key
+        path = cache_dir() / "oof" / key
     if OOF_ATTR not in study.user_attrs:
         study.set_user_attr(OOF_ATTR, str(path))
     return path

@@ -487,7 +487,7 @@ def refit(study: Any, data: Any, target: str | None = None, ensemble: str | None
 
     from autometa.data import load_dataset
     from autometa.evaluation import Protocol, prepare_data
-    from autometa.models import Candidate, fit_model
+    from autometa.models import MAX_CANDIDATES, Candidate, fit_model
 
     if not isinstance(study, optuna.study.Study):
         raise InputError(f"refit takes an optuna.Study, not {type(study).__name__} {_clip(study)}; load it first "
@@ -520,7 +520,11 @@ def refit(study: Any, data: Any, target: str | None = None, ensemble: str | None
         best = _original(done[0]) if done else None
         scored.sort(key=lambda item: _original(item[0]) != best)
     candidates, seen, first_cost = [], set(), 0.0
+    # A single model needs the best only; a fusion reads no more predictions than it may use.
+    wanted = 1 if ensemble in (None, "single") else MAX_CANDIDATES
     for t, value in scored:
+        if len(candidates) >= wanted:
+            break
         parsed = _task_config(t.params, dataset.task)
         key = json.dumps(parsed, sort_keys=True, default=str)
         if parsed is None or key in seen:

@@ -25,6 +25,7 @@ _LAZY: dict[str, str] = {
     "KINDS": "autometa.models._fitted",
     "align_columns": "autometa.models._fitted",
     "fuse": "autometa.models._ensemble",
+    "MAX_CANDIDATES": "autometa.models._ensemble",
     "ensemble_selection": "autometa.models._ensemble",
     "save_model": "autometa.models._persist",
     "load_model": "autometa.models._persist",

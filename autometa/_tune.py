@@ -534,23 +534,33 @@ def refit(study: Any, data: Any, target: str | None = None, ensemble: str | None
             continue  # e.g. a kernel SVM that did well on 2,000 rows would take hours on all of them
         first_cost = cost if not candidates else first_cost
         seen.add(key)
-        oof = None
-        if ensemble not in (None, "single") and folder is not None:
-            import numpy as np
-
-            oof = np.load(folder / oof_name(t.number, fuse_rows), allow_pickle=False).astype(float)
+        # A single model's out-of-fold predictions choose its decision rule (autometa.models._decision).
+        oof = _load_oof(folder, t, fuse_rows) if folder is not None else None
         candidates.append(Candidate(parsed[0], parsed[1], t.number, value, oof))
     cv: dict[str, Any] = {"rows": rows, "folds": protocol.k, "seed": protocol.seed,
                           "score": float(done[0].value) if done else None}
     if ensemble not in (None, "single"):
+        cv["fusion_rows"] = fuse_rows
+    if candidates and candidates[0].oof is not None:
         import dataclasses
 
-        cv["fusion_rows"] = fuse_rows
         cv["y"] = prepare_data(dataset, dataclasses.replace(protocol, row_cap=max(fuse_rows, 2 * protocol.k))).y
     notes = [] if ensemble in (None, "single") or folder is not None else [
         "the study recorded no folder of out-of-fold predictions"]
     return fit_model(candidates, dataset, kind=ensemble, metric=record.get("metric") or "", cv=cv,
                      random_state=protocol.seed, notes=notes)
+
+
+def _load_oof(folder: Path, trial: Any, rows: int) -> Any:
+    """The out-of-fold predictions of ``trial`` on ``rows`` rows (a completed copy's are its original's);
+    None when the study kept none."""
+    import numpy as np
+
+    for number in dict.fromkeys((trial.number, _original(trial))):
+        path = folder / oof_name(number, rows)
+        if path.is_file():
+            return np.load(path, allow_pickle=False).astype(float)
+    return None
 
 
 #: A fusion learns from the highest rung where at least this many trials have out-of-fold predictions.

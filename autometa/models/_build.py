@@ -92,9 +92,34 @@ def fit_model(candidates: Sequence[Candidate], dataset: Any, *, kind: str | None
                 if kind == "selection" and len(chosen) == 1:
                     notes.append("Ensemble selection kept one model: no mix of the candidates scored better.")
                     kind, combiner = "single", None
+    decision = None
+    if dataset.task == "classification" and y_oof is not None:
+        decision = _decision_rule(kind, chosen, weights, combiner, np.asarray(y_oof), dataset, metric, random_state)
+        if decision is not None:
+            check = decision["check"]
+            notes.append(f"Predicted classes weigh each class's probability by its share of the rows to the power "
+                         f"-{decision['alpha']:g} (the rule for {metric}): on held-out out-of-fold rows it scored "
+                         f"{check['weighted']:.4f} {metric} against {check['most_probable']:.4f} for the most "
+                         "probable class. predict_proba is unchanged.")
     members = [_fit_member(c, dataset, random_state) for c in chosen]
     card = _card(kind, members, weights, dataset, metric, cv, notes)
+    card["decision"] = plain(decision)
     return FittedModel(members=members, card=card, combiner=combiner)
+
+
+def _decision_rule(kind: str, chosen: list[Candidate], weights: np.ndarray, combiner: Any, y_oof: np.ndarray,
+                   dataset: Any, metric: str, random_state: int) -> dict[str, Any] | None:
+    """The decision rule learned from the shipped model's out-of-fold probabilities (None: most probable class)."""
+    from autometa.models._decision import fit_decision
+    from autometa.models._ensemble import apply_fusion
+
+    outputs = [c.oof for c in chosen]
+    if any(o is None or len(o) != len(y_oof) for o in outputs):
+        return None
+    proba = apply_fusion(kind, weights / weights.sum(), combiner, outputs, "classification")
+    codes = class_codes(dataset.y)[0]
+    shares = np.bincount(codes, minlength=proba.shape[1]) / len(codes)
+    return fit_decision(proba, y_oof, metric, shares, random_state)
 
 
 def _fit_member(candidate: Candidate, dataset: Any, random_state: int) -> Member:

@@ -112,8 +112,7 @@ class FittedModel:
     def predict(self, X: Any) -> np.ndarray:
         """Predictions for a table with the training columns (extra columns are ignored)."""
         if self.task == "classification":
-            codes = self._proba(align_columns(X, self.columns)).argmax(axis=1)
-            return self.classes[codes]
+            return self.classes[self.decide(self._proba(align_columns(X, self.columns)))]
         from autometa.models._ensemble import combine
 
         return combine(self, self._member_outputs(align_columns(X, self.columns)))
@@ -123,6 +122,14 @@ class FittedModel:
         if self.task != "classification":
             raise InputError("predict_proba is for classification models; this one is a regression model.")
         return self._proba(align_columns(X, self.columns))
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """Class codes from the model's probabilities under its decision rule (``card["decision"]``: the
+        most probable class, or class weights learned for a balanced-accuracy study; see
+        :mod:`autometa.models._decision`)."""
+        from autometa.models._decision import decide
+
+        return decide(proba, self.card.get("decision"))
 
     def _proba(self, X: pd.DataFrame) -> np.ndarray:
         from autometa.models._ensemble import combine

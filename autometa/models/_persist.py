@@ -244,6 +244,13 @@ def _read_card(archive: zipfile.ZipFile, path: Path) -> dict[str, Any]:
     return card
 
 
+def _valid_decision(decision: Any, classes: Any) -> bool:
+    """A class-weight decision rule: one finite, positive weight per class."""
+    weights = decision.get("class_weights") if isinstance(decision, dict) else None
+    return (isinstance(weights, list) and isinstance(classes, list) and len(weights) == len(classes)
+            and all(isinstance(w, (int, float)) and not isinstance(w, bool) and 0 < w < float("inf") for w in weights))
+
+
 def _check_card(card: dict[str, Any], where: str) -> None:
     """The card's structure, before anything is built from it."""
     from autometa.data import TASKS
@@ -269,6 +276,8 @@ def _check_card(card: dict[str, Any], where: str) -> None:
     elif not members or len(members) != len(storage["members"]) or not all(
             isinstance(m, dict) and isinstance(m.get("family"), str) for m in members):
         problem = "members that do not match what it stores"
+    elif card.get("decision") is not None and not _valid_decision(card["decision"], card.get("classes")):
+        problem = "a decision rule that does not fit its classes"
     if problem is not None:
         raise InputError(f"{where} is damaged (its card has {problem}); {_REMEDY}.")
 

@@ -85,7 +85,7 @@ def predict_table(model: FittedModel | str | Path, data: Any, *, proba: bool = F
         if proba:
             out = pd.DataFrame(probabilities, columns=[str(c) for c in model.classes])
         else:
-            out = pd.DataFrame({str(model.target or "prediction"): model.classes[probabilities.argmax(axis=1)]})
+            out = pd.DataFrame({str(model.target or "prediction"): model.classes[model.decide(probabilities)]})
     else:
         from autometa.models._ensemble import combine
 

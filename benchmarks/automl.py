@@ -36,7 +36,7 @@ the clock starts: a user's meta-model comes with the package).
 Isolation and resuming: every (dataset, runner, seed) runs in its own process group, killed at
 ``budget + --slack`` seconds (a hung method is a recorded failure); each result is one JSON line
 appended to ``runs.jsonl`` as soon as the method has its test scores, and whatever is already there is
-skipped (``--retry-failed`` runs failures again; the latest line of a key wins). ``--n-jobs 2`` runs two
+skipped (``--retry-failed`` runs failures again, ``--rerun`` everything chosen; the latest line of a key wins). ``--n-jobs 2`` runs two
 datasets at once.
 
 Dataset selection (``--select``, written to ``selection.json`` with the rule): see :func:`select_datasets`.
@@ -620,7 +620,8 @@ class Orchestrator:
         self.stop = threading.Event()
         done = [r for r in self.runs.read()]
         latest = {run_key(r): r for r in done}
-        self.done = {k for k, r in latest.items() if r.get("status") == "ok" or not args.retry_failed}
+        self.done = set() if args.rerun else {
+            k for k, r in latest.items() if r.get("status") == "ok" or not args.retry_failed}
 
     def _env(self) -> dict[str, str]:
         env = {**os.environ, **THREAD_ENV, "AUTOMETA_CACHE_DIR": str(self.args.work / "cache"),
@@ -1064,6 +1065,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--prepare-timeout", type=float, default=1800.0,
                    help="seconds to build one held-out knowledge base and fit its meta-model")
     p.add_argument("--retry-failed", action="store_true", help="run again what failed or timed out before")
+    p.add_argument("--rerun", action="store_true",
+                   help="run the chosen methods and datasets again even where done (after a change to a method; "
+                        "the new lines win, the old ones stay in runs.jsonl)")
     p.add_argument("--report", action="store_true", help="only write README.md and the PNG from runs.jsonl")
     p.add_argument("--select", action="store_true", help="write selection.json from the rule and stop")
     p.add_argument("--list", action="store_true", help="print the datasets and what is left to run, and stop")

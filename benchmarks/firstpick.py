@@ -22,6 +22,30 @@ Designs (``--designs``):
 ``auto``           what autometa ships (``Settings.first_pick="auto"``): ``safe`` for classification,
                    ``blend`` for regression.
 
+Designs that use LCDB's OpenML histories (classification only; the knowledge base's ``lcdb/*``
+datasets, accuracy of scikit-learn defaults; see :class:`LcdbEvidence` and :data:`LCDB_FAMILY_MAP` for how that accuracy is mapped
+to autometa's families, and benchmarks/results/firstpick_lcdb.md). LCDB datasets of the held-out
+dataset's origin group are left out with it.
+
+``<base>+lcdb<k>-<l>``  a ``knn<k>-win`` / ``knn<k>-mean`` design whose per-config score gets ``l`` times
+                   the LCDB deviation of the config's family: over the ``k`` nearest LCDB datasets, the
+                   (inverse-distance weighted) share on which the family is good minus its share over
+                   all LCDB datasets, shrunk like the selector (``k / (k + 2)``); e.g.
+                   ``knn40-win+lcdb20-0.2``;
+``<base>+kbfam<a>``  the same with ``a`` times the knowledge base's own family vote
+                   (:class:`FamilySelector`: P(family within 1 % of the best), 10 nearest, prior weight 2);
+                   terms add up (``knn40-win+kbfam0.1+lcdb40-0.3``);
+``famkb``          family first: the knowledge base's family vote (:class:`FamilySelector`, as shipped:
+                   10 nearest, prior weight 2), then the ``knn40-win`` config of that family;
+``famkb+lcdb<k>-<l>``  the same with ``l`` times the LCDB deviation added to the family vote;
+``famlcdb<k>``     family first by LCDB alone (the shrunk vote of the ``k`` nearest LCDB datasets; the
+                   boosting learner stands for both lightgbm and hist_gradient_boosting, ties go to the
+                   knowledge base's own vote), then the ``knn40-win`` config of that family.
+
+``--paired <design>`` adds each design's per-dataset difference to that design, with 95 % intervals from
+resampling origin groups.
+
+    python -m benchmarks.firstpick --tasks classification --designs knn40-win,knn40-win+lcdb20-0.2 --paired knn40-win
     python benchmarks/firstpick.py --designs lgbm-default,blend,global-mean,global-win,knn20-win,safe
 """
 
@@ -56,10 +80,113 @@ def _nearest(z_train: np.ndarray, z: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(np.abs(z_train - z).sum(axis=1), kind="stable")[:k]
 
 
+#: How LCDB's learners (scikit-learn defaults, accuracy) speak for autometa's families: a family's score
+#: on an LCDB dataset is the best accuracy of the learners mapped to it. Learners of no autometa family
+#: (naive Bayes, single trees, MLP, QDA, polynomial/sigmoid SVC, SGD/perceptron-style linear models whose
+#: default runs are noisy) are not used. LCDB has no LightGBM or histogram boosting: its
+#: ``GradientBoostingClassifier`` stands for both.
+LCDB_FAMILY_MAP: dict[str, tuple[str, ...]] = {
+    "random_forest": ("random_forest",), "extra_trees": ("extra_trees",), "svm": ("svm",), "knn": ("knn",),
+    "linear": ("linear",), "lcdb:SVC_linear": ("linear",), "lcdb:RidgeClassifier": ("linear",),
+    "lcdb:LinearDiscriminantAnalysis": ("linear",),
+    "lcdb:GradientBoostingClassifier": ("lightgbm", "hist_gradient_boosting"),
+}
+
+
+class LcdbEvidence:
+    """Which autometa families are good on LCDB's OpenML datasets, and a nearest-dataset vote over them.
+
+    Accuracy is used only as a rank signal inside one LCDB dataset: a family is *good* there when its
+    best mapped learner's accuracy is within 1 % (relative) of the best mapped learner's, exactly the
+    definition the knowledge base's balanced accuracy gets in :mod:`autometa.metamodel._select`.
+    No accuracy value is ever compared with or mixed into a balanced-accuracy value. What transfers is
+    the deviation of the nearest LCDB datasets' share of good datasets from LCDB's own base rate, so that
+    LCDB's protocol (unscaled features for SVC and k-NN, scikit-learn's GradientBoosting for LightGBM)
+    shifts every dataset alike and cancels.
+    """
+
+    def __init__(self, kb: Any, families: list[str]) -> None:
+        # private on purpose: the harness measures the meta-model's own parts
+        from autometa.metamodel._features import COMPACT_METAFEATURES, MetaFeatureScaler
+        from autometa.metamodel._select import good_families
+
+        # Read straight from the tables: training_data() drops datasets with under 25 % of the meta-feature
+        # columns, and LCDB ships only OpenML's simple qualities (about 23 % of them) for most datasets.
+        datasets = kb.datasets[kb.datasets["source"] == "lcdb"].set_index("dataset_id")
+        ev = kb.evaluations
+        ev = ev[ev["dataset_id"].isin(datasets.index) & ev["config_id"].astype(str).str.startswith("lcdb-")]
+        ids = sorted(set(ev["dataset_id"].astype(str)))
+        accuracy = pd.to_numeric(ev["accuracy"], errors="coerce").where(ev["status"] == "ok", -np.inf)
+        best = np.full((len(ids), len(families)), np.nan)
+        row = {d: i for i, d in enumerate(ids)}
+        for dataset_id, learner, value in zip(ev["dataset_id"].astype(str), ev["family"].astype(str), accuracy,
+                                              strict=True):
+            for family in LCDB_FAMILY_MAP.get(learner, ()):
+                if family in families and not np.isnan(value):  # a failed run counts, worth -inf
+                    j = families.index(family)
+                    best[row[dataset_id], j] = np.fmax(best[row[dataset_id], j], value)
+        mf = datasets.loc[ids, [c for c in datasets.columns if c.startswith("mf.")]].astype(float)
+        mf.columns = [c[3:] for c in mf.columns]
+        self.families = families
+        self.dataset_ids = ids
+        self.good = good_families(best)
+        self.scaler = MetaFeatureScaler().fit(mf, list(COMPACT_METAFEATURES))
+        self.Z = self.scaler.transform(mf)
+
+    def deviation(self, metafeatures: dict[str, float], k: int, exclude: set[str], m: float = 2.0) -> np.ndarray:
+        """Per family: shrunk local share of good LCDB datasets minus the global share (0 where unknown)."""
+        from autometa.metamodel._select import _shares  # private on purpose: the selector's own vote
+
+        keep = np.array([d not in exclude for d in self.dataset_ids], dtype=bool)
+        z = self.scaler.transform(metafeatures)[0]
+        distance = np.abs(self.Z - z).sum(axis=1) / max(len(z), 1)
+        order = [i for i in np.argsort(distance, kind="stable") if keep[i]][:k]
+        d = distance[order]
+        w = 1.0 / (d + max(float(np.median(d)), 1e-6) * 0.25)
+        local = _shares(self.good[order], w)
+        glob = _shares(self.good[keep], np.ones(int(keep.sum())))
+        return np.nan_to_num(len(order) / (len(order) + m) * (local - glob))
+
+    def vote(self, metafeatures: dict[str, float], k: int, exclude: set[str], m: float = 2.0) -> np.ndarray:
+        """Per family: the shrunk share of good LCDB datasets among the ``k`` nearest (NaN where unknown)."""
+        from autometa.metamodel._select import _shares  # private on purpose: the selector's own vote
+
+        keep = np.array([d not in exclude for d in self.dataset_ids], dtype=bool)
+        glob = _shares(self.good[keep], np.ones(int(keep.sum())))
+        return glob + self.deviation(metafeatures, k, exclude, m)
+
+
 def pick(design: str, *, normalized: np.ndarray, wins: np.ndarray, z_train: np.ndarray, z: np.ndarray,
-         default_col: int, model: Any = None, mf: dict[str, float] | None = None, m: float = 10.0) -> int:
+         default_col: int, model: Any = None, mf: dict[str, float] | None = None, m: float = 10.0,
+         families: np.ndarray | None = None, lcdb: LcdbEvidence | None = None, exclude: set[str] = frozenset(),
+         selector: Any = None) -> int:
     """Column index of the design's first pick (see the module docstring)."""
     norm = np.where(np.isfinite(normalized), normalized, np.nan)
+    if "+" in design or design.startswith("fam"):
+        base, *terms = design.split("+")
+        fam_list = list(lcdb.families)
+        family_score = np.zeros(len(fam_list))  # per family: the terms' sum (see the module docstring)
+        for term in terms:
+            if term.startswith("lcdb"):
+                k_text, lam_text = term[4:].split("-")
+                family_score += float(lam_text) * lcdb.deviation(mf, int(k_text), exclude)
+            elif term.startswith("kbfam"):
+                p_kb = selector.predict(mf).reindex(fam_list).to_numpy(dtype=float)
+                family_score += float(term[5:]) * np.nan_to_num(p_kb)
+            else:
+                raise ValueError(f"unknown term {term!r} of design {design!r}")
+        if base.startswith("fam"):  # family first, then the knn40-win config of that family
+            p_kb = selector.predict(mf).reindex(fam_list).to_numpy(dtype=float)
+            if base.startswith("famlcdb"):
+                p = lcdb.vote(mf, int(base[7:]), exclude)
+                p = np.where(np.isfinite(p), p, -np.inf) + 1e-6 * np.nan_to_num(p_kb) + family_score
+            else:
+                p = np.nan_to_num(p_kb, nan=-1.0) + family_score
+            chosen = fam_list[int(np.argmax(p))]
+            score = _score("knn40-win", norm=norm, wins=wins, z_train=z_train, z=z, m=m)
+            return int(np.nanargmax(np.where(families == chosen, score, -np.inf)))
+        bonus = np.array([family_score[fam_list.index(f)] for f in families])
+        return int(np.nanargmax(_score(base, norm=norm, wins=wins, z_train=z_train, z=z, m=m) + bonus))
     if design == "lgbm-default":
         return default_col
     if design == "global-mean":
@@ -85,18 +212,7 @@ def pick(design: str, *, normalized: np.ndarray, wins: np.ndarray, z_train: np.n
         mean = (k * np.nan_to_num(np.nanmean(norm[near], axis=0)) + m * np.nan_to_num(np.nanmean(norm, axis=0))) / (k + m)
         return int(np.nanargmax(win + lam * mean))
     if design.startswith("knn"):
-        k_text, kind = design[3:].split("-")
-        k = int(k_text)
-        near = _nearest(z_train, z, k)
-        if kind == "mean":
-            return int(np.nanargmax(np.nanmean(norm[near], axis=0)))
-        local = np.nanmean(wins[near], axis=0)
-        glob = np.nanmean(wins, axis=0)
-        if "m" in kind:  # knn20-win m5: another shrinkage weight
-            kind, m_text = kind.split("m")
-            m = float(m_text)
-        score = (k * np.nan_to_num(local) + m * np.nan_to_num(glob)) / (k + m)
-        return int(np.nanargmax(score + 1e-6 * np.nanmean(norm[near], axis=0)))
+        return int(np.nanargmax(_score(design, norm=norm, wins=wins, z_train=z_train, z=z, m=m)))
     if design in ("blend", "safe", "auto"):
         from dataclasses import replace
 
@@ -107,6 +223,23 @@ def pick(design: str, *, normalized: np.ndarray, wins: np.ndarray, z_train: np.n
         finally:
             model.settings = shipped
     raise ValueError(f"unknown design {design!r}")
+
+
+def _score(design: str, *, norm: np.ndarray, wins: np.ndarray, z_train: np.ndarray, z: np.ndarray,
+           m: float) -> np.ndarray:
+    """Per-config score of a ``knn<k>-mean`` / ``knn<k>-win[m<m>]`` design (its pick is the argmax)."""
+    k_text, kind = design[3:].split("-")
+    k = int(k_text)
+    near = _nearest(z_train, z, k)
+    if kind == "mean":
+        return np.nanmean(norm[near], axis=0)
+    local = np.nanmean(wins[near], axis=0)
+    glob = np.nanmean(wins, axis=0)
+    if "m" in kind:  # knn20-win m5: another shrinkage weight
+        kind, m_text = kind.split("m")
+        m = float(m_text)
+    score = (k * np.nan_to_num(local) + m * np.nan_to_num(glob)) / (k + m)
+    return score + 1e-6 * np.nanmean(norm[near], axis=0)
 
 
 def run(args: argparse.Namespace) -> pd.DataFrame:
@@ -122,8 +255,15 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
     groups = kb.origin_groups() if args.groups == "origin" else kb.duplicate_groups()
     rows = []
     needs_model = any(d in ("blend", "safe", "auto") for d in args.designs)
+    uses_lcdb = any("lcdb" in d for d in args.designs)
+    needs_selector = any(d.startswith("fam") or "+kbfam" in d for d in args.designs)
     for task in args.tasks:
+        if task != "classification" and uses_lcdb:
+            raise SystemExit("LCDB designs are for classification only (LCDB has no regression): --tasks classification")
         data = training_data(kb, task, min_coverage=0.5)
+        families = data.candidates["family"].to_numpy()
+        lcdb = LcdbEvidence(kb, sorted(set(families))) if uses_lcdb or needs_selector or any(
+            "+" in d for d in args.designs) else None
         up = higher_is_better(data.metric)
         keys = list(data.candidates.index)
         default_col = keys.index(DEFAULT_KEY)
@@ -145,6 +285,12 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
             pos = [data.dataset_ids.index(d) for d in train_ids]
             scaler = MetaFeatureScaler().fit(data.metafeatures.loc[train_ids], list(COMPACT_METAFEATURES))
             z_train = scaler.transform(data.metafeatures.loc[train_ids])
+            selector = None
+            if needs_selector:
+                # private on purpose: the harness measures the meta-model's own parts
+                from autometa.metamodel._select import FamilySelector
+
+                selector = FamilySelector().fit(data.subset(train_ids))
             model = None
             if needs_model:
                 model = MetaModel.fit(data.subset(train_ids), replace(DEFAULT_SETTINGS, n_models=args.n_models),
@@ -156,7 +302,8 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
                 truth = data.normalized.iloc[i].to_numpy(dtype=float)
                 for design in args.designs:
                     c = pick(design, normalized=data.normalized.iloc[pos].to_numpy(dtype=float),
-                             wins=wins_all[pos], z_train=z_train, z=z, default_col=default_col, model=model, mf=mf)
+                             wins=wins_all[pos], z_train=z_train, z=z, default_col=default_col, model=model, mf=mf,
+                             families=families, lcdb=lcdb, exclude=out, selector=selector)
                     rows.append({"task": task, "dataset_id": dataset_id, "group": group, "design": design,
                                  "config": keys[c], "family": data.candidates["family"].iloc[c],
                                  "normalized": truth[c], "beats_default": wins_all[i, c],
@@ -259,6 +406,31 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
     return out.round(3)
 
 
+def paired_gains(frame: pd.DataFrame, base: str, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Per design and task: mean per-dataset difference to ``base`` (normalized, beats_default,
+    family_ok) with a 95 % interval from resampling whole origin groups (``n_boot`` times)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for task, part in frame.groupby("task", sort=False):
+        wide = part.pivot_table(index=["dataset_id", "group"], columns="design",
+                                values=["normalized", "beats_default", "family_ok"], dropna=False)
+        groups = wide.index.get_level_values("group").to_numpy()
+        members = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+        draws = [np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
+                 for _ in range(n_boot)]
+        for design in part["design"].unique():
+            if design == base:
+                continue
+            row = {"task": task, "design": design}
+            for metric in ("normalized", "beats_default", "family_ok"):
+                diff = (wide[(metric, design)] - wide[(metric, base)]).to_numpy(dtype=float)
+                boot = np.array([np.nanmean(diff[d]) for d in draws])
+                lo, hi = np.nanquantile(boot, [0.025, 0.975])
+                row[metric] = f"{np.nanmean(diff):+.3f} [{lo:+.3f}, {hi:+.3f}]"
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def _plain_table(frame: pd.DataFrame) -> str:
     head = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "|" + "---|" * len(frame.columns)
@@ -282,6 +454,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--corpus", type=Path, default=None, help="with --targets: the folder of its CSV files")
     p.add_argument("--datasets", type=lambda s: [x for x in s.split(",") if x], default=None,
                    help="with --targets: keep these dataset names only")
+    p.add_argument("--paired", default=None, metavar="DESIGN",
+                   help="also report every design's per-dataset difference to DESIGN, with 95 %% intervals from "
+                        "resampling origin groups")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "firstpick")
     args = p.parse_args(argv)
     start = time.time()
@@ -302,6 +477,11 @@ def main(argv: list[str] | None = None) -> int:
              "than LightGBM's default; `worse_than_default` = strictly worse; `family_ok` = the pick's family "
              "is within 1 % of the best family; `_g` columns weigh every origin group equally.", "",
              _plain_table(table.reset_index().rename(columns={"level_0": "task"})), ""]
+    if args.paired:
+        gains = paired_gains(frame, args.paired)
+        print(gains.to_string())
+        lines += [f"Per-dataset difference to `{args.paired}` (mean [95 % interval, origin groups resampled "
+                  "2000 times]):", "", _plain_table(gains), ""]
     args.out.with_suffix(".md").write_text("\n".join(lines))
     print(f"{time.time() - start:.0f} s", file=sys.stderr)
     return 0

@@ -1,0 +1,77 @@
+"""The first-pick benchmark's LCDB evidence (benchmarks/firstpick.py) on the shipped knowledge base."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+FAMILIES = ["extra_trees", "hist_gradient_boosting", "knn", "lightgbm", "linear", "random_forest", "svm"]
+
+
+@pytest.fixture(scope="module")
+def kb():
+    from autometa.kb import KnowledgeBase
+
+    return KnowledgeBase.load()
+
+
+@pytest.fixture(scope="module")
+def evidence(kb):
+    from benchmarks.firstpick import LcdbEvidence
+
+    return LcdbEvidence(kb, FAMILIES)
+
+
+def test_lcdb_copies_share_the_origin_group_of_their_pmlb_copy(kb):
+    # Leave-one-origin-group-out must leave the LCDB copy of a held-out dataset out with it.
+    origin = kb.origin_groups()
+    names = kb.datasets.set_index("dataset_id")["name"].astype(str)
+    for lcdb_name, pmlb_id in [("mushroom", "pmlb/mushroom"), ("credit-g", "pmlb/german"),
+                               ("letter", "pmlb/letter"), ("mfeat-factors", "pmlb/mfeat_factors")]:
+        lcdb_ids = [d for d in names.index if d.startswith("lcdb/") and names[d] == lcdb_name]
+        assert lcdb_ids and pmlb_id in origin.index, (lcdb_name, pmlb_id)
+        assert all(origin[d] == origin[pmlb_id] for d in lcdb_ids), (lcdb_name, pmlb_id)
+
+
+def test_lcdb_evidence_maps_accuracy_to_good_families(evidence):
+    good = evidence.good
+    assert len(evidence.dataset_ids) == 197 and all(d.startswith("lcdb/") for d in evidence.dataset_ids)
+    assert good.shape == (197, len(FAMILIES))
+    # One LCDB learner (GradientBoostingClassifier) speaks for both boosting families.
+    lgbm, hgb = FAMILIES.index("lightgbm"), FAMILIES.index("hist_gradient_boosting")
+    assert np.array_equal(good[:, lgbm], good[:, hgb], equal_nan=True)
+    # Every dataset has at least one good family (the best one), and values are 0, 1 or NaN.
+    assert (np.nansum(good, axis=1) >= 1).all()
+    assert set(np.unique(good[np.isfinite(good)])) <= {0.0, 1.0}
+
+
+def test_lcdb_deviation_is_local_minus_global_and_honours_exclusion(evidence, kb):
+    mf_row = kb.datasets.set_index("dataset_id").loc["pmlb/mushroom"]
+    mf = {c[3:]: float(v) for c, v in mf_row.items() if str(c).startswith("mf.") and v == v}
+    dev = evidence.deviation(mf, 20, set())
+    assert dev.shape == (len(FAMILIES),) and np.all(np.abs(dev) <= 1.0)
+    # All datasets as neighbours: the local share is the global one, so nothing deviates.
+    assert np.allclose(evidence.deviation(mf, 10_000, set()), 0.0, atol=0.15)
+    # The nearest LCDB dataset (mushroom's own copy) is not used once its group is excluded.
+    z = evidence.scaler.transform(mf)[0]
+    nearest = evidence.dataset_ids[int(np.argmin(np.abs(evidence.Z - z).sum(axis=1)))]
+    out = set(kb.origin_groups().pipe(lambda g: g.index[g == g["pmlb/mushroom"]]))
+    assert nearest in out
+    assert not np.allclose(evidence.deviation(mf, 1, set()), evidence.deviation(mf, 1, out))
+
+
+def test_zero_weight_lcdb_term_leaves_the_pick_unchanged(evidence):
+    from benchmarks.firstpick import pick
+
+    rng = np.random.default_rng(0)
+    norm = rng.random((30, len(FAMILIES) * 2))
+    wins = (norm > norm[:, [0]]).astype(float)
+    families = np.array(FAMILIES * 2)
+    z_train, z = rng.normal(size=(30, 4)), rng.normal(size=4)
+    common = dict(normalized=norm, wins=wins, z_train=z_train, z=z, default_col=0, families=families,
+                  lcdb=evidence, mf={"NumberOfInstances": 1000.0, "NumberOfFeatures": 10.0})
+    assert pick("knn20-win+lcdb20-0", **common) == pick("knn20-win", **common)
+    # A large weight makes the pick come from a family the LCDB neighbours favour most.
+    dev = evidence.deviation(common["mf"], 20, set())
+    chosen = families[pick("knn20-win+lcdb20-100", **common)]
+    assert dev[FAMILIES.index(chosen)] == pytest.approx(dev.max())

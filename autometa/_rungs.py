@@ -23,18 +23,14 @@ import optuna
 from optuna.pruners import BasePruner
 from optuna.trial import TrialState
 
+from autometa import _study_attrs as attr
+
 #: Each rung has this many times the rows of the one below (the last one: all rows).
 REDUCTION = 4
 #: A last rung with fewer than this many times the rows of the one before replaces it.
 MIN_LAST_STEP = 2.0
-#: Study user attribute holding the rung row budgets (set once; lowered only by complete_on_highest_rung).
-RUNGS_ATTR = "autometa.rungs"
-#: Trial user attribute: why a trial stopped below the top rung when its score was not the reason.
-STOPPED_ATTR = "autometa.stopped"
 #: How that attribute begins when the time budget stopped the climb.
 BUDGET_STOP = "the time budget"
-#: Trial user attribute of a completed copy (:func:`complete_on_highest_rung`): the trial it copies.
-COPY_ATTR = "autometa.completed_from"
 
 
 def rung_rows(n_rows: int, first: int, max_rows: int | None = None) -> list[int]:
@@ -70,7 +66,7 @@ class RungPruner(BasePruner):
         # A trial the budget stopped cannot climb: it must not hold a place a cheaper one could use.
         others = [t.intermediate_values[step] for t in study.get_trials(deepcopy=False, states=states)
                   if t.number != trial.number and step in t.intermediate_values
-                  and not str(t.user_attrs.get(STOPPED_ATTR, "")).startswith(BUDGET_STOP)]
+                  and not str(t.user_attrs.get(attr.STOPPED, "")).startswith(BUDGET_STOP)]
         others = [v for v in others if v is not None and math.isfinite(v)]
         if not math.isfinite(mine):
             return True
@@ -88,7 +84,7 @@ def climb_cost(seconds: float, rows: int, next_rows: int, family: str) -> float:
 
 def current_rungs(study: optuna.Study, default: list[int]) -> list[int]:
     """The study's rungs (a search that ended below the top lowered it); ``default`` when none recorded."""
-    rungs = study.user_attrs.get(RUNGS_ATTR)
+    rungs = study.user_attrs.get(attr.RUNGS)
     return [int(r) for r in rungs] if rungs else list(default)
 
 
@@ -107,14 +103,14 @@ def complete_on_highest_rung(study: optuna.Study) -> int | None:
     if not scored:
         return None
     top = max(max(t.intermediate_values) for t in scored)
-    study.set_user_attr(RUNGS_ATTR, [r for r in current_rungs(study, [top]) if r < top] + [top])
+    study.set_user_attr(attr.RUNGS, [r for r in current_rungs(study, [top]) if r < top] + [top])
     for t in scored:
         if top not in t.intermediate_values or not math.isfinite(t.intermediate_values[top]):
             continue
-        attrs = {k: v for k, v in t.user_attrs.items() if k != STOPPED_ATTR}
+        attrs = {k: v for k, v in t.user_attrs.items() if k != attr.STOPPED}
         study.add_trial(optuna.trial.create_trial(
             params=t.params, distributions=t.distributions, value=t.intermediate_values[top],
-            intermediate_values=t.intermediate_values, user_attrs={**attrs, COPY_ATTR: t.number}))
+            intermediate_values=t.intermediate_values, user_attrs={**attrs, attr.COMPLETED_FROM: t.number}))
     return top
 
 
@@ -124,5 +120,5 @@ def best_rows(study: optuna.Study) -> int | None:
         best: Any = study.best_trial
     except ValueError:
         return None
-    rows = best.user_attrs.get("autometa.rows")
+    rows = best.user_attrs.get(attr.ROWS)
     return int(rows) if rows is not None else None

@@ -30,7 +30,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from autometa._rungs import RUNGS_ATTR, RungPruner, best_rows, rung_rows
+from autometa import _study_attrs as attr
+from autometa._rungs import RungPruner, best_rows, rung_rows
 from autometa.errors import InputError
 from autometa.io import (
     GRACE_PERIOD,
@@ -41,21 +42,10 @@ from autometa.io import (
     scrub,
 )
 
-#: Study user attribute holding what autometa needs to resume or refit a study.
-STUDY_ATTR = "autometa"
 #: Recommendations enqueued before the sampler takes over.
 N_WARM = 5
-#: Trial user attribute: where an enqueued trial came from ("recommendation 3").
-ORIGIN_ATTR = "autometa.origin"
-#: Study user attribute, set once the warm start is queued (how many recommendations).
-WARM_ATTR = "autometa.warm_start"
 #: How long a worker joining a study waits for its creator to queue the warm start.
 WARM_WAIT_SECONDS = 15.0
-#: Trial user attribute of a recommendation: the meta-model's predicted normalized score (1 = as good as
-#: the best config known for similar datasets, 0 = the worst).
-PREDICTED_ATTR = "autometa.predicted"
-#: Study user attribute: the folder of the trials' out-of-fold predictions (for model fusion).
-OOF_ATTR = "autometa.oof_dir"
 
 
 def tune(data: Any, target: str | None = None, family: str | Sequence[str] | None = None, n_trials: int | None = 50,
@@ -102,7 +92,7 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
         max_rows: the most rows a config is scored on (default: all). Every trial is first scored on
             the protocol's rows (2,000, where the meta-model's predictions apply); the best climb
             to 4x the rows at each rung up to ``max_rows`` (see :mod:`autometa._rungs`). The study's
-            value is the score on the top rung's rows (``trial.user_attrs["autometa.rows"]``); trials
+            value is the score on the top rung's rows (``trial.user_attrs[attr.ROWS]``); trials
             stopped lower are pruned, with their scores per rung as intermediate values. ``max_rows``
             at or under the protocol's cap scores every trial on the protocol's rows only.
         oof_dir: where each trial's out-of-fold predictions on the top rung are kept, for
@@ -175,10 +165,10 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
         raise InputError(f"Cannot create or open the study {study_name!r} in {mask_url(storage)}: "
                          f"{scrub(first, storage)}") from None
     _check_same_study(study, record, study_name)
-    if STUDY_ATTR not in study.user_attrs:
-        study.set_user_attr(STUDY_ATTR, record)
-    if RUNGS_ATTR not in study.user_attrs:
-        study.set_user_attr(RUNGS_ATTR, rung_rows(dataset.n_rows, protocol.row_cap, max_rows))
+    if attr.STUDY not in study.user_attrs:
+        study.set_user_attr(attr.STUDY, record)
+    if attr.RUNGS not in study.user_attrs:
+        study.set_user_attr(attr.RUNGS, rung_rows(dataset.n_rows, protocol.row_cap, max_rows))
     oof_path = _oof_dir(study, storage, oof_dir)
 
     # Creating a study is atomic, so the worker that created it enqueues the warm start; a later one
@@ -194,9 +184,10 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
             # The stored config, so that the sampler knows the trial as that knowledge-base config.
             config = model.candidates.loc[config_key(item.family, item.config_id), "config"]
             study.enqueue_trial(fixed_params(item.family, config, dataset.task), skip_if_exists=True,
-                                user_attrs={ORIGIN_ATTR: f"recommendation {item.rank}",
-                                            PREDICTED_ATTR: _finite(item.predicted_score)})
-        study.set_user_attr(WARM_ATTR, len(items))
+                                user_attrs={attr.ORIGIN: f"recommendation {item.rank}",
+                                            attr.PREDICTED: _finite(item.predicted_score),
+                                            attr.UNCERTAINTY: _finite(item.uncertainty)})
+        study.set_user_attr(attr.WARM_START, len(items))
 
     deadline = None if time_budget is None else started + time_budget
     objective = _Objective(study, dataset, families, metric, protocol, deadline, oof_path)
@@ -262,38 +253,38 @@ class _Objective:
     def __call__(self, trial: Any) -> float:
         import optuna
 
-        from autometa._rungs import BUDGET_STOP, STOPPED_ATTR, climb_cost, current_rungs
+        from autometa._rungs import BUDGET_STOP, climb_cost, current_rungs
         from autometa.evaluation import evaluate_config
         from autometa.metamodel import suggest_config
 
         study, metric = self.study, self.metric
         if _has_twin(study, trial):
-            raise optuna.TrialPruned(f"{trial.user_attrs[ORIGIN_ATTR]} is evaluated by another trial")
+            raise optuna.TrialPruned(f"{trial.user_attrs[attr.ORIGIN]} is evaluated by another trial")
         fam, config = suggest_config(trial, self.families, self.dataset.task)
-        trial.set_user_attr("autometa.family", fam)
-        trial.set_user_attr("autometa.config", json.dumps(config, sort_keys=True, default=str))
+        trial.set_user_attr(attr.FAMILY, fam)
+        trial.set_user_attr(attr.CONFIG, json.dumps(config, sort_keys=True, default=str))
         rung_scores: dict[str, dict[str, float | None]] = {}
         rungs = current_rungs(study, [self.dataset.n_rows])
         for level, rows in enumerate(rungs):
             result = evaluate_config(self.prepared(rows), fam, config, self.rung_protocol(rows, self.time_limit(rows)),
                                      keep_predictions=self.oof_dir is not None)
             if level == 0:  # the protocol's scores: what the knowledge base and the meta-model speak of
-                trial.set_user_attr("autometa.status", result.status)
-                trial.set_user_attr("autometa.fit_seconds", _finite(result.fit_seconds))
+                trial.set_user_attr(attr.STATUS, result.status)
+                trial.set_user_attr(attr.FIT_SECONDS, _finite(result.fit_seconds))
                 for name, value in result.scores.items():
-                    trial.set_user_attr(f"autometa.{name}", _finite(value))
+                    trial.set_user_attr(attr.metric_attr(name), _finite(value))
             score = _finite(result.scores.get(metric))
             if not result.ok or score is None:
                 error = (result.error or "no score").splitlines()[0][:200]
                 if level == 0:
-                    trial.set_user_attr("autometa.error", (result.error or "no score")[:500])
+                    trial.set_user_attr(attr.ERROR, (result.error or "no score")[:500])
                     raise _EvaluationFailed(f"{fam} failed: {error}")
-                trial.set_user_attr(STOPPED_ATTR, f"failed on {rows:,} rows ({result.status}): {error}")
+                trial.set_user_attr(attr.STOPPED, f"failed on {rows:,} rows ({result.status}): {error}")
                 raise optuna.TrialPruned(f"{fam} failed on {rows:,} rows")
             rung_scores[str(rows)] = {**{k: _finite(v) for k, v in result.scores.items()},
                                       "seconds": _finite(result.wall_seconds)}
-            trial.set_user_attr("autometa.rung_scores", rung_scores)
-            trial.set_user_attr("autometa.rows", rows)
+            trial.set_user_attr(attr.RUNG_SCORES, rung_scores)
+            trial.set_user_attr(attr.ROWS, rows)
             trial.report(score, step=rows)
             self._keep_predictions(trial, rows, result)
             if level == len(rungs) - 1:
@@ -304,7 +295,7 @@ class _Objective:
             if self.deadline is not None:
                 cost = climb_cost(result.wall_seconds, rows, next_rows, fam)
                 if cost > self.deadline - time.monotonic():
-                    trial.set_user_attr(STOPPED_ATTR, f"{BUDGET_STOP} cannot afford {next_rows:,} rows")
+                    trial.set_user_attr(attr.STOPPED, f"{BUDGET_STOP} cannot afford {next_rows:,} rows")
                     raise optuna.TrialPruned(f"the time budget cannot afford {next_rows:,} rows")
         raise AssertionError("unreachable: the last rung returns")  # pragma: no cover
 
@@ -346,8 +337,8 @@ def _oof_dir(study: Any, storage: Any, oof_dir: str | Path | None) -> Path | Non
     else:  # a shared RDB (or a storage object): each machine keeps its own trials' predictions
         key = hashlib.sha256(f"{mask_url(storage)}|{study.study_name}".encode()).hexdigest()[:16]
         path = cache_dir() / "oof" / key
-    if OOF_ATTR not in study.user_attrs:
-        study.set_user_attr(OOF_ATTR, str(path))
+    if attr.OOF_DIR not in study.user_attrs:
+        study.set_user_attr(attr.OOF_DIR, str(path))
     return path
 
 
@@ -376,7 +367,7 @@ def _warm_start_queued(study: Any, wait: float = WARM_WAIT_SECONDS) -> bool:
 
     deadline = time.monotonic() + wait
     while True:
-        if study.user_attrs.get(WARM_ATTR):
+        if study.user_attrs.get(attr.WARM_START):
             return True
         if time.monotonic() >= deadline:
             return False
@@ -388,11 +379,11 @@ def _has_twin(study: Any, trial: Any) -> bool:
     lower-numbered copy is waiting, running or done: then this one is skipped (pruned), not run."""
     from optuna.trial import TrialState
 
-    origin = trial.user_attrs.get(ORIGIN_ATTR)
+    origin = trial.user_attrs.get(attr.ORIGIN)
     if origin is None:
         return False
     live = (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE)
-    return any(t.number < trial.number and t.state in live and t.user_attrs.get(ORIGIN_ATTR) == origin
+    return any(t.number < trial.number and t.state in live and t.user_attrs.get(attr.ORIGIN) == origin
                for t in study.get_trials(deepcopy=False))
 
 
@@ -417,7 +408,7 @@ def dataset_fingerprint(dataset: Any) -> str:
 
 
 def _check_same_study(study: Any, record: dict[str, Any], name: str | None) -> None:
-    old = study.user_attrs.get(STUDY_ATTR)
+    old = study.user_attrs.get(attr.STUDY)
     if not old:
         return
     for key in ("task", "metric", "target"):
@@ -451,7 +442,7 @@ def best_config(study: Any) -> tuple[str, dict[str, Any]]:
     if parsed is None:
         raise InputError(f"The best trial of study '{study.study_name}' was not made by autometa.tune.")
     family, config = parsed
-    task = study.user_attrs.get(STUDY_ATTR, {}).get("task")
+    task = study.user_attrs.get(attr.STUDY, {}).get("task")
     return family, get_family(family).config_for(config, task) if task else config
 
 
@@ -495,7 +486,7 @@ def refit(study: Any, data: Any, target: str | None = None, ensemble: str | None
     if ensemble not in (None, "single", "selection", "stacking", "mdt"):
         raise InputError(f"Unknown ensemble {ensemble!r}; choose selection, stacking, mdt or none.")
     best_config(study)  # a study without a finished trial of autometa's is refused here
-    record = study.user_attrs.get(STUDY_ATTR, {})
+    record = study.user_attrs.get(attr.STUDY, {})
     # The study's task, not one inferred again: tune may have been told the task (--task).
     dataset = load_dataset(data, target=target or record.get("target"), task=record.get("task"))
     if record.get("task") and record["task"] != dataset.task:
@@ -506,11 +497,11 @@ def refit(study: Any, data: Any, target: str | None = None, ensemble: str | None
                          f"{_shape(here)}; refit on the data the study tuned on.")
     protocol = Protocol.from_dict(record.get("protocol") or {})
     rows = best_rows(study) or min(protocol.row_cap, dataset.n_rows)
-    recorded = oof_dir or study.user_attrs.get(OOF_ATTR)
+    recorded = oof_dir or study.user_attrs.get(attr.OOF_DIR)
     folder = Path(recorded).expanduser() if recorded else None
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if t.user_attrs.get("autometa.rows", rows) == rows]
+            if t.user_attrs.get(attr.ROWS, rows) == rows]
     done.sort(key=lambda t: t.value, reverse=maximize)
     fuse_rows, scored = rows, [(t, float(t.value)) for t in done]
     if ensemble not in (None, "single") and folder is not None:
@@ -569,9 +560,7 @@ MIN_FUSION_CANDIDATES = 3
 
 def _original(trial: Any) -> int:
     """The number of the trial that was evaluated (a completed copy points at it)."""
-    from autometa._rungs import COPY_ATTR
-
-    return int(trial.user_attrs.get(COPY_ATTR, trial.number))
+    return int(trial.user_attrs.get(attr.COMPLETED_FROM, trial.number))
 
 
 #: A fusion leaves out candidates whose refit on all rows is estimated to take longer than this.
@@ -582,11 +571,11 @@ def _refit_seconds(trial: Any, rows: int, n_rows: int) -> float:
     """Estimated seconds to fit ``trial``'s config on ``n_rows`` rows, from its cross-validation on ``rows``."""
     from autometa._rungs import climb_cost
 
-    seconds = (trial.user_attrs.get("autometa.rung_scores") or {}).get(str(rows), {}).get("seconds")
+    seconds = (trial.user_attrs.get(attr.RUNG_SCORES) or {}).get(str(rows), {}).get("seconds")
     if seconds is None:
         return 0.0
     # The cross-validation fitted k models on (k-1)/k of the rows each: about one fit on all of them.
-    return climb_cost(float(seconds), rows, n_rows, trial.user_attrs.get("autometa.family", ""))
+    return climb_cost(float(seconds), rows, n_rows, trial.user_attrs.get(attr.FAMILY, ""))
 
 
 def _fusion_rung(study: Any, folder: Path, top: int, maximize: bool) -> tuple[int, list[tuple[Any, float]]]:

@@ -102,6 +102,7 @@ def test_the_best_configs_climb_to_all_rows_and_the_best_value_is_measured_there
     assert study.best_value == max(t.value for t in complete)
     assert study.best_trial.user_attrs["autometa.rows"] == 1797
     assert isinstance(first.user_attrs.get("autometa.predicted"), float)  # a recommendation's prediction
+    assert first.user_attrs["autometa.uncertainty"] >= 0  # and its uncertainty, drawn as an error bar in the report
 
     from pathlib import Path
 

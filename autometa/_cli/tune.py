@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from autometa import _study_attrs as attr
 from autometa._cli._common import print_json, stderr_console, stdout_console
 from autometa._cli._options import (
     DataArgument,
@@ -93,7 +94,7 @@ def tune_command(
 
     def on_trial(study, trial) -> None:
         try:
-            rows = study.best_trial.user_attrs.get("autometa.rows")
+            rows = study.best_trial.user_attrs.get(attr.ROWS)
             on = f" on {rows:,} rows" if rows else ""
             best = f"best {study.best_value:.4f} ({study.best_trial.params.get('family')}{on})"
         except ValueError:
@@ -148,9 +149,9 @@ def _write_report(study, path: Path, file, *, target: str | None, task: str | No
 def _summary(study) -> dict:
     from optuna.trial import TrialState
 
-    from autometa._tune import STUDY_ATTR, best_config
+    from autometa._tune import best_config
 
-    record = study.user_attrs.get(STUDY_ATTR, {})
+    record = study.user_attrs.get(attr.STUDY, {})
     trials = study.get_trials(deepcopy=False)
     done = [t for t in trials if t.state == TrialState.COMPLETE]
     # A trial of a killed worker is failed by the heartbeat check and retried: its copy names it.
@@ -166,12 +167,12 @@ def _summary(study) -> dict:
     if done:
         family, config = best_config(study)
         out.update(best_value=study.best_value, best_family=family, best_config=config,
-                   best_trial=study.best_trial.number, best_rows=study.best_trial.user_attrs.get("autometa.rows"),
+                   best_trial=study.best_trial.number, best_rows=study.best_trial.user_attrs.get(attr.ROWS),
                    n_rows=record.get("n_rows"))
         reverse = study.direction.name == "MAXIMIZE"
         top = sorted(done, key=lambda t: t.value, reverse=reverse)[:5]
         out["top"] = [{"trial": t.number, "value": t.value, "family": t.params.get("family"),
-                       "origin": t.user_attrs.get("autometa.origin", "sampler")} for t in top]
+                       "origin": t.user_attrs.get(attr.ORIGIN, "sampler")} for t in top]
     return out
 
 

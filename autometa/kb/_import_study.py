@@ -31,6 +31,7 @@ from typing import Any
 
 import pandas as pd
 
+from autometa import _study_attrs as attr
 from autometa.errors import InputError
 from autometa.io import mask_url, open_storage
 from autometa.kb import _schema as S
@@ -39,7 +40,6 @@ from autometa.kb._import_common import FOREIGN_PROTOCOL_VERSION, ImportResult, c
 SOURCE = "study"
 _FAMILY_KEYS = ("family", "autometa:family")
 _METRIC_KEYS = ("metric", "autometa:metric")
-_RUNGS_KEY = "autometa.rungs"
 
 
 def import_study(
@@ -110,7 +110,7 @@ def _trials(study) -> list[tuple[Any, str]]:
     from optuna.trial import TrialState
 
     states = {TrialState.COMPLETE: "ok", TrialState.FAIL: "failed"}
-    if _RUNGS_KEY in study.user_attrs:  # a trial stopped on the first rung was scored there all the same
+    if attr.RUNGS in study.user_attrs:  # a trial stopped on the first rung was scored there all the same
         return [(t, "ok" if t.intermediate_values else states.get(t.state)) for t in study.get_trials(deepcopy=False)
                 if t.state in states or (t.state == TrialState.PRUNED and t.intermediate_values)]
     return [(t, states[t.state]) for t in study.get_trials(deepcopy=False) if t.state in states]
@@ -172,7 +172,7 @@ def _row(trial, state: str, study, family: str | None, metric: str, dataset_key:
     fold_scores = attrs.get("fold_scores") if isinstance(attrs.get("fold_scores"), dict) else None
     value = trial.value if state == "ok" else None
     rows_used = attrs.get("n_rows_used", n_rows)
-    if _RUNGS_KEY in study.user_attrs and trial.intermediate_values:
+    if attr.RUNGS in study.user_attrs and trial.intermediate_values:
         rows_used = min(trial.intermediate_values)
         value = trial.intermediate_values[rows_used]
     if fold_scores is None:

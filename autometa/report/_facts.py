@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from autometa import _study_attrs as attr
 from autometa.errors import InputError
 
 #: The study user attribute that :func:`autometa.tune` records what was tuned in.
-STUDY_ATTR = "autometa"
 
 
 @dataclass
@@ -87,7 +87,7 @@ def _facts(study: Any, dataset: Any) -> _Facts:
     if len(study.directions) != 1:
         raise InputError(f"Study '{study.study_name}' optimizes {len(study.directions)} objectives; the report "
                          "is for studies of autometa.tune, which optimize one.")
-    record = study.user_attrs.get(STUDY_ATTR)
+    record = study.user_attrs.get(attr.STUDY)
     record = dict(record) if isinstance(record, Mapping) else {}
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     metric = str(record.get("metric") or "score")
@@ -129,9 +129,9 @@ def _trial(t: Any, metric: str) -> _Trial:
     from optuna.trial import TrialState
 
     attrs = t.user_attrs
-    family = attrs.get("autometa.family") or t.params.get("family")
+    family = attrs.get(attr.FAMILY) or t.params.get("family")
     config: dict[str, Any] = {}
-    raw = attrs.get("autometa.config")
+    raw = attrs.get(attr.CONFIG)
     if isinstance(raw, str):
         try:
             parsed = json.loads(raw)
@@ -153,8 +153,8 @@ def _trial(t: Any, metric: str) -> _Trial:
     else:
         state = t.state.name.lower()  # running, waiting
     value = _finite(t.value) if state == "complete" and t.values is not None else None
-    rows = _int(attrs.get("autometa.rows"))
-    first = _finite(attrs.get(f"autometa.{metric}"))
+    rows = _int(attrs.get(attr.ROWS))
+    first = _finite(attrs.get(attr.metric_attr(metric)))
     if rungs:  # multi-fidelity: the first reported score is the protocol's
         first = rungs[min(rungs)]
     elif first is None and value is not None:
@@ -162,14 +162,14 @@ def _trial(t: Any, metric: str) -> _Trial:
     seconds = None
     if t.datetime_start is not None and t.datetime_complete is not None:
         seconds = (t.datetime_complete - t.datetime_start).total_seconds()
-    error = attrs.get("autometa.error")
-    stopped = attrs.get("autometa.stopped")
+    error = attrs.get(attr.ERROR)
+    stopped = attrs.get(attr.STOPPED)
     return _Trial(number=int(t.number), state=state, family=str(family) if family else None, config=config,
                   value=value, rows=rows, first=first, rungs=rungs,
-                  origin=str(attrs["autometa.origin"]) if attrs.get("autometa.origin") else None,
-                  predicted=_finite(attrs.get("autometa.predicted")),
-                  uncertainty=_finite(attrs.get("autometa.uncertainty")),
-                  fit_seconds=_finite(attrs.get("autometa.fit_seconds")), seconds=seconds,
+                  origin=str(attrs[attr.ORIGIN]) if attrs.get(attr.ORIGIN) else None,
+                  predicted=_finite(attrs.get(attr.PREDICTED)),
+                  uncertainty=_finite(attrs.get(attr.UNCERTAINTY)),
+                  fit_seconds=_finite(attrs.get(attr.FIT_SECONDS)), seconds=seconds,
                   error=str(error) if error else None, stopped=str(stopped) if stopped else None,
                   start=t.datetime_start, end=t.datetime_complete)
 

@@ -333,7 +333,13 @@ def _oof_dir(study: Any, storage: Any, oof_dir: str | Path | None) -> Path | Non
         database = Path(make_url(url).database)
         path = database.with_name(database.name + ".oof") / study.study_name
     elif storage is None:
+        import shutil
+        import weakref
+
         path = Path(tempfile.mkdtemp(prefix="autometa-oof-"))
+        # An in-memory study's predictions live as long as the study: refit(study) reads them, and a
+        # notebook that tunes again and again does not fill the temporary folder.
+        weakref.finalize(study, shutil.rmtree, path, True)
     else:  # a shared RDB (or a storage object): each machine keeps its own trials' predictions
         key = hashlib.sha256(f"{mask_url(storage)}|{study.study_name}".encode()).hexdigest()[:16]
         path = cache_dir() / "oof" / key

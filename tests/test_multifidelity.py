@@ -261,3 +261,21 @@ def test_two_workers_climb_in_one_sqlite_study(tiny_kb, tmp_path, metamodel_cach
     assert folder == db.resolve().with_name("climb.db.oof") / "digits"
     assert all((folder / f"trial-{t.number:05d}-rows-300.npy").is_file() for t in study.trials
                if t.state != optuna.trial.TrialState.FAIL)
+
+
+def test_an_in_memory_studys_predictions_go_when_the_study_goes():
+    import gc
+    from pathlib import Path
+
+    from sklearn.datasets import load_iris
+
+    import autometa
+
+    study = autometa.tune(load_iris(as_frame=True).frame, target="target", n_trials=2, family="linear",
+                          random_state=0)
+    folder = Path(study.user_attrs["autometa.oof_dir"])
+    assert any(folder.glob("trial-*.npy"))
+    assert autometa.refit(study, load_iris(as_frame=True).frame, ensemble="selection").card["task"] == "classification"
+    del study
+    gc.collect()
+    assert not folder.exists()

@@ -33,8 +33,10 @@ from autometa.errors import InputError
 # (and `autometa --help`) stays light.
 _LAZY: dict[str, str] = {name: "autometa.data._preprocessing" for name in (
     "MAX_ONEHOT_LEVELS", "FeatureInfo", "NativeCategorical", "encoded_features", "feature_info", "native_categorical")}
+_LAZY["native_frame"] = "autometa.data._native"  # NativeCategorical's transform, without scikit-learn
 
 if TYPE_CHECKING:  # pragma: no cover
+    from autometa.data._native import native_frame  # noqa: F401
     from autometa.data._preprocessing import (  # noqa: F401
         MAX_ONEHOT_LEVELS,
         FeatureInfo,
@@ -64,6 +66,7 @@ __all__ = [
     "infer_task",
     "load_dataset",
     "native_categorical",
+    "native_frame",
     "read_table",
 ]
 

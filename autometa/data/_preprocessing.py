@@ -135,23 +135,9 @@ class NativeCategorical(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        X = pd.DataFrame(X)
-        X.columns = [str(c) for c in X.columns]
-        out = {}
-        for i, column in enumerate(self.columns_):
-            values = X[column]
-            levels = self.levels_.get(column)
-            if levels is None:
-                out[f"f{i}"] = pd.to_numeric(values, errors="coerce").astype("float64")
-                continue
-            as_category = pd.Categorical(values.astype(object).where(values.notna(), None), categories=levels)
-            if len(levels) <= self.max_levels:
-                out[f"f{i}"] = as_category
-            else:
-                codes = as_category.codes.astype("float64")
-                codes[codes < 0] = np.nan
-                out[f"f{i}"] = codes
-        return pd.DataFrame(out, index=X.index)
+        from autometa.data._native import native_frame
+
+        return native_frame(X, self.columns_, self.levels_, self.max_levels)
 
     def categorical_mask(self) -> list[bool]:
         return [c in self.levels_ and len(self.levels_[c]) <= self.max_levels for c in self.columns_]

@@ -41,6 +41,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from autometa.errors import ArtifactError, InputError, StaleArtifactError
 from autometa.io import atomic_path, check_header, check_writable, dumps, parse_json, sha256_bytes
 from autometa.models._fitted import CARD_FORMAT, CARD_VERSION, KINDS, FittedModel, Member
@@ -183,6 +185,14 @@ def load_model(path: str | Path) -> FittedModel:
             that does not match), was written in another format version, or is an old model file that
             holds a config rather than a fitted model. The message says what to do.
     """
+    return _load_model(path)
+
+
+def _load_model(path: str | Path, *, light: bool = False) -> FittedModel:
+    """:func:`load_model`; with ``light``, a model whose members are all LightGBM pipelines (single or
+    selection) gets :class:`~autometa.models._booster.LightPipeline` members, which predict the same
+    through LightGBM's C library without importing scikit-learn (what ``autometa predict`` uses). Any
+    other model, or anything unusual, is loaded as :func:`load_model` loads it."""
     path = Path(path).expanduser()
     if not path.exists():
         raise InputError(f"Model file '{path}' does not exist; check the path.")
@@ -203,6 +213,10 @@ def load_model(path: str | Path) -> FittedModel:
         raise InputError(f"The model file '{path}' is damaged or truncated ({_first_line(exc)}); {_REMEDY}.") from None
     except (OSError, EOFError, RuntimeError, NotImplementedError, zlib.error) as exc:  # damage inside an entry
         raise InputError(f"The model file '{path}' cannot be read to its end ({_first_line(exc)}); {_REMEDY}.") from None
+    if light:
+        model = _rebuild_light(card, blobs, path)
+        if model is not None:
+            return model
     return _rebuild(card, blobs, path)
 
 
@@ -316,6 +330,26 @@ def _rebuild(card: dict[str, Any], blobs: dict[str, bytes], path: Path) -> Fitte
     return FittedModel(members=members, card=kept, combiner=combiner)
 
 
+def _rebuild_light(card: dict[str, Any], blobs: dict[str, bytes], path: Path) -> FittedModel | None:
+    """The model with :class:`~autometa.models._booster.LightPipeline` members, or None when one member is
+    not such a LightGBM pipeline (or anything fails: :func:`_rebuild` then says what, in its words)."""
+    if card["kind"] not in ("single", "selection") or card["storage"].get("combiner") is not None:
+        return None
+    loader = _Loader(blobs, f"The model file '{path}'")
+    try:
+        members = []
+        for described, stored in zip(card["members"], card["storage"]["members"], strict=True):
+            estimator = loader.light_member(stored)
+            if estimator is None:
+                return None
+            members.append(Member(described["family"], dict(described.get("config") or {}), estimator,
+                                  described.get("trial"), described.get("cv_score")))
+    except Exception:  # noqa: BLE001 - the full loader reports it
+        return None
+    kept = {k: v for k, v in card.items() if k not in ("storage", "files", "saved_at")}
+    return FittedModel(members=members, card=kept, combiner=None)
+
+
 def _versions(card: dict[str, Any]) -> str:
     versions = card.get("versions") or {}
     return ", ".join(f"{k} {v}" for k, v in versions.items() if k in ("scikit-learn", "lightgbm", "torch")) or "unknown"
@@ -384,6 +418,36 @@ class _Loader:
                                     n_classes=getattr(model, "_n_classes", None) or 1)
         model._Booster = lightgbm.Booster(model_str=text)
         return model
+
+    def light_member(self, stored: Any) -> Any:
+        """A member stored as [NativeCategorical state +] LightGBM as a LightPipeline (no scikit-learn), or
+        None when it is stored otherwise or has a parameter that could change a prediction."""
+        from autometa.models._booster import CBooster, LightPipeline, predict_time_params
+
+        steps = stored.get("steps") if isinstance(stored, dict) and stored.get("codec") == "pipeline" else None
+        if not isinstance(steps, list) or not steps or not all(isinstance(s, dict) for s in steps):
+            return None
+        *before, last = steps
+        if last.get("codec") != "lightgbm" or last.get("class") not in ("LGBMClassifier", "LGBMRegressor"):
+            return None
+        if len(before) > 1 or any(s.get("codec") != "state" or s.get("class") != "NativeCategorical" for s in before):
+            return None
+        preprocessing = None
+        if before:
+            native = _decode(parse_json(self.blob(before[0]["state"]), where=self.where, remedy=_REMEDY))
+            preprocessing = {"columns": [str(c) for c in native["columns_"]], "levels": dict(native["levels_"]),
+                             "max_levels": int(native["max_levels"])}
+        raw = parse_json(self.blob(last["state"]), where=self.where, remedy=_REMEDY)
+        # The label encoder is left out: decoding it imports scikit-learn, and _classes says the same.
+        state = {k: _decode(v) for k, v in raw.items() if k != "_le"}
+        if predict_time_params(state) or not isinstance(state.get("_objective"), str):
+            return None
+        classifier = last["class"] == "LGBMClassifier"
+        classes = np.asarray(state["_classes"]) if classifier else None
+        text = checked_booster_text(self.blob(last["booster"]).decode("utf-8"), self.where,
+                                    n_classes=state.get("_n_classes") or 1)
+        return LightPipeline(preprocessing, CBooster(text), classifier=classifier, classes=classes,
+                             n_jobs=state.get("n_jobs"))
 
     def mlp(self, stored: dict[str, Any]) -> Any:
         import torch

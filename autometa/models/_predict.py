@@ -65,9 +65,11 @@ def predict_table(model: FittedModel | str | Path, data: Any, *, proba: bool = F
             ``proba`` was asked of a regression model.
     """
     if not isinstance(model, FittedModel):
-        from autometa.models._persist import load_model
+        from autometa.models._persist import _load_model
 
-        model = load_model(model)
+        # LightGBM members predict through LightGBM's C library here: the same predictions, without
+        # importing scikit-learn (about a second of `autometa predict`); other models load as usual.
+        model = _load_model(model, light=True)
         if n_jobs is not None:
             _set_threads(model, n_jobs)
     if proba and model.task != "classification":

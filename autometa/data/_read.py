@@ -13,6 +13,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from autometa.errors import InputError
@@ -134,10 +135,11 @@ def _read_text(path: Path, compressed: bool, encoding: str | None = None, min_co
     sep = _sniff_separator(path, head)
     header = next(csv.reader(io.StringIO(head.splitlines()[0]), delimiter=sep))
     _check_duplicate_names([h.strip() for h in header], path)
+    frame = None if compressed else _read_in_parts(path, sep, encoding)
     try:
-        frame = pd.read_csv(path, sep=sep, compression="gzip" if compressed else None, skipinitialspace=True,
-                            na_values=["?", "NA", "N/A", "na", "nan", "NaN", "null", "NULL", ""], keep_default_na=True,
-                            low_memory=False, encoding=encoding or "utf-8")
+        if frame is None:
+            frame = pd.read_csv(path, sep=sep, compression="gzip" if compressed else None, **_CSV_OPTIONS,
+                                encoding=encoding or "utf-8")
     except UnicodeDecodeError as exc:
         raise _not_decodable(path, exc, encoding) from None
     except (EOFError, OSError, zlib.error) as exc:  # a truncated or corrupt .gz surfaces only here
@@ -153,6 +155,80 @@ def _read_text(path: Path, compressed: bool, encoding: str | None = None, min_co
     if frame.shape[0] == 0:
         raise InputError(f"File '{path}' has a header but no data rows.")
     return frame
+
+
+#: How every text table is parsed (pandas' C parser), whole or in parts.
+_CSV_OPTIONS = {"skipinitialspace": True, "na_values": ["?", "NA", "N/A", "na", "nan", "NaN", "null", "NULL", ""],
+                "keep_default_na": True, "low_memory": False}
+#: Plain text tables at least this big are parsed in parts side by side (one per core, at most 4).
+PARALLEL_READ_BYTES = 8 << 20
+
+
+def _read_in_parts(path: Path, sep: str, encoding: str | None) -> pd.DataFrame | None:
+    """A big plain UTF-8 table parsed by pandas' C parser in line-aligned parts on several threads (the
+    parser releases the GIL while it tokenizes and converts), or None to read it whole.
+
+    Each part is parsed exactly as the whole file would be (the header line, then its own lines; same
+    options), so every value is the one a whole read gives. The parts are joined only when they agree
+    on every column's type (whole numbers in one part and decimals in another are decimals, as a whole
+    read makes them, while they are exact as floats); anything else (quotes, which may hold a line
+    break; leading blank lines; an index pandas would infer; any error) returns None, and the whole
+    read decides, with its own messages.
+    """
+    import os
+
+    if encoding is not None and codecs.lookup(encoding).name != "utf-8":
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    parts = min(cores, 4)
+    try:
+        if parts < 2 or path.stat().st_size < PARALLEL_READ_BYTES:
+            return None
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if b'"' in data:
+        return None
+    end = data.find(b"\n")
+    if end < 0 or not data[:end].strip() or sep.encode() not in data[:end]:
+        return None
+    header = data[: end + 1]
+    cuts = [end + 1]
+    for k in range(1, parts):
+        cut = data.find(b"\n", max(len(data) * k // parts, cuts[-1]))
+        if cut < 0 or cut + 1 >= len(data):
+            break
+        cuts.append(cut + 1)
+    cuts.append(len(data))
+    if len(cuts) < 3:
+        return None
+
+    def parse(i: int) -> pd.DataFrame:
+        return pd.read_csv(io.BytesIO(header + data[cuts[i]:cuts[i + 1]]), sep=sep, **_CSV_OPTIONS,
+                           encoding=encoding or "utf-8")
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(cuts) - 1) as pool:
+            frames = list(pool.map(parse, range(len(cuts) - 1)))
+    except Exception:  # noqa: BLE001 - the whole read reports it in its own words
+        return None
+    first = frames[0]
+    for frame in frames:
+        if not isinstance(frame.index, pd.RangeIndex) or list(frame.columns) != list(first.columns):
+            return None
+    for column in range(first.shape[1]):
+        dtypes = {frame.dtypes.iloc[column] for frame in frames}
+        if len(dtypes) == 1:
+            continue
+        if dtypes != {np.dtype("int64"), np.dtype("float64")}:
+            return None
+        biggest = max(float(np.abs(frame.iloc[:, column].to_numpy(dtype=float)).max(initial=0))
+                      for frame in frames if frame.dtypes.iloc[column] == np.dtype("int64"))
+        if biggest > 2 ** 53:
+            return None
+    return pd.concat(frames, ignore_index=True)
 
 
 def _unreadable(path: Path, exc: BaseException, compressed: bool) -> InputError:

@@ -241,3 +241,21 @@ def test_meta_sampler_is_exported_lazily():
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_the_task_encoding_from_the_free_one_is_encoding_with_the_task(small, task):
+    """The sampler encodes each config once (ConfigEncoder.for_task): the same numbers as encoding again."""
+    from autometa.spaces import get_family
+
+    model, _ = small
+    families, configs = list(model.candidates["family"]), list(model.candidates["config"])
+    rng = np.random.default_rng(0)
+    for family in FAMILIES:  # random configs too: every parameter of every family
+        spec = get_family(family)
+        for u in rng.random((5, len(spec.space))):
+            families.append(family)
+            configs.append(spec.from_unit(u))
+    free = model.encoder.encode(families, configs)
+    assert np.array_equal(model.encoder.for_task(free, families, task), model.encoder.encode(families, configs, task),
+                          equal_nan=True)

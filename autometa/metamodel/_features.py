@@ -191,6 +191,25 @@ class ConfigEncoder:
                 out[i, 1 + start: 1 + start + len(point)] = point
         return out
 
+    def for_task(self, encoded: np.ndarray, families: Sequence[str], task: str) -> np.ndarray:
+        """:meth:`encode` with ``task`` from the rows :meth:`encode` gave without one (a copy): the
+        parameters that do not apply to ``task`` moved to the centre of their axis. The same numbers as
+        encoding again, without computing every config's unit-cube point twice."""
+        from autometa.spaces import get_family
+
+        out = np.array(encoded, dtype=float, copy=True)
+        masks: dict[str, np.ndarray] = {}
+        for i, family in enumerate(families):
+            if family not in self._offsets:
+                continue
+            start, params = self._offsets[family]
+            if family not in masks:
+                applies = get_family(family).params_for(task)
+                masks[family] = np.array([p in applies for p in params], dtype=bool)
+            block = out[i, 1 + start: 1 + start + len(params)]
+            out[i, 1 + start: 1 + start + len(params)] = np.where(masks[family], block, 0.5)
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {"families": self.families, "columns": self.columns}
 

@@ -174,7 +174,7 @@ class MetaModel:
                              "weight": weight / weight.sum() if len(d) else weight})
 
     def predict(self, metafeatures: Mapping[str, float], candidates: pd.DataFrame | None = None,
-                *, neighbors: pd.DataFrame | None = None) -> pd.DataFrame:
+                *, neighbors: pd.DataFrame | None = None, encoded: np.ndarray | None = None) -> pd.DataFrame:
         """Predicted normalized score of each candidate on a dataset with these meta-features.
 
         Args:
@@ -182,6 +182,9 @@ class MetaModel:
             candidates: rows with ``family`` and ``config`` (a dict) columns, indexed by key; default:
                 the knowledge base's configs. Keys found in the knowledge base also get the nearest
                 datasets' observed scores.
+            neighbors: the nearest datasets (:meth:`neighbors`), when known already.
+            encoded: the candidates' encoding (``encoder.encode(families, configs)``, no task), when
+                known already.
 
         Returns:
             A DataFrame indexed like ``candidates``: ``mean`` and ``std`` (the blended prediction),
@@ -190,7 +193,8 @@ class MetaModel:
         """
         cands = self.candidates if candidates is None else candidates
         mf_raw = self.scaler.raw(metafeatures)
-        X = np.hstack([np.repeat(mf_raw, len(cands), axis=0), self._encode_candidates(cands)])
+        X = np.hstack([np.repeat(mf_raw, len(cands), axis=0),
+                       self._encode_candidates(cands) if encoded is None else encoded])
         s_mean, s_std = self.surrogate.predict(X)
         nb = self.neighbors(metafeatures) if neighbors is None else neighbors
         k_mean, k_std, support = self._neighbor_scores(nb, list(cands.index))

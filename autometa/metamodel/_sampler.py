@@ -378,7 +378,7 @@ class MetaSampler(BaseSampler):
         return self._columns[np.asarray(rows, dtype=int)]
 
     # ------------------------------------------------------------- candidates
-    def _prior(self, candidates: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    def _prior(self, candidates: pd.DataFrame, encoded: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Prior mean and standard deviation of each candidate's normalized score on this dataset.
 
         ``candidates`` has ``family`` and ``config`` columns, indexed by the knowledge base's key for its
@@ -387,7 +387,7 @@ class MetaSampler(BaseSampler):
         new configs must not depend on the batch). Every prior goes through here, once per config: the
         values are cached, so they must depend on the config only.
         """
-        pred = self.model.predict(self.metafeatures, candidates, neighbors=self._neighbors)
+        pred = self.model.predict(self.metafeatures, candidates, neighbors=self._neighbors, encoded=encoded)
         return pred["mean"].to_numpy(dtype=float), pred["std"].to_numpy(dtype=float)
 
     def _add(self, families: list[str], configs: list[Mapping[str, Any]], kind: int | np.ndarray,
@@ -415,12 +415,15 @@ class MetaSampler(BaseSampler):
         if new:
             fam = [families[i] for i in new]
             conf = [dict(configs[i]) for i in new]
+            # Each config's unit-cube point is computed once: the prior's encoding (no task) gives the
+            # table's (for the task) by moving the parameters the task ignores to the centre.
+            free = self.model.encoder.encode(fam, conf)
             if prior is None:
                 labels = pd.Index([f"new:{len(self._table) + j}" for j in range(len(new))], name="key")
-                mean, std = self._prior(pd.DataFrame({"family": fam, "config": conf}, index=labels))
+                mean, std = self._prior(pd.DataFrame({"family": fam, "config": conf}, index=labels), free)
             else:
                 mean, std = prior[0][new], prior[1][new]
-            enc = self.model.encoder.encode(fam, conf, self.task)
+            enc = self.model.encoder.for_task(free, fam, self.task) if self.task else free
             self._table.extend(fam, conf, [keys[i] for i in new], enc, mean, std, np.broadcast_to(kind, len(families))[new])
         return rows
 

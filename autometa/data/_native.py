@@ -21,7 +21,7 @@ def native_frame(X: Any, columns: list[str], levels: dict[str, list[Any]], max_l
         values = X[column]
         known = levels.get(column)
         if known is None:
-            out[f"f{i}"] = pd.to_numeric(values, errors="coerce").astype("float64")
+            out[f"f{i}"] = pd.to_numeric(values, errors="coerce").astype("float64", copy=False)  # copied below
             continue
         as_category = pd.Categorical(values.astype(object).where(values.notna(), None), categories=known)
         if len(known) <= max_levels:
@@ -30,4 +30,4 @@ def native_frame(X: Any, columns: list[str], levels: dict[str, list[Any]], max_l
             codes = as_category.codes.astype("float64")
             codes[codes < 0] = np.nan
             out[f"f{i}"] = codes
-    return pd.DataFrame(out, index=X.index)
+    return pd.DataFrame(out, index=X.index, copy=True)

@@ -180,7 +180,9 @@ def align_columns(X: Any, columns: dict[str, dict[str, Any]]) -> pd.DataFrame:
             raise InputError(f"The data to predict has {values.shape[1]} columns, but the model was fitted on "
                              f"{len(names)} ({_listed(names)}); pass those columns, in that order.")
         X = pd.DataFrame(values, columns=names)
-    X = X.set_axis([str(c) for c in X.columns], axis=1)
+    # No copies on the way: the DataFrame built at the end copies every column into new memory, so the
+    # result never shares memory with X (a copy here would cost a pass over a big table for nothing).
+    X = X.set_axis([str(c) for c in X.columns], axis=1, copy=False)
     missing = [c for c in names if c not in X.columns]
     if missing:
         raise InputError(f"The data to predict lacks column '{missing[0]}' that the model was fitted on"
@@ -200,8 +202,8 @@ def align_columns(X: Any, columns: dict[str, dict[str, Any]]) -> pd.DataFrame:
             if bad.any():
                 raise InputError(f"Column '{name}' was numeric in training, but the data to predict holds "
                                  f"{values[bad].iloc[0]!r} there; pass numbers (or leave it empty).")
-            out[name] = numbers.astype(float)
-    return pd.DataFrame(out, index=X.index)
+            out[name] = numbers.astype(float, copy=False)
+    return pd.DataFrame(out, index=X.index, copy=True)
 
 
 def _all_text(categories: list[Any]) -> bool:

@@ -107,14 +107,15 @@ def _read(data: Any, encoding: str | None) -> pd.DataFrame:
     from autometa.data import read_table
 
     if isinstance(data, pd.DataFrame):
-        frame = data
+        frame = data.set_axis([str(c) for c in data.columns], axis=1)  # the caller's frame is never changed
     elif isinstance(data, (str, Path)):
         frame = read_table(data, encoding=encoding, min_columns=1).frame
+        frame.columns = [str(c) for c in frame.columns]  # read here: renamed in place, not copied
     else:
         raise InputError(f"The data to predict must be a file path or a DataFrame; got {type(data).__name__}.")
     if len(frame) == 0:
         raise InputError("The data to predict has no rows.")
-    return frame.set_axis([str(c) for c in frame.columns], axis=1)
+    return frame
 
 
 def _expand_datetimes(frame: pd.DataFrame, columns: dict[str, dict[str, Any]], notes: list[str]) -> pd.DataFrame:

@@ -92,7 +92,7 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
         max_rows: the most rows a config is scored on (default: all). Every trial is first scored on
             the protocol's rows (2,000, where the meta-model's predictions apply); the best climb
             to 4x the rows at each rung up to ``max_rows`` (see :mod:`autometa._rungs`). The study's
-            value is the score on the top rung's rows (``trial.user_attrs[attr.ROWS]``); trials
+            value is the score on the top rung's rows (``trial.user_attrs["autometa.rows"]``); trials
             stopped lower are pruned, with their scores per rung as intermediate values. ``max_rows``
             at or under the protocol's cap scores every trial on the protocol's rows only.
         oof_dir: where each trial's out-of-fold predictions on the top rung are kept, for

@@ -29,7 +29,7 @@ from autometa import _study_attrs as attr
 REDUCTION = 4
 #: A last rung with fewer than this many times the rows of the one before replaces it.
 MIN_LAST_STEP = 2.0
-#: How that attribute begins when the time budget stopped the climb.
+#: How a trial's stop reason (``autometa.stopped``) begins when the time budget stopped the climb.
 BUDGET_STOP = "the time budget"
 
 

@@ -161,6 +161,16 @@ def test_duplicate_column_names_are_refused(tmp_path):
         load_dataset(frame)
 
 
+def test_blank_lines_before_the_header_are_skipped_as_pandas_does(tmp_path):
+    path = tmp_path / "blank_first.csv"
+    path.write_text("\n\na,b,y\n" + "".join(f"{i * 7 % 5},{i % 3},{i % 2}\n" for i in range(20)))
+    dataset = load_dataset(path, target="y")
+    assert list(dataset.X.columns) == ["a", "b"] and dataset.n_rows == 20
+    path.write_text("\n\na,a,y\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(20)))
+    with pytest.raises(InputError, match="two columns named 'a'"):  # the header is still checked
+        load_dataset(path)
+
+
 def test_files_that_are_missing_empty_or_not_tables(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         load_dataset(tmp_path / "nope.csv")

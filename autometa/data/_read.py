@@ -133,7 +133,9 @@ def _read_text(path: Path, compressed: bool, encoding: str | None = None, min_co
     if head.lstrip()[:1] in ("{", "["):
         raise InputError(f"File '{path}' looks like JSON, not a table; give a CSV, TSV or Parquet file.")
     sep = _sniff_separator(path, head)
-    header = next(csv.reader(io.StringIO(head.splitlines()[0]), delimiter=sep))
+    # pandas skips blank lines before the header, and so does this check of its names.
+    first = next(line for line in head.splitlines() if line.strip())
+    header = next(csv.reader(io.StringIO(first), delimiter=sep))
     _check_duplicate_names([h.strip() for h in header], path)
     frame = None if compressed else _read_in_parts(path, sep, encoding)
     try:

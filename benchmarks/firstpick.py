@@ -45,14 +45,21 @@ dataset's origin group are left out with it.
 ``--paired <design>`` adds each design's per-dataset difference to that design, with 95 % intervals from
 resampling origin groups.
 
+``--train-only REGEX`` (meta-data augmentation, benchmarks/augment_corpus.py): datasets whose id matches
+are meta-training data only, never held-out targets, and only where at least half of the candidates
+were evaluated on them; they leave with their origin group like any dataset. ``<design>@base`` is the same design trained without them, so that one run compares both on the
+same targets and groups (``--designs safe,safe@base --paired safe@base``).
+
     python -m benchmarks.firstpick --tasks classification --designs knn40-win,knn40-win+lcdb20-0.2 --paired knn40-win
     python benchmarks/firstpick.py --designs lgbm-default,blend,global-mean,global-win,knn20-win,safe
+    python -m benchmarks.firstpick --kb work/augment/kb --train-only _aug- --designs safe,safe@base --paired safe@base
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import re
 import sys
 import time
 from pathlib import Path
@@ -63,6 +70,7 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_KEY = "lightgbm/default"
+BASE = "@base"  # design suffix: trained without the --train-only datasets
 
 
 def beats_default_matrix(scores: np.ndarray, default_col: int, up: bool) -> np.ndarray:
@@ -253,57 +261,77 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
 
     kb = load_kb(args.kb)
     groups = kb.origin_groups() if args.groups == "origin" else kb.duplicate_groups()
+    train_only = re.compile(args.train_only) if getattr(args, "train_only", None) else None
+    derived = (lambda d: bool(train_only.search(str(d)))) if train_only else (lambda d: False)
+    if any(d.endswith(BASE) for d in args.designs) and train_only is None:
+        raise SystemExit(f"designs ending in {BASE} need --train-only (the datasets they are trained without)")
+    variants = sorted({BASE if d.endswith(BASE) else "" for d in args.designs})
     rows = []
-    needs_model = any(d in ("blend", "safe", "auto") for d in args.designs)
-    uses_lcdb = any("lcdb" in d for d in args.designs)
-    needs_selector = any(d.startswith("fam") or "+kbfam" in d for d in args.designs)
+    plain = [d.removesuffix(BASE) for d in args.designs]
+    needs_model = any(d in ("blend", "safe", "auto") for d in plain)
+    uses_lcdb = any("lcdb" in d for d in plain)
+    needs_selector = any(d.startswith("fam") or "+kbfam" in d for d in plain)
     for task in args.tasks:
         if task != "classification" and uses_lcdb:
             raise SystemExit("LCDB designs are for classification only (LCDB has no regression): --tasks classification")
         data = training_data(kb, task, min_coverage=0.5)
         families = data.candidates["family"].to_numpy()
         lcdb = LcdbEvidence(kb, sorted(set(families))) if uses_lcdb or needs_selector or any(
-            "+" in d for d in args.designs) else None
+            "+" in d for d in plain) else None
         up = higher_is_better(data.metric)
         keys = list(data.candidates.index)
         default_col = keys.index(DEFAULT_KEY)
-        targets = data.complete_datasets(1.0)
+        targets = [t for t in data.complete_datasets(1.0) if not derived(t)]
         if args.max_datasets:
             targets = targets[: args.max_datasets]
         by_group: dict[str, list[str]] = {}
         for t in targets:
             by_group.setdefault(str(groups.get(t, t)), []).append(t)
-        print(f"{task}: {len(targets)} held-out datasets in {len(by_group)} groups", file=sys.stderr, flush=True)
+        # Training-only datasets teach only with at least half of the candidates evaluated (a build in
+        # progress evaluates every family's default first: those alone are not a table).
+        usable = set(data.complete_datasets(0.5))
+        n_derived = sum(derived(d) and d in usable for d in data.dataset_ids)
+        print(f"{task}: {len(targets)} held-out datasets in {len(by_group)} groups"
+              + (f"; {n_derived} training-only datasets with >= half a table" if train_only else ""),
+              file=sys.stderr, flush=True)
         scores = data.scores.to_numpy(dtype=float)
         wins_all = beats_default_matrix(scores, default_col, up)
+        if train_only:  # a config that a training-only dataset's partial table never evaluated is unknown there,
+            part = [i for i, d in enumerate(data.dataset_ids) if derived(d)]  # not a loss to the default
+            wins_all[part] = np.where(np.isfinite(scores[part]), wins_all[part], np.nan)
         # private on purpose: the harness measures the meta-model's own parts
         from autometa.metamodel._features import COMPACT_METAFEATURES, MetaFeatureScaler
 
         for gi, (group, members) in enumerate(by_group.items()):
             out = set(groups.index[groups == group]) | set(members)
-            train_ids = [d for d in data.dataset_ids if d not in out]
-            pos = [data.dataset_ids.index(d) for d in train_ids]
-            scaler = MetaFeatureScaler().fit(data.metafeatures.loc[train_ids], list(COMPACT_METAFEATURES))
-            z_train = scaler.transform(data.metafeatures.loc[train_ids])
-            selector = None
-            if needs_selector:
-                # private on purpose: the harness measures the meta-model's own parts
-                from autometa.metamodel._select import FamilySelector
+            context = {}
+            for variant in variants:  # "": every training dataset; BASE: without the --train-only ones
+                train_ids = [d for d in data.dataset_ids if d not in out
+                             and not (derived(d) and (variant == BASE or d not in usable))]
+                pos = [data.dataset_ids.index(d) for d in train_ids]
+                scaler = MetaFeatureScaler().fit(data.metafeatures.loc[train_ids], list(COMPACT_METAFEATURES))
+                z_train = scaler.transform(data.metafeatures.loc[train_ids])
+                selector = None
+                if needs_selector:
+                    # private on purpose: the harness measures the meta-model's own parts
+                    from autometa.metamodel._select import FamilySelector
 
-                selector = FamilySelector().fit(data.subset(train_ids))
-            model = None
-            if needs_model:
-                model = MetaModel.fit(data.subset(train_ids), replace(DEFAULT_SETTINGS, n_models=args.n_models),
-                                      time_model=False)
+                    selector = FamilySelector().fit(data.subset(train_ids))
+                model = None
+                if needs_model:
+                    model = MetaModel.fit(data.subset(train_ids), replace(DEFAULT_SETTINGS, n_models=args.n_models),
+                                          time_model=False)
+                context[variant] = (pos, scaler, z_train, selector, model)
             for dataset_id in members:
                 i = data.dataset_ids.index(dataset_id)
                 mf = data.metafeatures.loc[dataset_id].to_dict()
-                z = scaler.transform(mf)[0]
                 truth = data.normalized.iloc[i].to_numpy(dtype=float)
                 for design in args.designs:
-                    c = pick(design, normalized=data.normalized.iloc[pos].to_numpy(dtype=float),
-                             wins=wins_all[pos], z_train=z_train, z=z, default_col=default_col, model=model, mf=mf,
-                             families=families, lcdb=lcdb, exclude=out, selector=selector)
+                    variant = BASE if design.endswith(BASE) else ""
+                    pos, scaler, z_train, selector, model = context[variant]
+                    c = pick(design.removesuffix(BASE), normalized=data.normalized.iloc[pos].to_numpy(dtype=float),
+                             wins=wins_all[pos], z_train=z_train, z=scaler.transform(mf)[0], default_col=default_col,
+                             model=model, mf=mf, families=families, lcdb=lcdb, exclude=out, selector=selector)
                     rows.append({"task": task, "dataset_id": dataset_id, "group": group, "design": design,
                                  "config": keys[c], "family": data.candidates["family"].iloc[c],
                                  "normalized": truth[c], "beats_default": wins_all[i, c],
@@ -457,6 +485,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--paired", default=None, metavar="DESIGN",
                    help="also report every design's per-dataset difference to DESIGN, with 95 %% intervals from "
                         "resampling origin groups")
+    p.add_argument("--train-only", default=None, metavar="REGEX",
+                   help="datasets whose id matches are meta-training data only, never targets (e.g. '_aug-', "
+                        f"derived tasks); DESIGN{BASE} is DESIGN trained without them")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "firstpick")
     args = p.parse_args(argv)
     start = time.time()

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
+from test_models_persist import with_mess
 
 import autometa
 from autometa.models import Candidate, fit_model, load_model, predict_table, save_model
@@ -19,13 +20,9 @@ from autometa.models._persist import _load_model
 
 
 def messy(frame: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    frame = frame.copy()
-    first = frame.columns[0]
-    frame["colour"] = np.where(frame[first] > frame[first].median(), "red", "blue")
-    frame.loc[rng.random(len(frame)) < 0.1, "colour"] = "green"
-    frame["code"] = rng.choice(["1", "2", "3"], len(frame))  # levels that look like numbers
-    frame.loc[rng.random(len(frame)) < 0.08, frame.columns[1]] = np.nan
+    """test_models_persist's messy table, plus categorical levels that look like numbers."""
+    frame = with_mess(frame, seed)
+    frame["code"] = np.random.default_rng(seed + 1).choice(["1", "2", "3"], len(frame))
     return frame
 
 

@@ -612,13 +612,32 @@ def _build_args(out: Path) -> list[str]:
             "--configs-per-family", str(_BUILD_CONFIGS), "--time-limit", "60"]
 
 
+def _evaluations_logged(out: Path) -> int:
+    """Evaluations the build has appended to its per-dataset logs so far (one JSON line each)."""
+    count = 0
+    for log in (out / "logs").glob("*.jsonl"):
+        try:
+            count += log.read_bytes().count(b"\n")
+        except FileNotFoundError:
+            pass
+    return count
+
+
 def _kill_build_and_resume(out: Path, rng: random.Random) -> dict[str, int]:
     """Start a build, SIGKILL it (and its worker processes) at a random moment, run it again to the end,
     and count what the exported knowledge base holds."""
     command = [sys.executable, "-c", "import sys, cli; sys.exit(cli.main(sys.argv[1:]))", *_build_args(out)]
     build = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True)
-    time.sleep(rng.uniform(1.0, 8.0))  # loading, evaluating, writing a shard, or already done
+    # The moment is a count of logged evaluations, not a delay: a delay that lands mid-build on one machine
+    # lands after the end on a faster one. 0 is while loading, the rest between evaluations and shards.
+    expected = 2 * len(_BUILD_FAMILIES) * _BUILD_CONFIGS
+    moment = rng.randrange(expected)
+    if moment == 0:
+        time.sleep(rng.uniform(0.2, 1.0))
+    deadline = time.monotonic() + 120
+    while build.poll() is None and _evaluations_logged(out) < moment and time.monotonic() < deadline:
+        time.sleep(0.002)
     killed = build.poll() is None
     if killed:
         os.killpg(build.pid, signal.SIGKILL)
@@ -630,7 +649,7 @@ def _kill_build_and_resume(out: Path, rng: random.Random) -> dict[str, int]:
     evaluations = pd.read_parquet(out / "kb" / "evaluations.parquet")
     keys = evaluations[["dataset_id", "family", "config_id"]].astype(str).agg("/".join, axis=1)
     return {"killed": int(killed), "rows": len(evaluations), "unique": keys.nunique(),
-            "expected": 2 * len(_BUILD_FAMILIES) * _BUILD_CONFIGS}
+            "expected": expected}
 
 
 def test_killed_kb_build_resumes_with_nothing_lost_or_duplicated(tmp_path):

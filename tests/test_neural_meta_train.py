@@ -160,3 +160,17 @@ def test_divergence_is_loss_above_its_own_minimum():
     assert not _diverged(curve, 100)  # 0.21 <= 1.1 x 0.2
     assert _diverged(curve, 1000)  # 0.3 > 1.1 x 0.2, though far below the initial loss
     assert _diverged(pd.Series([1.0, float("inf")], index=[0, 10]), 10)
+
+
+def test_meta_loss_is_relative_to_adam(pool):
+    # The untrained rule is Adam(0.01), so against an Adam(0.01) reference run on the same batches its
+    # meta-loss is ~0 (every step, every task); a rule with a 10x smaller step is clearly worse (> 0).
+    config = MetaTrainConfig(**{**TINY, "horizons": (40,)})
+    assert abs(evaluate_meta_loss(LearnedRule(), pool, config, trajectories=2)) < 1e-3
+    slow = LearnedRule(output_scale=0.001)
+    assert evaluate_meta_loss(slow, pool, config, trajectories=2) > 0.05
+    # Without a reference it is the old log(L_t / L_0): negative, as training lowers the loss.
+    old = MetaTrainConfig(**{**TINY, "horizons": (40,), "reference_lr": None, "loss_floor": 0.0})
+    assert evaluate_meta_loss(LearnedRule(), pool, old, trajectories=2) < -0.05
+    with pytest.raises(InputError, match="loss_floor"):
+        MetaTrainConfig(**{**TINY, "loss_floor": 0.0}).validate()

@@ -359,3 +359,37 @@ def test_a_save_replaces_the_file_whole(linear_model, datasets, tmp_path):
     assert load_model(path).family == "knn"
     assert [p.name for p in tmp_path.iterdir()] == ["m.autometa"]  # no temporary file left behind
     assert io.BytesIO(path.read_bytes()).read(2) == b"PK"
+
+
+# ----------------------------------------------------------------------------- predicting a saved model
+def test_a_read_model_predicts_with_threads_but_keeps_its_preprocessing_in_process(datasets, wine_frame, tmp_path):
+    """predict_table gives n_jobs to the forest; the ColumnTransformer keeps its own, since joblib would
+    start worker processes for it (seconds, for any number of rows)."""
+    from autometa.models import predict_table
+
+    model = fit_model([Candidate("random_forest", config("random_forest"))], datasets["classification"],
+                      metric="balanced_accuracy")
+    path = save_model(model, tmp_path / "forest.autometa")
+    result = predict_table(path, features(wine_frame), n_jobs=-1)
+    params = result.model.estimator.get_params(deep=True)
+    jobs = {key: value for key, value in params.items() if key == "n_jobs" or key.endswith("__n_jobs")}
+    transformers = {key for key in jobs if "__" in key
+                    and type(params[key.rsplit("__", 1)[0]]).__name__ in ("ColumnTransformer", "FeatureUnion")}
+    assert transformers and all(jobs[key] is None for key in transformers), jobs
+    assert any(value == -1 for key, value in jobs.items() if key not in transformers), jobs
+    assert np.array_equal(result.frame.iloc[:, 0].to_numpy(), model.predict(features(wine_frame)))
+
+
+def test_skops_is_imported_without_torch(tmp_path):
+    """skops lists scikit-learn's estimators on import, which would import torch through scikit-learn's
+    array-API adapter; autometa blocks that adapter for the duration, and only then."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from autometa.models._persist_checks import skops_io; sio = skops_io(); "
+            "adapter = 'sklearn.externals.array_api_compat.torch'; "
+            "assert sio.loads and 'torch' not in sys.modules, sorted(sys.modules)[:5]; "
+            "assert sys.modules.get(adapter, 'absent') is not None, 'adapter left blocked'; "
+            "import importlib; importlib.import_module(adapter); assert 'torch' in sys.modules")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]

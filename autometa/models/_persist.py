@@ -52,6 +52,7 @@ from autometa.models._persist_checks import (
     _refused_types,
     check_structures,
     checked_booster_text,
+    skops_io,
 )
 from autometa.models._persist_state import _decode, _NotPlain, _state_json
 
@@ -156,7 +157,7 @@ def _store_mlp(part: Any, prefix: str, files: dict[str, bytes], family: str) -> 
 
 
 def _store_skops(obj: Any, name: str, files: dict[str, bytes], what: str) -> dict[str, Any]:
-    import skops.io as sio
+    sio = skops_io()
 
     blob = sio.dumps(obj)
     refused = _refused_types(blob)
@@ -474,7 +475,7 @@ class _Loader:
     def skops(self, stored: Any) -> Any:
         if not isinstance(stored, dict) or stored.get("codec", "skops") != "skops":
             raise InputError(f"{self.where} is damaged (a part stored as {stored!r}); {_REMEDY}.")
-        import skops.io as sio
+        sio = skops_io()
 
         blob = self.blob(stored.get("file"))
         if not blob.startswith(b"PK"):

@@ -5,6 +5,7 @@ text model) follow without checks, so that a damaged or crafted file is refused 
 from __future__ import annotations
 
 import functools
+import sys
 import types
 from typing import Any
 
@@ -34,8 +35,34 @@ TRUSTED_TYPES: tuple[str, ...] = (
 _REMEDY = "save the model again (autometa.save_model, or 'autometa tune ... --save-model')"
 
 
+#: A package scikit-learn ships that imports torch when it is imported (its array-API adapter).
+_TORCH_ADAPTER = "sklearn.externals.array_api_compat.torch"
+
+
+def skops_io() -> types.ModuleType:
+    """``skops.io``, imported without importing torch.
+
+    On import skops lists scikit-learn's estimators, which imports every package of scikit-learn,
+    its array-API adapter for torch included, and that imports torch (1-2 s, more than the rest of a
+    small prediction). Nothing a saved model holds needs the adapter, so while skops is imported the
+    adapter's import fails (scikit-learn's listing skips packages that fail to import); afterwards it
+    imports normally again.
+    """
+    if "skops.io" in sys.modules or "torch" in sys.modules or _TORCH_ADAPTER in sys.modules:
+        import skops.io as sio
+
+        return sio
+    sys.modules[_TORCH_ADAPTER] = None  # type: ignore[assignment]  # None in sys.modules: ImportError
+    try:
+        import skops.io as sio
+    finally:
+        if sys.modules.get(_TORCH_ADAPTER, 0) is None:
+            del sys.modules[_TORCH_ADAPTER]
+    return sio
+
+
 def _refused_types(blob: bytes) -> list[str]:
-    import skops.io as sio
+    sio = skops_io()
 
     return [t for t in sio.get_untrusted_types(data=blob) if t not in TRUSTED_TYPES]
 

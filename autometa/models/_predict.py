@@ -14,6 +14,7 @@ parts the model was fitted on, as in training.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,9 +97,25 @@ def predict_table(model: FittedModel | str | Path, data: Any, *, proba: bool = F
 
 
 def _set_threads(model: FittedModel, n_jobs: int) -> None:
+    """Give ``n_jobs`` to the members' thread-parallel parts (LightGBM, forests, k-NN).
+
+    A column transformer or feature union keeps its own: joblib runs those in worker processes, whose
+    start costs seconds, more than a whole prediction of a few thousand rows.
+    """
+    # Looked up, not imported: a model without them has not imported these modules (and the light
+    # LightGBM path imports no scikit-learn at all).
+    process_parallel = tuple(cls for cls in (getattr(sys.modules.get("sklearn.compose"), "ColumnTransformer", None),
+                                             getattr(sys.modules.get("sklearn.pipeline"), "FeatureUnion", None))
+                             if cls is not None)
     for member in model.members:
         params = member.estimator.get_params(deep=True)
-        threads = {k: n_jobs for k in params if k == "n_jobs" or k.endswith("__n_jobs")}
+        threads = {}
+        for key in params:
+            if key != "n_jobs" and not key.endswith("__n_jobs"):
+                continue
+            owner = params[key.rsplit("__", 1)[0]] if "__" in key else member.estimator
+            if not isinstance(owner, process_parallel):
+                threads[key] = n_jobs
         if threads:
             member.estimator.set_params(**threads)
 

@@ -155,8 +155,16 @@ class MetaModel:
         return self
 
     def _encode_candidates(self, candidates: pd.DataFrame | None = None) -> np.ndarray:
-        c = self.candidates if candidates is None else candidates
-        return self.encoder.encode(list(c["family"]), list(c["config"]))
+        """The candidates' encoding; the model's own candidates are encoded once (a recommendation
+        predicts scores and fit seconds from the same rows: three encodings before, about 0.02 s each)."""
+        if candidates is not None and candidates is not self.candidates:
+            return self.encoder.encode(list(candidates["family"]), list(candidates["config"]))
+        cached = getattr(self, "_encoded", None)
+        if cached is None or cached[0] is not self.candidates or cached[1] is not self.encoder:
+            encoded = self.encoder.encode(list(self.candidates["family"]), list(self.candidates["config"]))
+            encoded.flags.writeable = False  # shared by every call: callers stack it into new arrays
+            cached = self._encoded = (self.candidates, self.encoder, encoded)
+        return cached[2]
 
     # -------------------------------------------------------------- prediction
     def neighbors(self, metafeatures: Mapping[str, float], k: int | None = None,

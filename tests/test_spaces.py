@@ -144,12 +144,12 @@ def test_every_family_fits_mixed_data_for_both_tasks(name):
     test.iloc[0, test.columns.get_loc("colour")] = "violet"
     for config_id, config in config_set(name, 2).items():
         clf = build_estimator(name, config, "classification", train, random_state=0)
-        clf.fit(train, y_class[:60])
+        get_family(name).fit(clf, train, y_class[:60])
         proba = clf.predict_proba(test)
         assert proba.shape == (30, 2), config_id
         assert np.allclose(proba.sum(axis=1), 1.0)
         reg = build_estimator(name, config, "regression", train, random_state=0)
-        reg.fit(train, y_reg[:60])
+        get_family(name).fit(reg, train, y_reg[:60])
         pred = reg.predict(test)
         assert pred.shape == (30,) and np.isfinite(pred).all()
 
@@ -161,10 +161,10 @@ def test_default_models_learn_real_data():
     idx, idx_r = rng.permutation(len(y)), rng.permutation(len(yr))
     for name in FAMILIES:
         clf = build_estimator(name, None, "classification", X.iloc[idx[:120]], random_state=0)
-        clf.fit(X.iloc[idx[:120]], y.iloc[idx[:120]])
+        get_family(name).fit(clf, X.iloc[idx[:120]], y.iloc[idx[:120]])
         assert (clf.predict(X.iloc[idx[120:]]) == y.iloc[idx[120:]]).mean() > 0.85, name
         reg = build_estimator(name, None, "regression", Xr.iloc[idx_r[:300]], random_state=0)
-        reg.fit(Xr.iloc[idx_r[:300]], yr.iloc[idx_r[:300]])
+        get_family(name).fit(reg, Xr.iloc[idx_r[:300]], yr.iloc[idx_r[:300]])
         pred = reg.predict(Xr.iloc[idx_r[300:]])
         r2 = 1 - np.sum((yr.iloc[idx_r[300:]] - pred) ** 2) / np.sum((yr.iloc[idx_r[300:]] - yr.iloc[idx_r[300:]].mean()) ** 2)
         assert r2 > 0.2, name
@@ -210,3 +210,38 @@ def test_the_conditional_encoding_round_trips_through_a_trial():
             assert trial_config(trial.params) == (family, config)
             assert fixed_params(family, config, task) == trial.params
             study.tell(trial, 0.0)
+
+
+def test_svm_fits_without_the_warning_about_how_autometa_builds_it():
+    """scikit-learn 1.9 deprecates SVC(probability=True), which the svm family keeps on purpose (libsvm's
+    Platt scaling copes with one-row classes): users are not shown a warning they cannot act on."""
+    import warnings
+
+    data = load_wine(as_frame=True)
+    family = get_family("svm")
+    estimator = family.build_estimator(family.default_config(), "classification", data.data)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        family.fit(estimator, data.data, data.target)
+    assert not [w for w in caught if "probability" in str(w.message)], [str(w.message) for w in caught]
+    assert estimator.predict_proba(data.data.head(3)).shape == (3, 3)
+
+
+def test_family_fit_silences_only_its_own_warnings():
+    import warnings
+    from dataclasses import replace
+
+    class Noisy:
+        def fit(self, X, y):
+            warnings.warn("The `probability` parameter was deprecated in 9.9", FutureWarning, stacklevel=2)
+            warnings.warn("something the user should see", UserWarning, stacklevel=2)
+            return self
+
+    quiet = replace(get_family("linear"), fit_warnings=("The `probability` parameter was deprecated",))
+    for family, expected in ((quiet, ["something the user should see"]),
+                             (get_family("linear"), ["The `probability` parameter was deprecated in 9.9",
+                                                     "something the user should see"])):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert isinstance(family.fit(Noisy(), None, None), Noisy)
+        assert [str(w.message) for w in caught] == expected

@@ -158,7 +158,7 @@ def run_cv(data: PreparedData, family: str, config: dict[str, Any], protocol: Pr
             y_train, y_test = data.y[train], data.y[test]
             model = spec.build_estimator(config, data.task, X_train, random_state=protocol.seed)
             t0 = time.perf_counter()
-            model.fit(X_train, y_train)
+            spec.fit(model, X_train, y_train)
             t1 = time.perf_counter()
             if data.task == "classification":
                 prediction = full_proba(model, X_test, data.n_classes)

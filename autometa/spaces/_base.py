@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import warnings
 import zlib
 from collections.abc import Callable, Mapping
@@ -42,6 +43,9 @@ class Family:
         builder: ``(config, task, feature_info, random_state) -> estimator``.
         task_params: parameter name -> the only task it applies to (e.g. ``{"epsilon": "regression"}``);
             :meth:`config_for` leaves such parameters out of what people and callers see.
+        fit_warnings: the starts of warning messages that the family's own way of building its
+            estimator makes its fit raise, about choices autometa made and a user cannot change (the
+            svm family keeps libsvm's Platt scaling while scikit-learn has it); :meth:`fit` silences them.
     """
 
     name: str
@@ -50,6 +54,7 @@ class Family:
     default: Mapping[str, Any]
     builder: Builder
     task_params: Mapping[str, str] = field(default_factory=dict)
+    fit_warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for key, value in self.default.items():
@@ -175,6 +180,16 @@ class Family:
             if message is None:
                 raise
             raise InputError(message) from None
+
+    def fit(self, estimator: Any, X: Any, y: Any) -> Any:
+        """``estimator.fit(X, y)`` for an estimator of :meth:`build_estimator`, without the warnings the
+        family's construction raises (:attr:`fit_warnings`); every other warning passes."""
+        if not self.fit_warnings:
+            return estimator.fit(X, y)
+        with warnings.catch_warnings():
+            for start in self.fit_warnings:
+                warnings.filterwarnings("ignore", message=re.escape(start))
+            return estimator.fit(X, y)
 
 
 def _from_unit(dist: BaseDistribution, x: float) -> Any:

@@ -40,7 +40,8 @@ def _build(config, task, info, random_state):
     return Pipeline([("prepare", encoded_features(info, scale=True)), ("model", model)])
 
 
-FAMILY = Family("svm", "RBF support vector machine", SPACE, DEFAULT, _build, task_params={"epsilon": "regression"})
+FAMILY = Family("svm", "RBF support vector machine", SPACE, DEFAULT, _build, task_params={"epsilon": "regression"},
+                fit_warnings=("The `probability` parameter was deprecated",))
 
 
 def _probabilistic_svc(svc_class, **params):

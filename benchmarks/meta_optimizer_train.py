@@ -29,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--unroll", type=int, default=None, help="base steps per meta-gradient (default: MetaTrainConfig's)")
+    parser.add_argument("--meta-lr", type=float, default=None, help="default: MetaTrainConfig's")
+    parser.add_argument("--tasks-per-step", type=int, default=None, help="default: MetaTrainConfig's")
+    parser.add_argument("--average-from", type=float, default=None,
+                        help="write the mean of the weights over trajectory ends after this fraction of the steps")
     args = parser.parse_args(argv)
 
     import torch
@@ -37,7 +42,10 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
-    config = MetaTrainConfig(steps=args.steps, curriculum=0.1)
+    extra = {k: v for k, v in (("unroll", args.unroll), ("meta_lr", args.meta_lr),
+                               ("tasks_per_step", args.tasks_per_step), ("average_from", args.average_from))
+             if v is not None}
+    config = MetaTrainConfig(steps=args.steps, curriculum=0.1, **extra)
     command = "python benchmarks/meta_optimizer_train.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     record = meta_train(args.out, config, data_dir=args.data_dir, resume=args.resume, device=args.device,
                         progress=True, command=command, time_limit=args.time_limit)

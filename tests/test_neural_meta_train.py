@@ -174,3 +174,20 @@ def test_meta_loss_is_relative_to_adam(pool):
     assert evaluate_meta_loss(LearnedRule(), pool, old, trajectories=2) < -0.05
     with pytest.raises(InputError, match="loss_floor"):
         MetaTrainConfig(**{**TINY, "loss_floor": 0.0}).validate()
+
+
+def test_weight_averaging_is_written_and_resumes(tmp_path, pool):
+    config = {**TINY, "average_from": 0.5}
+    full, part = tmp_path / "full", tmp_path / "part"
+    record = meta_train(full, MetaTrainConfig(steps=12, checkpoint_every=2, **config), datasets=NAMES)
+    assert record["averaged_trajectories"] >= 2
+    written, _ = load_network(full)
+    state = torch.load(full / "training_state.pt", weights_only=False)
+    raw = LearnedRule()
+    raw.load_state_dict(state["network"])
+    assert not torch.equal(written.linear, raw.linear)  # the mean, not the last weights
+    meta_train(part, MetaTrainConfig(steps=12, checkpoint_every=2, **config), datasets=NAMES, time_limit=0.0)
+    meta_train(part, MetaTrainConfig(steps=12, checkpoint_every=2, **config), datasets=NAMES, resume=True)
+    resumed, _ = load_network(part)
+    for (name, x), y in zip(written.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.allclose(x, y, atol=1e-6), name

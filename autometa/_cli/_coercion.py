@@ -37,9 +37,10 @@ def install(command: Any) -> int:
     annotation the plain converter; returns how many got it (0 when typer's internals differ)."""
     try:
         from typer._coercion import RuntimeParam, build_runtime_param
-    except ImportError:
+
+        plain_class = _plain_runtime_param_class(RuntimeParam, build_runtime_param)
+    except Exception:  # another typer: its internals differ, so typer converts as it always did
         return 0
-    plain_class = _plain_runtime_param_class(RuntimeParam, build_runtime_param)
 
     def give(param: Any) -> bool:
         descriptor = getattr(param, "type_descriptor", None)
@@ -101,11 +102,15 @@ def _plain_runtime_param_class(runtime_param: type, build_runtime_param: Any) ->
         kind: str = "str"
         descriptor: Any = None
 
-        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+        def _coerce_value(self, value: Any, *args: Any, **kwargs: Any) -> Any:
+            # typer 0.2x calls this with param= and ctx=; whatever another version passes goes on as is
+            param, ctx = kwargs.get("param"), kwargs.get("ctx")
             try:
+                if len(args) + len(kwargs) != 2 or param is None or ctx is None:
+                    raise _NotPlain
                 return _convert(self.kind, value, self.parameter_info, param, ctx)
             except _NotPlain:
-                return build_runtime_param(self.descriptor)._coerce_value(value, param=param, ctx=ctx)
+                return build_runtime_param(self.descriptor)._coerce_value(value, *args, **kwargs)
 
     return PlainRuntimeParam
 

@@ -1,8 +1,13 @@
 """Meta-train the shipped learned-optimizer checkpoint (the recipe of ``autometa/data/meta_optimizer``).
 
-    python benchmarks/meta_optimizer_train.py --out /tmp/meta_opt            # bounded by --time-limit
-    python benchmarks/meta_optimizer_train.py --out /tmp/meta_opt --resume   # continue an interrupted run
-    cp /tmp/meta_opt/optimizer.pt /tmp/meta_opt/record.json autometa/data/meta_optimizer/
+    python benchmarks/meta_optimizer_train.py --out /tmp/meta_opt16 --steps 4000 --time-limit 3900
+    python benchmarks/meta_optimizer_train.py --out /tmp/meta_opt16 --resume   # continue an interrupted run
+
+then choose and calibrate the shipped weights on held-IN tasks with ``benchmarks/meta_optimizer_select.py``
+(the shipped ones: the mean of copies of ``/tmp/meta_opt16`` taken at meta-steps 2136 ... 4000, step
+multiplier 3; see its ``record.json``) and copy them:
+
+    cp /tmp/meta_opt_chosen/optimizer.pt /tmp/meta_opt_chosen/record.json autometa/data/meta_optimizer/
 
 All PMLB (``--data-dir``), KEEL and scikit-learn datasets except the held-out families; one CPU thread.
 Same as ``autometa meta-optimizer train`` with these settings.

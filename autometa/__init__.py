@@ -27,7 +27,7 @@ _LAZY: dict[str, str] = {
     "Recommendation": "autometa._recommend",
     "Recommendations": "autometa._recommend",
     "tune": "autometa._tune",
-    "refit": "autometa._tune",
+    "refit": "autometa._refit",
     "load_model": "autometa.models",
     "save_model": "autometa.models",
     "write_report": "autometa.report",

@@ -14,7 +14,7 @@ PACKAGES = ("autometa", "autometa.evaluation", "autometa.kb", "autometa.neural",
 
 
 def test_importing_the_packages_loads_no_heavy_module():
-    heavy = ("torch", "sklearn", "optuna", "lightgbm", "openml", "autometa._tune", "autometa.kb._verbs",
+    heavy = ("torch", "sklearn", "optuna", "lightgbm", "openml", "autometa._tune", "autometa._refit", "autometa.kb._verbs",
              "autometa.neural._estimators")
     probe = (f"import sys, {', '.join(PACKAGES)}; "
              f"print(','.join(m for m in {heavy!r} if m in sys.modules))")

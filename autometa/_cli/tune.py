@@ -69,7 +69,8 @@ def tune_command(
     import optuna
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from autometa._tune import refit, tune
+    from autometa._refit import refit
+    from autometa._tune import tune
     from autometa.errors import InputError
     from autometa.io import check_writable
 

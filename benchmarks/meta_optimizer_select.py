@@ -37,6 +37,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 PMLB = REPO.parent / "shared" / "datasets" / "pmlb"
@@ -68,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     from autometa.neural import LearnedRule, load_network
     from autometa.neural._checkpoint import save_network  # the harness writes the chosen checkpoint
     from autometa.neural._datasets import EXCLUDED_FROM_META_TRAINING, load_task_data  # harness internals
-    from autometa.neural._evaluate import Task, train_run  # the harness measures this internal part
+    from autometa.neural._evaluate import (  # the harness measures this internal part
+        Task,
+        _diverged,
+        train_run,
+    )
     from autometa.neural._tasks import Architecture  # the harness measures this internal part
 
     torch.set_num_threads(args.threads)
@@ -82,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         """(tasks, horizons) losses, the tasks' initial losses and the number of tasks whose loss at the
         longest horizon is above 1.1x the minimum of their curve (the benchmark's divergence)."""
         runs = [train_run(task, optimizer, lr, steps, 0, network, score_at=horizons)["curve"] for task in tasks]
-        above = sum(not run.get(steps, math.inf) <= 1.1 * min(run.values()) for run in runs)
+        above = sum(_diverged(pd.Series(run), steps) for run in runs)
         return (np.array([[run.get(t, math.inf) for t in horizons] for run in runs]),
                 np.array([run[0] for run in runs]), above)
 

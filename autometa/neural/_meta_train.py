@@ -269,29 +269,22 @@ def _trajectory(net: LearnedRule, meta_opt: torch.optim.Optimizer | None, pool: 
 
 
 class _AdamReference:
-    """The reference run of a trajectory: Adam (torch's defaults but ``lr``) on the same tasks, from the
-    same initial weights, stepped on the same mini-batches as the rule's run (no graph)."""
+    """The reference run of a trajectory: ``torch.optim.Adam`` (its defaults but ``lr``) on the same tasks,
+    from the same initial weights, stepped on the same mini-batches as the rule's run."""
 
-    def __init__(self, theta: torch.Tensor, lr: float, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8) -> None:
-        self.phi = theta.detach().clone()
-        self.m, self.v = torch.zeros_like(self.phi), torch.zeros_like(self.phi)
-        self.lr, self.betas, self.eps, self.t = lr, betas, eps, 0
+    def __init__(self, theta: torch.Tensor, lr: float) -> None:
+        self.phi = theta.detach().clone().requires_grad_(True)
+        self.optimizer = torch.optim.Adam([self.phi], lr=lr)
 
     def loss_and_step(self, tasks: TaskBatch, x: torch.Tensor, y_cls: torch.Tensor, y_reg: torch.Tensor,
                       step: bool) -> torch.Tensor:
         """Per-task loss of the current weights on this batch; then (if ``step``) one Adam step on it."""
-        phi = self.phi.requires_grad_(step)
         with torch.enable_grad() if step else torch.no_grad():
-            loss = tasks.loss(phi, x, y_cls, y_reg)
+            loss = tasks.loss(self.phi, x, y_cls, y_reg)
         if step:
-            (grad,) = torch.autograd.grad(loss.sum(), phi)
-            b1, b2 = self.betas
-            self.t += 1
-            self.m.lerp_(grad, 1 - b1)
-            self.v.lerp_(grad * grad, 1 - b2)
-            denom = (self.v / (1 - b2 ** self.t)).sqrt_().add_(self.eps)
-            self.phi = phi.detach().addcdiv_(self.m, denom, value=-self.lr / (1 - b1 ** self.t))
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            self.optimizer.step()
         return loss.detach()
 
 

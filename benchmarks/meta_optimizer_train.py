@@ -10,7 +10,11 @@ multiplier 3; see its ``record.json``) and copy them:
     cp /tmp/meta_opt_chosen/optimizer.pt /tmp/meta_opt_chosen/record.json autometa/data/meta_optimizer/
 
 All PMLB (``--data-dir``), KEEL and scikit-learn datasets except the held-out families; one CPU thread.
-Same as ``autometa meta-optimizer train`` with these settings.
+Same as ``autometa meta-optimizer train`` with these settings. ``--cnn-share 0.2`` makes a fifth of the
+trajectories small CNNs on image problems (generated shapes and Omniglot's background alphabets from
+``--omniglot``; never the held-out handwritten digits):
+
+    python benchmarks/meta_optimizer_train.py --out /tmp/meta_opt_cnn --steps 4000 --time-limit 3900 --cnn-share 0.2
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PMLB = REPO.parent / "shared" / "datasets" / "pmlb"
+OMNIGLOT = REPO.parent / "shared" / "datasets" / "omniglot"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks-per-step", type=int, default=None, help="default: MetaTrainConfig's")
     parser.add_argument("--average-from", type=float, default=None,
                         help="write the mean of the weights over trajectory ends after this fraction of the steps")
+    parser.add_argument("--cnn-share", type=float, default=None,
+                        help="fraction of trajectories on small CNNs (default: MetaTrainConfig's, 0)")
+    parser.add_argument("--omniglot", type=Path, default=OMNIGLOT,
+                        help="Omniglot folder (background zips) for the CNN tasks; 'none': generated images only")
     args = parser.parse_args(argv)
 
     import torch
@@ -48,12 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     extra = {k: v for k, v in (("unroll", args.unroll), ("meta_lr", args.meta_lr),
-                               ("tasks_per_step", args.tasks_per_step), ("average_from", args.average_from))
+                               ("tasks_per_step", args.tasks_per_step), ("average_from", args.average_from),
+                               ("cnn_share", args.cnn_share))
              if v is not None}
     config = MetaTrainConfig(steps=args.steps, curriculum=0.1, **extra)
     command = "python benchmarks/meta_optimizer_train.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    images = None if str(args.omniglot) == "none" or not config.cnn_share else args.omniglot
     record = meta_train(args.out, config, data_dir=args.data_dir, resume=args.resume, device=args.device,
-                        progress=True, command=command, time_limit=args.time_limit)
+                        progress=True, command=command, time_limit=args.time_limit, images=images)
     print(f"{record['steps_done']} meta-steps, {record['wall_seconds']} s, final meta-loss {record['final_meta_loss']}")
     return 0
 

@@ -295,6 +295,11 @@ def test_shipped_checkpoint_and_its_record():
     assert not any(d.startswith(("pmlb/mfeat_", "sklearn/digits")) for d in record["datasets"])
     assert record["held_out_families"]["handwritten_digits"] == list(HELD_OUT_FAMILIES["handwritten_digits"])
     assert (pretrained_path() / "optimizer.pt").stat().st_size < 100_000
+    cnn = record.get("cnn_tasks")  # CNN meta-training tasks: their images are never the held-out digits
+    if cnn is not None:
+        assert cnn["sources"] and all(s.startswith(("generated/", "omniglot/")) for s in cnn["sources"])
+        assert not any(d in s.lower() for s in cnn["sources"] for d in ("digit", "mfeat", "pendigit", "penbased"))
+        assert "handwritten_digits" in cnn["excluded"]
 
 
 def test_bad_checkpoints_and_settings_are_refused(tmp_path):

@@ -32,6 +32,12 @@ best Adam at 1,000 steps of 1.5x, 1.2x and 3.7x at meta-steps 2,136, 3,036 and 4
 every trajectory after that fraction of the steps (stochastic weight averaging; training itself goes
 on from the raw weights).
 
+With ``cnn_share > 0`` that fraction of the trajectories trains K small convnets on image problems
+instead (:mod:`autometa.neural._cnn_tasks`: generated shapes, and Omniglot's background alphabets when
+``images`` names its folder; never the held-out handwritten digits). Whether a trajectory is a CNN one is
+drawn from its own random stream, so every MLP trajectory is the one a run without CNNs would draw at
+that meta-step.
+
 A curriculum allows only the shortest horizon at first and all of them after a fraction
 ``curriculum`` of the steps. Random streams are derived from ``(seed, step)`` at every trajectory
 start, so a run resumed from a checkpoint continues exactly as the uninterrupted run would.
@@ -52,6 +58,7 @@ import torch
 
 from autometa.errors import InputError
 from autometa.neural import _checkpoint
+from autometa.neural._cnn_tasks import IMAGE_SIZES, TRAIN_CNN_ARCHITECTURES, ImagePool, sample_cnn_tasks
 from autometa.neural._common import resolve_device
 from autometa.neural._datasets import (
     EXCLUDED_FROM_META_TRAINING,
@@ -86,6 +93,7 @@ class MetaTrainConfig:
     max_features: int = 32
     max_rows: int = 1024
     seed: int = 0
+    cnn_share: float = 0.0  # fraction of trajectories on small CNNs over image problems (0: MLPs only)
     checkpoint_every: int = 50
     network: dict[str, Any] = field(default_factory=dict)  # LearnedRule keyword arguments
 
@@ -97,12 +105,14 @@ class MetaTrainConfig:
             raise InputError("steps and tasks_per_step must be at least 1.")
         if self.reference_lr is not None and not self.loss_floor > 0:
             raise InputError("A meta-loss relative to an Adam reference needs loss_floor > 0.")
+        if not 0.0 <= self.cnn_share <= 1.0:
+            raise InputError(f"cnn_share must be in [0, 1], got {self.cnn_share}.")
 
 
 def meta_train(out: str | Path, config: MetaTrainConfig | None = None, *, data_dir: str | Path | None = None,
                datasets: list[str] | None = None, resume: bool = False, device: str = "auto",
                progress: bool | ProgressCallback = False, command: str | None = None,
-               time_limit: float | None = None) -> dict[str, Any]:
+               time_limit: float | None = None, images: str | Path | None = None) -> dict[str, Any]:
     """Meta-train the learned update rule and write the checkpoint folder ``out``.
 
     Args:
@@ -118,6 +128,8 @@ def meta_train(out: str | Path, config: MetaTrainConfig | None = None, *, data_d
         command: the command line, for the record.
         time_limit: stop (with a checkpoint) at the first trajectory end after this many seconds;
             continue later with ``resume=True``.
+        images: the Omniglot folder (its background zips) for the CNN trajectories (``config.cnn_share``);
+            ``None``: generated images only.
 
     Returns:
         The training record (also written to ``out/record.json``).
@@ -147,7 +159,9 @@ def meta_train(out: str | Path, config: MetaTrainConfig | None = None, *, data_d
         saved = _checkpoint.load_training_state(out)
         # The step budget may grow on resume; everything else must match the interrupted run.
         free = ("steps", "checkpoint_every")
-        if {k: v for k, v in saved["config"].items() if k not in free} != {
+        # Settings added since the state was written take their defaults (cnn_share: 0, what it ran with).
+        saved_config = {**_jsonable_config(MetaTrainConfig()), **saved["config"]}
+        if {k: v for k, v in saved_config.items() if k not in free} != {
                 k: v for k, v in _jsonable_config(config).items() if k not in free}:
             raise InputError(f"Cannot resume '{out}': it was started with other settings ({saved['config']}).")
         net.load_state_dict(saved["network"])
@@ -161,11 +175,19 @@ def meta_train(out: str | Path, config: MetaTrainConfig | None = None, *, data_d
     if len(pool) < config.tasks_per_step:
         raise InputError(f"Only {len(pool)} usable datasets for {config.tasks_per_step} tasks per step; "
                          "lower tasks_per_step or add datasets.")
+    image_pool = ImagePool(images) if config.cnn_share > 0 else None
     record_base = {
         "command": command, "config": _jsonable_config(config), "device": str(dev),
         "datasets": [d.name for d in pool], "held_out": sorted(EXCLUDED_FROM_META_TRAINING),
         "held_out_families": {k: list(v) for k, v in HELD_OUT_FAMILIES.items()},
         "architectures": [a.name for a in TRAIN_ARCHITECTURES], "losses": {k: list(v) for k, v in LOSSES.items()},
+        "cnn_tasks": None if image_pool is None else {
+            "share_of_trajectories": config.cnn_share, "sources": image_pool.sources,
+            "architectures": [a.name for a in TRAIN_CNN_ARCHITECTURES], "image_sizes": list(IMAGE_SIZES),
+            "losses": list(LOSSES["classification"]),
+            "excluded": "the held-out handwritten_digits family (scikit-learn's 8x8 digits, optdigits, pendigits, "
+                        "the mfeat feature sets): no image of it is used; the benchmark's digits CNN shape "
+                        "(cnn8x16-k3s21-relu) is not among the architectures"},
         "versions": {"autometa": _autometa_version(), "torch": torch.__version__, "numpy": np.__version__,
                      "python": platform.python_version()},
     }
@@ -192,7 +214,7 @@ def meta_train(out: str | Path, config: MetaTrainConfig | None = None, *, data_d
     try:
         while step < config.steps:
             t0 = time.perf_counter()
-            step = _trajectory(net, meta_opt, pool, config, step, dev, history, bar)
+            step = _trajectory(net, meta_opt, pool, config, step, dev, history, bar, images=image_pool)
             elapsed += time.perf_counter() - t0
             if config.average_from is not None and step > config.average_from * config.steps:
                 n_average += 1
@@ -223,20 +245,27 @@ def sample_horizon(config: MetaTrainConfig, step: int, rng: np.random.Generator)
 
 def _trajectory(net: LearnedRule, meta_opt: torch.optim.Optimizer | None, pool: list[TaskData],
                 config: MetaTrainConfig, step: int, dev: torch.device, history: list, bar: LossProgress | None,
-                horizon: int | None = None) -> int:
+                horizon: int | None = None, images: ImagePool | None = None) -> int:
     """Run one trajectory (several unrolls, one meta-update each); return the new step count.
 
-    Without ``meta_opt`` nothing is updated: the meta-losses are only recorded (evaluation).
+    Without ``meta_opt`` nothing is updated: the meta-losses are only recorded (evaluation). A CNN
+    trajectory (``config.cnn_share``) draws its problems from ``images`` (generated shapes if ``None``).
     """
     rng = np.random.default_rng([config.seed, step])
     gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
     horizon = sample_horizon(config, step, rng) if horizon is None else horizon
-    chosen = rng.choice(len(pool), size=config.tasks_per_step, replace=False)
-    arch = TRAIN_ARCHITECTURES[rng.integers(len(TRAIN_ARCHITECTURES))]
-    losses = (str(rng.choice(LOSSES["classification"])), str(rng.choice(LOSSES["regression"])))
-    batch_size = int(rng.choice(config.batch_sizes))
-    tasks = TaskBatch([pool[i] for i in chosen], arch, batch_size, rng, device=dev,
-                      max_features=config.max_features, max_rows=config.max_rows, losses=losses)
+    cnn_rng = np.random.default_rng([config.seed, step, 1])  # its own stream: MLP trajectories stay as they were
+    tasks: TaskBatch
+    if config.cnn_share > 0 and cnn_rng.random() < config.cnn_share:
+        tasks = sample_cnn_tasks(images or ImagePool(), config.tasks_per_step, tuple(config.batch_sizes), cnn_rng,
+                                 device=dev, max_rows=config.max_rows)
+    else:
+        chosen = rng.choice(len(pool), size=config.tasks_per_step, replace=False)
+        arch = TRAIN_ARCHITECTURES[rng.integers(len(TRAIN_ARCHITECTURES))]
+        losses = (str(rng.choice(LOSSES["classification"])), str(rng.choice(LOSSES["regression"])))
+        batch_size = int(rng.choice(config.batch_sizes))
+        tasks = TaskBatch([pool[i] for i in chosen], arch, batch_size, rng, device=dev,
+                          max_features=config.max_features, max_rows=config.max_rows, losses=losses)
     theta = tasks.init_params(gen)
     with torch.no_grad():
         initial = tasks.full_loss(theta).clamp(min=1e-3)
@@ -260,7 +289,7 @@ def _trajectory(net: LearnedRule, meta_opt: torch.optim.Optimizer | None, pool: 
         step += 1
         value = float(meta_loss.detach()) if finite else float("nan")
         history.append({"step": step, "meta_loss": value, "horizon": horizon, "t": int(state["step"]),
-                        "arch": arch.name})
+                        "arch": tasks.arch.name})
         if bar is not None:
             bar.advance(value, horizon=horizon)
         if not finite:  # a base network blew up: drop the rest of this trajectory

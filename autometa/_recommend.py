@@ -245,6 +245,8 @@ def _load(data: Any, target: str | None, task: str | None = None,
             frame = frame.sample(n=TYPE_ROWS, random_state=0).sort_index().reset_index(drop=True)
     dataset = load_dataset(frame, target=target or raw.target, task=task or raw.task, name=raw.name,
                            categorical=list(raw.categorical) or None)
+    if len(frame) == n_rows:  # read whole: rows without a target are gone, not sampled away
+        n_rows = dataset.n_rows
     return dataset, n_rows
 
 

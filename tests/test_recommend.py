@@ -236,3 +236,18 @@ def test_big_files_are_sampled_but_counted_in_full(tiny_kb, tmp_path, monkeypatc
     frame.to_csv(tmp_path / "quoted.csv", index=False)
     assert rec._sampled_read(tmp_path / "quoted.csv") is None
     assert rec._load(tmp_path / "quoted.csv", None)[1] == 900
+
+
+def test_rows_without_a_target_are_dropped_not_called_a_sample(tiny_kb, tmp_path):
+    """A small file read whole: rows with a missing target leave the count, and no note says 'sample'."""
+    import autometa
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(120, 3)), columns=list("abc"))
+    frame["target"] = np.where(frame["a"] > 0, "up", "down").astype(object)
+    frame.loc[:14, "target"] = None
+    frame.to_csv(tmp_path / "gaps.csv", index=False)
+    recs = autometa.recommend(tmp_path / "gaps.csv", n=1, kb=tiny_kb)
+    assert recs.dataset["n_rows"] == 105
+    assert any("Dropped 15 rows" in note for note in recs.dataset["notes"])
+    assert not any("sample" in note for note in recs.dataset["notes"])

@@ -516,79 +516,6 @@ def paired_gains(frame: pd.DataFrame, base: str, n_boot: int = 2000, seed: int =
     return pd.DataFrame(rows)
 
 
-def noise_ceiling(kb_path: Path | None, frame: pd.DataFrame) -> pd.DataFrame:
-    """How far noise alone caps ``beats_default``, from the knowledge base's per-fold scores.
-
-    ``in-dataset oracle``: on each held-out dataset, the config with the best mean over two of its three
-    folds, scored against the default on the third fold (each fold in turn). It knows the dataset's own
-    evaluations, which no first pick does, so its share is a ceiling for any first pick on the one-fold
-    scale. Each design's pick is given on the same one-fold scale (share of folds on which it beats the
-    default) and on the three-fold mean the study reports, so the two scales can be compared. The
-    ``family_*`` columns do the same for ``family_ok``: the oracle's family is its pick's, and a family is
-    within 1 % on a fold when its best config there is within 1 % of the fold's best config.
-    """
-    import json
-
-    from autometa.metamodel import load_kb, training_data
-
-    # private on purpose: the harness measures the meta-model's own parts
-    from autometa.metamodel._training import higher_is_better
-
-    kb = load_kb(kb_path)
-    ev = kb.evaluations[(kb.evaluations["status"] == "ok") & (kb.evaluations["protocol_version"] == 1)]
-    rows = []
-    for task, part in frame.groupby("task", sort=False):
-        metric = training_data(kb, task, min_coverage=0.5).metric
-        sign = 1.0 if higher_is_better(metric) else -1.0
-        sub = ev[ev["dataset_id"].isin(set(part["dataset_id"]))]
-        folds = {(d, f"{fam}/{c}"): sign * np.asarray(json.loads(text)[metric], dtype=float)
-                 for d, fam, c, text in zip(sub["dataset_id"], sub["family"], sub["config_id"].astype(str),
-                                            sub["fold_scores"], strict=True)}
-        by_dataset: dict[str, dict[str, np.ndarray]] = {}
-        for (d, key), value in folds.items():
-            if len(value) == 3 and np.isfinite(value).all():
-                by_dataset.setdefault(d, {})[key] = value
-        def family_ok(matrix: np.ndarray, families: np.ndarray, family: str) -> float:
-            best = matrix.max()  # sign-adjusted: higher is better; 1 % of the best value, as family_within
-            return float(matrix[families == family].max() >= best - 0.01 * abs(best))
-
-        oracle, oracle_family = [], []
-        for table in by_dataset.values():
-            if DEFAULT_KEY not in table:
-                continue
-            keys = list(table)
-            matrix = np.stack([table[k] for k in keys])
-            families = np.array([k.split("/", 1)[0] for k in keys])
-            default = matrix[keys.index(DEFAULT_KEY)]
-            for held in range(3):
-                train = [i for i in range(3) if i != held]
-                best = int(np.argmax(matrix[:, train].mean(axis=1)))
-                oracle.append(float(matrix[best, held] > default[held] + 1e-12))
-                oracle_family.append(family_ok(matrix[:, held], families, families[best]))
-        rows.append({"task": task, "design": "in-dataset oracle (2 of 3 folds)", "one_fold": np.mean(oracle),
-                     "three_fold_mean": np.nan, "family_one_fold": np.mean(oracle_family),
-                     "family_three_fold_mean": np.nan, "datasets": len(oracle) // 3})
-        for design, picks in part.groupby("design", sort=False):
-            one, three, fam_one, fam_three = [], [], [], []
-            for d, key in zip(picks["dataset_id"], picks["config"], strict=True):
-                table = by_dataset.get(d, {})
-                if key in table and DEFAULT_KEY in table:
-                    one.append(np.mean(table[key] > table[DEFAULT_KEY] + 1e-12))
-                    three.append(float(table[key].mean() > table[DEFAULT_KEY].mean() + 1e-12))
-                    keys = list(table)
-                    matrix = np.stack([table[k] for k in keys])
-                    families = np.array([k.split("/", 1)[0] for k in keys])
-                    family = key.split("/", 1)[0]
-                    fam_one.append(np.mean([family_ok(matrix[:, f], families, family) for f in range(3)]))
-                    fam_three.append(family_ok(matrix.mean(axis=1), families, family))
-            rows.append({"task": task, "design": design, "one_fold": np.mean(one) if one else np.nan,
-                         "three_fold_mean": np.mean(three) if three else np.nan,
-                         "family_one_fold": np.mean(fam_one) if fam_one else np.nan,
-                         "family_three_fold_mean": np.mean(fam_three) if fam_three else np.nan,
-                         "datasets": len(one)})
-    return pd.DataFrame(rows).round(3)
-
-
 def _plain_table(frame: pd.DataFrame) -> str:
     head = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "|" + "---|" * len(frame.columns)
@@ -620,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"derived tasks); DESIGN{BASE} is DESIGN trained without them")
     p.add_argument("--ceiling", action="store_true",
                    help="also report the noise ceiling: how often the best config by two of a dataset's three "
-                        "folds beats the default on the third (see noise_ceiling)")
+                        "folds beats the default on the third (benchmarks/firstpick_ceiling.py)")
     p.add_argument("--from-csv", type=Path, default=None, metavar="CSV",
                    help="re-summarize the picks of an earlier run (its .csv) instead of running again")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "firstpick")
@@ -652,6 +579,8 @@ def main(argv: list[str] | None = None) -> int:
         lines += [f"Per-dataset difference to `{args.paired}` (mean [95 % interval, origin groups resampled "
                   "2000 times]):", "", _plain_table(gains), ""]
     if args.ceiling and not args.targets:
+        from benchmarks.firstpick_ceiling import noise_ceiling
+
         ceiling = noise_ceiling(args.kb, frame)
         print(ceiling.to_string())
         lines += ["Noise ceiling (`noise_ceiling`): share of datasets x folds on which a pick beats LightGBM's default "

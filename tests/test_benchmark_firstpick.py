@@ -1,4 +1,5 @@
-"""The first-pick benchmark's LCDB evidence (benchmarks/firstpick.py) on the shipped knowledge base."""
+"""The first-pick benchmark (benchmarks/firstpick.py): its LCDB evidence on the shipped knowledge base, the
+learned choice and the noise ceiling (benchmarks/firstpick_ceiling.py)."""
 
 from __future__ import annotations
 
@@ -75,3 +76,48 @@ def test_zero_weight_lcdb_term_leaves_the_pick_unchanged(evidence):
     dev = evidence.deviation(common["mf"], 20, set())
     chosen = families[pick("knn20-win+lcdb20-100", **common)]
     assert dev[FAMILIES.index(chosen)] == pytest.approx(dev.max())
+
+
+def test_the_in_dataset_oracle_picks_by_two_folds_and_is_scored_on_the_third():
+    from benchmarks.firstpick_ceiling import oracle_shares, pick_shares
+
+    default = np.array([0.50, 0.50, 0.50])
+    # "lucky" is best on folds 0 and 1 only; "steady" is best on the mean and beats the default everywhere.
+    table = {"lightgbm/default": default, "knn/lucky": np.array([0.90, 0.90, 0.10]),
+             "svm/steady": np.array([0.60, 0.60, 0.60])}
+    wins, families, used = oracle_shares({"d": table})
+    # Fold 0 or 1 held out: the other two folds' means are default 0.50, lucky 0.50, steady 0.60, so the
+    # oracle picks steady, which beats the default there (0.60 > 0.50). Fold 2 held out: lucky (0.90 on
+    # folds 0-1) is picked and loses there (0.10).
+    assert used == 1 and wins == pytest.approx(2 / 3)
+    # The picked family is never within 1 % of the held-out fold's best: knn's 0.90 on folds 0-1,
+    # svm's 0.60 on fold 2.
+    assert families == 0.0
+    shares = pick_shares({"d": table}, {"d": "svm/steady"})
+    assert shares["one_fold"] == 1.0 and shares["three_fold_mean"] == 1.0 and shares["datasets"] == 1
+    # svm is the best family on fold 2 only; on the means lucky's 0.633 beats steady's 0.60.
+    assert shares["family_one_fold"] == pytest.approx(1 / 3) and shares["family_three_fold_mean"] == 0.0
+    # A dataset without LightGBM's default, or a pick it never ran, counts nowhere.
+    assert oracle_shares({"d": {"knn/lucky": table["knn/lucky"]}})[2] == 0
+    assert pick_shares({"d": table}, {"d": "rf/unknown"})["datasets"] == 0
+
+
+def test_the_learned_choice_learns_which_config_wins_where():
+    from benchmarks.firstpick import PairModel, pick
+
+    rng = np.random.default_rng(0)
+    z_train = rng.normal(size=(120, 3))
+    # Config 1 beats the default (config 0) exactly where the first meta-feature is positive, config 2
+    # exactly where it is negative.
+    wins = np.zeros((120, 3))
+    wins[:, 1] = z_train[:, 0] > 0
+    wins[:, 2] = z_train[:, 0] <= 0
+    normalized = 0.5 + 0.4 * wins
+    model = PairModel("win", z_train, wins, normalized, default_col=0)
+    common = dict(normalized=normalized, wins=wins, z_train=z_train, default_col=0, pair={"win": model})
+    assert pick("gbm-win", z=np.array([1.5, 0.0, 0.0]), **common) == 1
+    assert pick("gbm-win", z=np.array([-1.5, 0.0, 0.0]), **common) == 2
+    gap = PairModel("gap", z_train, wins, normalized, default_col=0)
+    assert int(np.argmax(gap.scores(np.array([1.5, 0.0, 0.0])))) == 1
+    with pytest.raises(ValueError, match="unknown pair model"):
+        PairModel("mean", z_train, wins, normalized, default_col=0)

@@ -583,7 +583,7 @@ def main(argv: list[str] | None = None) -> int:
 
         ceiling = noise_ceiling(args.kb, frame)
         print(ceiling.to_string())
-        lines += ["Noise ceiling (`noise_ceiling`): share of datasets x folds on which a pick beats LightGBM's default "
+        lines += ["Noise ceiling (`benchmarks/firstpick_ceiling.py`): share of datasets x folds on which a pick beats LightGBM's default "
                   "on one fold (`one_fold`) and on the three-fold mean (`three_fold_mean`, the scale above), and "
                   "how often its family is within 1 % of the best family (`family_*`, on the same two scales); the "
                   "in-dataset oracle picks with two of the dataset's own three folds and is scored on the third:",

@@ -24,6 +24,8 @@ Designs (``--designs``):
                    probable winner;
 ``gbm-gap``        the same fitted to the normalized score minus the default's; the largest predicted gain;
 ``gbm-win+knn<k>-win``  the mean of ``gbm-win``'s probability and ``knn<k>-win``'s shrunk share;
+``soft:<design>``  any design with its win labels counted per fold (:func:`soft_wins_matrix`: the share of
+                   the three folds on which a config beats the default) instead of on three-fold means;
 ``auto``           what autometa ships (``Settings.first_pick="auto"``): ``safe`` for classification,
                    ``blend`` for regression.
 
@@ -86,6 +88,29 @@ def beats_default_matrix(scores: np.ndarray, default_col: int, up: bool) -> np.n
     d = s[:, [default_col]]
     out = np.where(np.isfinite(s) & np.isfinite(d), (s > d + 1e-12).astype(float), 0.0)
     return np.where(np.isfinite(d), out, np.nan)
+
+
+SOFT = "soft:"  # design prefix: the design's win shares count folds, not three-fold means
+
+
+def soft_wins_matrix(kb: Any, task: str, dataset_ids: list[str], keys: list[str], wins: np.ndarray) -> np.ndarray:
+    """datasets x configs: the share of the three folds on which the config beats LightGBM's default on
+    that fold (0, 1/3, 2/3, 1), a less noisy label than the one win of the three-fold means; the binary
+    ``wins`` where a pair has no fold scores (imported histories)."""
+    from benchmarks.firstpick_ceiling import fold_tables
+
+    tables = fold_tables(kb, task, set(dataset_ids))
+    out = wins.copy()
+    column = {k: j for j, k in enumerate(keys)}
+    for i, dataset in enumerate(dataset_ids):
+        table = tables.get(dataset, {})
+        default = table.get(DEFAULT_KEY)
+        if default is None:
+            continue
+        for key, folds in table.items():
+            if key in column:
+                out[i, column[key]] = float(np.mean(folds > default + 1e-12))
+    return out
 
 
 def _nearest(z_train: np.ndarray, z: np.ndarray, k: int) -> np.ndarray:
@@ -349,6 +374,8 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
               file=sys.stderr, flush=True)
         scores = data.scores.to_numpy(dtype=float)
         wins_all = beats_default_matrix(scores, default_col, up)
+        soft_all = soft_wins_matrix(kb, task, data.dataset_ids, keys, wins_all) if any(
+            d.startswith(SOFT) for d in plain) else None
         if train_only:  # a config that a training-only dataset's partial table never evaluated is unknown there,
             part = [i for i, d in enumerate(data.dataset_ids) if derived(d)]  # not a loss to the default
             wins_all[part] = np.where(np.isfinite(scores[part]), wins_all[part], np.nan)
@@ -385,8 +412,10 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
                 for design in args.designs:
                     variant = BASE if design.endswith(BASE) else ""
                     pos, scaler, z_train, selector, model, pair = context[variant]
-                    c = pick(design.removesuffix(BASE), normalized=data.normalized.iloc[pos].to_numpy(dtype=float),
-                             wins=wins_all[pos], z_train=z_train, z=scaler.transform(mf)[0], default_col=default_col,
+                    soft = design.startswith(SOFT)
+                    c = pick(design.removesuffix(BASE).removeprefix(SOFT),
+                             normalized=data.normalized.iloc[pos].to_numpy(dtype=float),
+                             wins=(soft_all if soft else wins_all)[pos], z_train=z_train, z=scaler.transform(mf)[0], default_col=default_col,
                              model=model, mf=mf, families=families, lcdb=lcdb, exclude=out, selector=selector,
                              pair=pair)
                     rows.append({"task": task, "dataset_id": dataset_id, "group": group, "design": design,

@@ -121,3 +121,19 @@ def test_the_learned_choice_learns_which_config_wins_where():
     assert int(np.argmax(gap.scores(np.array([1.5, 0.0, 0.0])))) == 1
     with pytest.raises(ValueError, match="unknown pair model"):
         PairModel("mean", z_train, wins, normalized, default_col=0)
+
+
+def test_soft_win_labels_agree_with_the_three_fold_wins_at_their_ends(kb):
+    from autometa.metamodel import training_data
+    from benchmarks.firstpick import DEFAULT_KEY, beats_default_matrix, soft_wins_matrix
+
+    data = training_data(kb, "regression", min_coverage=0.5)
+    keys = list(data.candidates.index)
+    ids = data.dataset_ids[:12]
+    wins = beats_default_matrix(data.scores.loc[ids].to_numpy(dtype=float), keys.index(DEFAULT_KEY), True)
+    soft = soft_wins_matrix(kb, "regression", ids, keys, wins)
+    finite = np.isfinite(soft)
+    assert finite.any() and set(np.round(soft[finite] * 3, 9)) <= {0.0, 1.0, 2.0, 3.0}
+    assert not np.array_equal(soft, wins, equal_nan=True)  # fold counts, not a copy of the binary label
+    # Better on every fold means better on the mean; worse on every fold means not better on it.
+    assert (wins[finite & (soft == 1.0)] == 1.0).all() and (wins[finite & (soft == 0.0)] == 0.0).all()

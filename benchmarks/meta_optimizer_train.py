@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks-per-step", type=int, default=None, help="default: MetaTrainConfig's")
     parser.add_argument("--average-from", type=float, default=None,
                         help="write the mean of the weights over trajectory ends after this fraction of the steps")
+    parser.add_argument("--seed", type=int, default=None, help="default: MetaTrainConfig's, 0")
     parser.add_argument("--cnn-share", type=float, default=None,
                         help="fraction of trajectories on small CNNs (default: MetaTrainConfig's, 0)")
     parser.add_argument("--omniglot", type=Path, default=OMNIGLOT,
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     extra = {k: v for k, v in (("unroll", args.unroll), ("meta_lr", args.meta_lr),
                                ("tasks_per_step", args.tasks_per_step), ("average_from", args.average_from),
-                               ("cnn_share", args.cnn_share))
+                               ("cnn_share", args.cnn_share), ("seed", args.seed))
              if v is not None}
     config = MetaTrainConfig(steps=args.steps, curriculum=0.1, **extra)
     command = "python benchmarks/meta_optimizer_train.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))

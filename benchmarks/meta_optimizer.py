@@ -5,8 +5,8 @@
     python benchmarks/meta_optimizer.py --quick               # 2 datasets + the CNN, 1 seed, T=20/50 (smoke test)
 
 Held-out dataset families (``autometa.neural._datasets.HELD_OUT_FAMILIES``), each evaluated dataset paired
-with an MLP shape meta-training never saw, plus a CNN on the 8x8 digits (held out; meta-training saw no
-CNN). Every baseline's lr is tuned per task on a grid, separately for each horizon (the lr with the lowest
+with an MLP shape meta-training never saw, plus a CNN on the 8x8 digits (held out: CNN meta-training tasks
+never use its images nor its shape; the shipped checkpoint saw no CNN). Every baseline's lr is tuned per task on a grid, separately for each horizon (the lr with the lowest
 mean training loss over the seeds at that step: an oracle tuning). Divergence: loss at T above 1.1x the
 minimum of the run's own curve. Time per step, learned / Adam, on reference MLPs of 10k and 100k
 parameters (CPU). Results: ``benchmarks/results/meta_optimizer_{summary.csv,curves.csv,results.md,

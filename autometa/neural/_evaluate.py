@@ -3,8 +3,8 @@
 Every run trains an ordinary ``torch.nn`` network with a real ``torch.optim`` optimizer (the learned one
 through :class:`LearnedOptimizer`, exactly as a user would) on one held-out dataset, for the longest
 horizon (2,000 steps by default) of mini-batch training. The networks are MLPs of widths and depths
-meta-training never saw, and a small CNN on the 8x8 handwritten digits (a held-out family; meta-training
-saw no CNN). The full training loss is recorded along the way, the test score (balanced accuracy or
+meta-training never saw, and a small CNN on the 8x8 handwritten digits (a held-out family: CNN
+meta-training tasks never use its images nor this shape, and the shipped checkpoint saw no CNN). The full training loss is recorded along the way, the test score (balanced accuracy or
 R2) at every horizon. Mini-batches and initial weights depend only on the seed, so all optimizers see
 the same ones. Baselines get their learning rate tuned per task on a grid, separately for each
 horizon: the lr with the lowest mean training loss over the seeds at that step (an oracle tuning that

@@ -207,7 +207,7 @@ class PairModel:
                  default_col: int, seed: int = 0) -> None:
         import lightgbm
 
-        n_data, n_configs = wins.shape
+        n_configs = wins.shape[1]
         if kind == "win":
             target = wins
         elif kind == "gap":
@@ -374,11 +374,11 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
               file=sys.stderr, flush=True)
         scores = data.scores.to_numpy(dtype=float)
         wins_all = beats_default_matrix(scores, default_col, up)
-        soft_all = soft_wins_matrix(kb, task, data.dataset_ids, keys, wins_all) if any(
-            d.startswith(SOFT) for d in plain) else None
         if train_only:  # a config that a training-only dataset's partial table never evaluated is unknown there,
             part = [i for i, d in enumerate(data.dataset_ids) if derived(d)]  # not a loss to the default
             wins_all[part] = np.where(np.isfinite(scores[part]), wins_all[part], np.nan)
+        soft_all = soft_wins_matrix(kb, task, data.dataset_ids, keys, wins_all) if any(
+            d.startswith(SOFT) for d in plain) else None
         # private on purpose: the harness measures the meta-model's own parts
         from autometa.metamodel._features import COMPACT_METAFEATURES, MetaFeatureScaler
 
@@ -412,12 +412,11 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
                 for design in args.designs:
                     variant = BASE if design.endswith(BASE) else ""
                     pos, scaler, z_train, selector, model, pair = context[variant]
-                    soft = design.startswith(SOFT)
+                    labels = soft_all if design.startswith(SOFT) else wins_all
                     c = pick(design.removesuffix(BASE).removeprefix(SOFT),
-                             normalized=data.normalized.iloc[pos].to_numpy(dtype=float),
-                             wins=(soft_all if soft else wins_all)[pos], z_train=z_train, z=scaler.transform(mf)[0], default_col=default_col,
-                             model=model, mf=mf, families=families, lcdb=lcdb, exclude=out, selector=selector,
-                             pair=pair)
+                             normalized=data.normalized.iloc[pos].to_numpy(dtype=float), wins=labels[pos],
+                             z_train=z_train, z=scaler.transform(mf)[0], default_col=default_col, model=model,
+                             mf=mf, families=families, lcdb=lcdb, exclude=out, selector=selector, pair=pair)
                     rows.append({"task": task, "dataset_id": dataset_id, "group": group, "design": design,
                                  "config": keys[c], "family": data.candidates["family"].iloc[c],
                                  "normalized": truth[c], "beats_default": wins_all[i, c],

@@ -100,23 +100,8 @@ class CNNTaskBatch(TaskBatch):
         self.losses = (loss, "squared")
         self.k = len(datasets)
         self.names = [d.name for d in datasets]
-        self.n_features = np.full(self.k, size * size)
-        self.n_outputs = np.array([d.n_outputs for d in datasets])
-        rows = [len(d.X_train) if max_rows is None else min(len(d.X_train), max_rows) for d in datasets]
-        self.n_rows = torch.tensor(rows, device=self.device)
-        n_out, N = int(self.n_outputs.max()), max(rows)
-        X = torch.zeros(self.k, N, size * size)
-        y_cls = torch.zeros(self.k, N, dtype=torch.long)
-        for i, (d, n) in enumerate(zip(datasets, rows, strict=True)):
-            X[i, :n] = torch.from_numpy(d.X_train[:n])
-            y_cls[i, :n] = torch.from_numpy(d.y_train[:n].astype(np.int64))
-        self.X, self.y_cls, self.y_reg = X.to(self.device), y_cls.to(self.device), torch.zeros(self.k, N,
-                                                                                               device=self.device)
-        self.is_cls = torch.ones(self.k, dtype=torch.bool, device=self.device)
-        class_mask = torch.zeros(self.k, 1, n_out)
-        for i, o in enumerate(self.n_outputs):
-            class_mask[i, 0, o:] = -1e4  # as in TaskBatch: padded classes vanish from the softmax
-        self.class_bias = class_mask.to(self.device)
+        self._set_data(datasets, [np.arange(size * size)] * self.k, max_rows)  # every pixel, as TaskBatch packs
+        n_out = int(self.n_outputs.max())
         # Layout: (offset, in channels, out channels, stride) per convolution (weight, then bias), then
         # the classifier (offset, fan_in, fan_out) like an MLP layer.
         self.convs: list[tuple[int, int, int, int]] = []

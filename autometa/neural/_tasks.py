@@ -81,6 +81,30 @@ class TaskBatch:
         self.names = [d.name for d in datasets]
         cols = [np.sort(generator.choice(d.n_features, max_features, replace=False)) if d.n_features > max_features
                 else np.arange(d.n_features) for d in datasets]
+        self._set_data(datasets, cols, max_rows)
+        D, n_out = int(self.n_features.max()), int(self.n_outputs.max())
+        # Parameter layout: (offset, fan_in, fan_out) for each weight, followed by its bias.
+        dims = [D, *arch.hidden, n_out]
+        self.layers: list[tuple[int, int, int]] = []
+        offset = 0
+        for fan_in, fan_out in zip(dims[:-1], dims[1:], strict=True):
+            self.layers.append((offset, fan_in, fan_out))
+            offset += fan_in * fan_out + fan_out
+        self.n_params = offset
+        live = torch.ones(self.k, self.n_params, dtype=torch.bool)
+        first, last = self.layers[0], self.layers[-1]
+        for i in range(self.k):
+            w = live[i, first[0]:first[0] + D * first[2]].view(D, first[2])
+            w[self.n_features[i]:] = False  # weights from padded inputs
+            off, fi, fo = last
+            live[i, off:off + fi * fo].view(fi, fo)[:, self.n_outputs[i]:] = False  # to padded classes
+            live[i, off + fi * fo + self.n_outputs[i]:off + fi * fo + fo] = False
+        self.live = live.to(self.device)
+        self.live_index = self.live.view(-1).nonzero().squeeze(1)
+
+    def _set_data(self, datasets: list[TaskData], cols: list[np.ndarray], max_rows: int | None) -> None:
+        """The K datasets (columns ``cols[i]`` of dataset i, at most ``max_rows`` rows) zero-padded into
+        ``(K, N, D)`` tensors, with per-task row counts, task kinds and a bias that hides padded classes."""
         self.n_features = np.array([len(c) for c in cols])
         self.n_outputs = np.array([d.n_outputs for d in datasets])
         rows = [len(d.X_train) if max_rows is None else min(len(d.X_train), max_rows) for d in datasets]
@@ -102,24 +126,6 @@ class TaskBatch:
         for i, o in enumerate(self.n_outputs):
             class_mask[i, 0, o:] = -1e4
         self.class_bias = class_mask.to(self.device)
-        # Parameter layout: (offset, fan_in, fan_out) for each weight, followed by its bias.
-        dims = [D, *arch.hidden, n_out]
-        self.layers: list[tuple[int, int, int]] = []
-        offset = 0
-        for fan_in, fan_out in zip(dims[:-1], dims[1:], strict=True):
-            self.layers.append((offset, fan_in, fan_out))
-            offset += fan_in * fan_out + fan_out
-        self.n_params = offset
-        live = torch.ones(self.k, self.n_params, dtype=torch.bool)
-        first, last = self.layers[0], self.layers[-1]
-        for i in range(self.k):
-            w = live[i, first[0]:first[0] + D * first[2]].view(D, first[2])
-            w[self.n_features[i]:] = False  # weights from padded inputs
-            off, fi, fo = last
-            live[i, off:off + fi * fo].view(fi, fo)[:, self.n_outputs[i]:] = False  # to padded classes
-            live[i, off + fi * fo + self.n_outputs[i]:off + fi * fo + fo] = False
-        self.live = live.to(self.device)
-        self.live_index = self.live.view(-1).nonzero().squeeze(1)
 
     # -- parameters -----------------------------------------------------------------------------
     def init_params(self, generator: torch.Generator) -> torch.Tensor:

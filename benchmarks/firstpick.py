@@ -97,9 +97,12 @@ def soft_wins_matrix(kb: Any, task: str, dataset_ids: list[str], keys: list[str]
     """datasets x configs: the share of the three folds on which the config beats LightGBM's default on
     that fold (0, 1/3, 2/3, 1), a less noisy label than the one win of the three-fold means; the binary
     ``wins`` where a pair has no fold scores (imported histories)."""
+    # private on purpose: the harness measures the meta-model's own parts
+    from autometa.metamodel._training import higher_is_better
     from benchmarks.firstpick_ceiling import fold_tables
 
-    tables = fold_tables(kb, task, set(dataset_ids))
+    tables, metric = fold_tables(kb, task, set(dataset_ids))
+    sign = 1.0 if higher_is_better(metric) else -1.0
     out = wins.copy()
     column = {k: j for j, k in enumerate(keys)}
     for i, dataset in enumerate(dataset_ids):
@@ -109,7 +112,7 @@ def soft_wins_matrix(kb: Any, task: str, dataset_ids: list[str], keys: list[str]
             continue
         for key, folds in table.items():
             if key in column:
-                out[i, column[key]] = float(np.mean(folds > default + 1e-12))
+                out[i, column[key]] = float(np.mean(sign * folds > sign * default + 1e-12))
     return out
 
 

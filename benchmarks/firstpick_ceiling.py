@@ -17,17 +17,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks.lodo import family_within
+
 DEFAULT_KEY = "lightgbm/default"
-#: A family is "within 1 %" as in benchmarks.lodo.family_within.
-TOLERANCE = 0.01
 
-FoldTable = dict[str, np.ndarray]  # "family/config_id" -> its 3 fold scores, sign-adjusted (higher is better)
+FoldTable = dict[str, np.ndarray]  # "family/config_id" -> its 3 fold scores on the task's metric
 
 
-def family_ok(scores: np.ndarray, families: np.ndarray, family: str) -> float:
-    """1.0 if ``family``'s best score is within 1 % of the best score (higher is better), else 0.0."""
-    best = scores.max()
-    return float(scores[families == family].max() >= best - TOLERANCE * abs(best))
+def _sign(metric: str) -> float:
+    """+1 where higher scores are better, -1 for losses."""
+    # private on purpose: the harness measures the meta-model's own parts
+    from autometa.metamodel._training import higher_is_better
+
+    return 1.0 if higher_is_better(metric) else -1.0
 
 
 def _matrix(table: FoldTable) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -35,9 +37,10 @@ def _matrix(table: FoldTable) -> tuple[list[str], np.ndarray, np.ndarray]:
     return keys, np.stack([table[k] for k in keys]), np.array([k.split("/", 1)[0] for k in keys])
 
 
-def oracle_shares(tables: dict[str, FoldTable]) -> tuple[float, float, int]:
+def oracle_shares(tables: dict[str, FoldTable], metric: str) -> tuple[float, float, int]:
     """The in-dataset oracle over datasets x held-out folds: (share beating the default on the held-out
     fold, share whose family is within 1 % there, datasets used). Datasets without the default are skipped."""
+    sign = _sign(metric)
     wins, families_ok, used = [], [], 0
     for table in tables.values():
         if DEFAULT_KEY not in table:
@@ -47,15 +50,16 @@ def oracle_shares(tables: dict[str, FoldTable]) -> tuple[float, float, int]:
         used += 1
         for held in range(matrix.shape[1]):
             train = [i for i in range(matrix.shape[1]) if i != held]
-            best = int(np.argmax(matrix[:, train].mean(axis=1)))
-            wins.append(float(matrix[best, held] > default[held] + 1e-12))
-            families_ok.append(family_ok(matrix[:, held], families, families[best]))
+            best = int(np.argmax(sign * matrix[:, train].mean(axis=1)))
+            wins.append(float(sign * matrix[best, held] > sign * default[held] + 1e-12))
+            families_ok.append(family_within(matrix[:, held], families, families[best], metric))
     return (float(np.mean(wins)) if wins else np.nan, float(np.mean(families_ok)) if families_ok else np.nan, used)
 
 
-def pick_shares(tables: dict[str, FoldTable], picks: dict[str, str]) -> dict[str, float]:
+def pick_shares(tables: dict[str, FoldTable], picks: dict[str, str], metric: str) -> dict[str, float]:
     """A design's picks (dataset -> "family/config_id") on both scales: beating the default on one fold
     and on the three-fold mean, the family within 1 % on one fold and on the mean."""
+    sign = _sign(metric)
     one, three, fam_one, fam_three = [], [], [], []
     for dataset, key in picks.items():
         table = tables.get(dataset, {})
@@ -63,10 +67,11 @@ def pick_shares(tables: dict[str, FoldTable], picks: dict[str, str]) -> dict[str
             continue
         keys, matrix, families = _matrix(table)
         family = key.split("/", 1)[0]
-        one.append(float(np.mean(table[key] > table[DEFAULT_KEY] + 1e-12)))
-        three.append(float(table[key].mean() > table[DEFAULT_KEY].mean() + 1e-12))
-        fam_one.append(float(np.mean([family_ok(matrix[:, f], families, family) for f in range(matrix.shape[1])])))
-        fam_three.append(family_ok(matrix.mean(axis=1), families, family))
+        one.append(float(np.mean(sign * table[key] > sign * table[DEFAULT_KEY] + 1e-12)))
+        three.append(float(sign * table[key].mean() > sign * table[DEFAULT_KEY].mean() + 1e-12))
+        fam_one.append(float(np.mean([family_within(matrix[:, f], families, family, metric)
+                                      for f in range(matrix.shape[1])])))
+        fam_three.append(family_within(matrix.mean(axis=1), families, family, metric))
 
     def mean(values: list[float]) -> float:
         return float(np.mean(values)) if values else np.nan
@@ -75,25 +80,21 @@ def pick_shares(tables: dict[str, FoldTable], picks: dict[str, str]) -> dict[str
             "family_three_fold_mean": mean(fam_three), "datasets": len(one)}
 
 
-def fold_tables(kb, task: str, dataset_ids: set[str]) -> dict[str, FoldTable]:
+def fold_tables(kb, task: str, dataset_ids: set[str]) -> tuple[dict[str, FoldTable], str]:
     """Per dataset, every config's 3 fold scores on the task's metric (the knowledge base's own
-    evaluations: protocol version 1, status ok), sign-adjusted so that higher is better."""
+    evaluations: protocol version 1, status ok), and that metric."""
     from autometa.metamodel import training_data
 
-    # private on purpose: the harness measures the meta-model's own parts
-    from autometa.metamodel._training import higher_is_better
-
     metric = training_data(kb, task, min_coverage=0.5).metric
-    sign = 1.0 if higher_is_better(metric) else -1.0
     ev = kb.evaluations
     ev = ev[(ev["status"] == "ok") & (ev["protocol_version"] == 1) & ev["dataset_id"].isin(dataset_ids)]
     tables: dict[str, FoldTable] = {}
     for dataset, family, config_id, text in zip(ev["dataset_id"], ev["family"], ev["config_id"].astype(str),
                                                 ev["fold_scores"], strict=True):
-        folds = sign * np.asarray(json.loads(text).get(metric, []), dtype=float)
+        folds = np.asarray(json.loads(text).get(metric, []), dtype=float)
         if len(folds) == 3 and np.isfinite(folds).all():
             tables.setdefault(str(dataset), {})[f"{family}/{config_id}"] = folds
-    return tables
+    return tables, metric
 
 
 def noise_ceiling(kb_path: Path | None, frame: pd.DataFrame) -> pd.DataFrame:
@@ -104,12 +105,12 @@ def noise_ceiling(kb_path: Path | None, frame: pd.DataFrame) -> pd.DataFrame:
     kb = load_kb(kb_path)
     rows = []
     for task, part in frame.groupby("task", sort=False):
-        tables = fold_tables(kb, task, set(part["dataset_id"]))
-        wins, families, used = oracle_shares(tables)
+        tables, metric = fold_tables(kb, task, set(part["dataset_id"]))
+        wins, families, used = oracle_shares(tables, metric)
         rows.append({"task": task, "design": "in-dataset oracle (2 of 3 folds)", "one_fold": wins,
                      "three_fold_mean": np.nan, "family_one_fold": families, "family_three_fold_mean": np.nan,
                      "datasets": used})
         for design, picks in part.groupby("design", sort=False):
             rows.append({"task": task, "design": design,
-                         **pick_shares(tables, dict(zip(picks["dataset_id"], picks["config"], strict=True)))})
+                         **pick_shares(tables, dict(zip(picks["dataset_id"], picks["config"], strict=True)), metric)})
     return pd.DataFrame(rows).round(3)

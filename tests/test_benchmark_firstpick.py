@@ -85,7 +85,7 @@ def test_the_in_dataset_oracle_picks_by_two_folds_and_is_scored_on_the_third():
     # "lucky" is best on folds 0 and 1 only; "steady" is best on the mean and beats the default everywhere.
     table = {"lightgbm/default": default, "knn/lucky": np.array([0.90, 0.90, 0.10]),
              "svm/steady": np.array([0.60, 0.60, 0.60])}
-    wins, families, used = oracle_shares({"d": table})
+    wins, families, used = oracle_shares({"d": table}, "balanced_accuracy")
     # Fold 0 or 1 held out: the other two folds' means are default 0.50, lucky 0.50, steady 0.60, so the
     # oracle picks steady, which beats the default there (0.60 > 0.50). Fold 2 held out: lucky (0.90 on
     # folds 0-1) is picked and loses there (0.10).
@@ -93,13 +93,13 @@ def test_the_in_dataset_oracle_picks_by_two_folds_and_is_scored_on_the_third():
     # The picked family is never within 1 % of the held-out fold's best: knn's 0.90 on folds 0-1,
     # svm's 0.60 on fold 2.
     assert families == 0.0
-    shares = pick_shares({"d": table}, {"d": "svm/steady"})
+    shares = pick_shares({"d": table}, {"d": "svm/steady"}, "balanced_accuracy")
     assert shares["one_fold"] == 1.0 and shares["three_fold_mean"] == 1.0 and shares["datasets"] == 1
     # svm is the best family on fold 2 only; on the means lucky's 0.633 beats steady's 0.60.
     assert shares["family_one_fold"] == pytest.approx(1 / 3) and shares["family_three_fold_mean"] == 0.0
     # A dataset without LightGBM's default, or a pick it never ran, counts nowhere.
-    assert oracle_shares({"d": {"knn/lucky": table["knn/lucky"]}})[2] == 0
-    assert pick_shares({"d": table}, {"d": "rf/unknown"})["datasets"] == 0
+    assert oracle_shares({"d": {"knn/lucky": table["knn/lucky"]}}, "balanced_accuracy")[2] == 0
+    assert pick_shares({"d": table}, {"d": "rf/unknown"}, "balanced_accuracy")["datasets"] == 0
 
 
 def test_the_learned_choice_learns_which_config_wins_where():

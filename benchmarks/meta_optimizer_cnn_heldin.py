@@ -23,6 +23,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 OMNIGLOT = REPO.parent / "shared" / "datasets" / "omniglot"
 ADAM_LRS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+if str(REPO) not in sys.path:  # run as a script: the repository's packages (benchmarks.*) on the path
+    sys.path.insert(0, str(REPO))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     from autometa.neural import load_network
     from autometa.neural._cnn_tasks import ImagePool  # the harness measures this internal part
     from autometa.neural._evaluate import Task, train_run  # the harness measures this internal part
+    from benchmarks.meta_optimizer_select import scores_against_adam
 
     torch.set_num_threads(args.threads)
     horizons = tuple(int(h) for h in args.horizons.split(","))
@@ -58,10 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     for folder in args.checkpoints.split(","):
         net, _ = load_network(folder)
         rule = losses("learned", 1.0, net)
-        f = 1e-3 * rule[:, :1]
-        ratio = np.exp(np.mean(np.log((rule[:, 1:] + f) / (adam + f)), axis=0))
-        results[folder] = {"win_rate": [round(float(w), 2) for w in np.mean(rule[:, 1:] < adam, axis=0)],
-                           "geomean_ratio": [round(float(r), 3) for r in ratio],
+        results[folder] = {**scores_against_adam(rule[:, 1:], adam, rule[:, 0]),
                            "loss": [[float(f"{v:.3g}") for v in row] for row in rule[:, 1:]]}
         print(folder, results[folder], flush=True)
     print(json.dumps({"tasks": [t.data.name for t in tasks], "horizons": list(horizons),

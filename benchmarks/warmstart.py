@@ -43,6 +43,7 @@ import datetime as _dt
 import json
 import math
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -54,6 +55,8 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 KS = (1, 3, 5, 10, 25, 50)
 METHOD_ORDER = ("warm", "warm-fixed", "zero-shot", "tpe", "random", "defaults", "flaml")
+#: Deterministic methods: live mode runs them for seed 0 only.
+SEEDLESS = ("defaults", "flaml")
 PMLB_DIR = Path(os.environ.get("AUTOMETA_SHARED_DIR", REPO.parent / "shared")) / "datasets" / "pmlb"
 
 
@@ -268,13 +271,9 @@ def _settings(args: argparse.Namespace, base: Any) -> Any:
 
 # --------------------------------------------------------------------------------------------- live
 def run_live(args: argparse.Namespace) -> pd.DataFrame:
-    import optuna
-
-    from autometa import tune
-    from autometa.evaluation import HIGHER_IS_BETTER, PRIMARY_METRIC, Protocol, evaluate_config, prepare_data
+    from autometa.evaluation import HIGHER_IS_BETTER, PRIMARY_METRIC, Protocol
     from autometa.kb import KnowledgeBase, resolve_corpora
     from autometa.metamodel import load_kb
-    from benchmarks.replay import DEFAULTS_ORDER
 
     if not args.corpus:
         raise SystemExit("live mode needs --corpus DIR (a PMLB-layout folder or a folder of CSV files)")
@@ -298,44 +297,84 @@ def run_live(args: argparse.Namespace) -> pd.DataFrame:
                 _task=dataset.task, _metric=metric, _up=up) -> None:
             rows.extend(_curve_rows(_ref.dataset_id, _task, _metric, _up, method, seed, values, args.n_trials, extra))
 
-        def values_of(study) -> list[float]:
-            ordered = sorted(study.trials, key=lambda t: t.number)
-            return [t.value if t.state == optuna.trial.TrialState.COMPLETE else None for t in ordered]
-
         for seed in range(args.seeds):
             for method in args.methods:
-                start = time.perf_counter()
-                if method == "warm":
-                    study = tune(dataset, n_trials=args.n_trials, kb=reduced, random_state=seed, protocol=protocol,
-                                 n_warm=args.n_warm)
-                    vals = values_of(study)
-                    add("warm", seed, vals)
-                    add("zero-shot", seed, vals[:1], {"family_first": study.trials[0].params.get("family")})
-                elif method in ("tpe", "random"):
-                    sampler = (optuna.samplers.TPESampler(seed=seed) if method == "tpe"
-                               else optuna.samplers.RandomSampler(seed=seed))
-                    study = tune(dataset, n_trials=args.n_trials, warm_start=False, sampler=sampler,
-                                 protocol=protocol, family=_kb_families(reduced, dataset.task))
-                    add(method, seed, values_of(study))
-                elif method == "defaults" and seed == 0:
-                    data = prepare_data(dataset, protocol)
-                    vals = []
-                    for family in DEFAULTS_ORDER:
-                        result = evaluate_config(data, family, None, protocol)
-                        vals.append(result.scores.get(metric) if result.ok else None)
-                    add("defaults", 0, vals)
-                elif method == "flaml" and seed == 0:
-                    try:
-                        add("flaml", 0, [evaluate_flaml(dataset, protocol).get(metric)])
-                    except Exception as exc:
-                        print(f"  flaml failed: {exc}", file=sys.stderr)
-                else:
+                if method in SEEDLESS and seed > 0:
                     continue
-                print(f"  {method} seed {seed}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+                start = time.perf_counter()
+                saved = _run_file(args, ref.dataset_id, method, seed)
+                if saved is not None and saved.exists():
+                    curves = [tuple(c) for c in json.loads(saved.read_text())]
+                    print(f"  {method} seed {seed}: from {saved}", file=sys.stderr, flush=True)
+                else:
+                    curves = _live_run(method, seed, dataset, reduced, metric, protocol, args)
+                    if curves is None:
+                        continue
+                    if saved is not None:
+                        # Written whole and then renamed: a run stopped mid-write leaves no half file behind.
+                        tmp = saved.with_suffix(".tmp")
+                        tmp.write_text(json.dumps(curves))
+                        tmp.replace(saved)
+                    print(f"  {method} seed {seed}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+                for name, vals, extra in curves:
+                    add(name, seed, vals, extra)
     frame = pd.DataFrame(rows)
     frame["table_min"] = np.nan
     frame["table_max"] = np.nan
     return frame
+
+
+def _live_run(method: str, seed: int, dataset: Any, reduced: Any, metric: str, protocol: Any,
+              args: argparse.Namespace) -> list[tuple[str, list, dict[str, Any] | None]] | None:
+    """The curves (name, trial values, extra columns) that one live (method, seed) run adds, or None for a method
+    live mode does not run (or FLAML failing)."""
+    import optuna
+
+    from autometa import tune
+    from autometa.evaluation import evaluate_config, prepare_data
+    from benchmarks.replay import DEFAULTS_ORDER
+
+    def values_of(study) -> list[float]:
+        ordered = sorted(study.trials, key=lambda t: t.number)
+        return [t.value if t.state == optuna.trial.TrialState.COMPLETE else None for t in ordered]
+
+    if method == "warm":
+        study = tune(dataset, n_trials=args.n_trials, kb=reduced, random_state=seed, protocol=protocol,
+                     n_warm=args.n_warm)
+        vals = values_of(study)
+        return [("warm", vals, None),
+                ("zero-shot", vals[:1], {"family_first": study.trials[0].params.get("family")})]
+    if method in ("tpe", "random"):
+        sampler = (optuna.samplers.TPESampler(seed=seed) if method == "tpe"
+                   else optuna.samplers.RandomSampler(seed=seed))
+        study = tune(dataset, n_trials=args.n_trials, warm_start=False, sampler=sampler,
+                     protocol=protocol, family=_kb_families(reduced, dataset.task))
+        return [(method, values_of(study), None)]
+    if method == "defaults":
+        data = prepare_data(dataset, protocol)
+        vals = []
+        for family in DEFAULTS_ORDER:
+            result = evaluate_config(data, family, None, protocol)
+            vals.append(result.scores.get(metric) if result.ok else None)
+        return [("defaults", vals, None)]
+    if method == "flaml":
+        try:
+            return [("flaml", [evaluate_flaml(dataset, protocol).get(metric)], None)]
+        except Exception as exc:
+            print(f"  flaml failed: {exc}", file=sys.stderr)
+    return None
+
+
+
+def _run_file(args: argparse.Namespace, dataset_id: str, method: str, seed: int) -> Path | None:
+    """Where a finished live run is kept (``--runs DIR``), so that a stopped benchmark resumes where it was: the
+    file name holds everything that changes the run (trials, warm recommendations, row cap, time limit)."""
+    if args.runs is None:
+        return None
+    args.runs.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset_id)
+    return args.runs / (f"{safe}__{method}__s{seed}__n{args.n_trials}__w{args.n_warm}"
+                        f"__r{args.row_cap}__t{args.time_limit:g}.json")
 
 
 def kb_copies(kb: Any, ref: Any, dataset: Any) -> list[str]:
@@ -627,6 +666,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    "whose build is still running)")
     p.add_argument("--row-cap", type=int, default=2000, help="live mode: the protocol's row cap")
     p.add_argument("--time-limit", type=float, default=30.0, help="live mode: seconds per evaluation")
+    p.add_argument("--runs", type=Path, default=None,
+                   help="live mode: keep each finished (dataset, method, seed) run in this folder and reuse it, so "
+                   "that a stopped benchmark resumes, and several processes on disjoint --datasets can share it")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = p.parse_args(argv)
     args.argv = argv

@@ -152,3 +152,31 @@ def test_model_selection_benchmark_writes_its_table(tiny_kb, tmp_path):
     assert (shipped.reindex(top1.index) == top1).all()
     text = (out / "modelselection_kb.md").read_text()
     assert "within 1 %" in text and "## References" in text and "noise floor" in text
+
+
+def test_live_runs_are_kept_and_a_stopped_benchmark_resumes_from_them(tiny_kb, tmp_path, monkeypatch):
+    from sklearn.datasets import load_diabetes
+
+    bench = _script()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    load_diabetes(as_frame=True).frame.iloc[:120].to_csv(corpus / "diabetes_part.csv", index=False)
+    argv = ["--mode", "live", "--corpus", str(corpus), "--kb", str(tiny_kb), "--methods", "tpe,defaults",
+            "--seeds", "2", "--n-trials", "2", "--row-cap", "120", "--runs", str(tmp_path / "runs")]
+    first = bench.run_live(bench.parse([*argv, "--out", str(tmp_path / "a")]))
+    kept = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    # tpe per seed, the deterministic defaults once; the name holds the settings that change a run
+    assert kept == ["csv_diabetes_part__defaults__s0__n2__w5__r120__t30.json",
+                    "csv_diabetes_part__tpe__s0__n2__w5__r120__t30.json",
+                    "csv_diabetes_part__tpe__s1__n2__w5__r120__t30.json"]
+
+    def no_evaluation(*args, **kwargs):
+        raise AssertionError("a kept run was evaluated again")
+
+    monkeypatch.setattr(bench, "_live_run", no_evaluation)
+    again = bench.run_live(bench.parse([*argv, "--out", str(tmp_path / "b")]))
+    pd.testing.assert_frame_equal(first, again)
+    assert set(first["method"]) == {"tpe", "defaults"} and first["best"].notna().any()
+    # Other settings are another run: nothing kept is reused for them.
+    with pytest.raises(AssertionError, match="evaluated again"):
+        bench.run_live(bench.parse([*argv[:-4], "--row-cap", "100", "--runs", str(tmp_path / "runs")]))

@@ -19,7 +19,7 @@ from typing import Any
 
 from autometa import _study_attrs as attr
 from autometa._rungs import best_rows
-from autometa._tune import _shape, best_config, dataset_fingerprint, oof_name
+from autometa._study_record import best_config, dataset_fingerprint, describe_record, oof_name
 from autometa.errors import InputError
 
 
@@ -61,8 +61,8 @@ def refit(study: Any, data: Any, target: str | None = None, ensemble: str | None
         raise InputError(f"The study tuned {record['task']}, but this data's target is {dataset.task}.")
     if record.get("fingerprint") and dataset_fingerprint(dataset) != record["fingerprint"]:
         here = {"dataset": dataset.name, "n_rows": dataset.n_rows, "n_features": dataset.n_features}
-        raise InputError(f"Study '{study.study_name}' was tuned on other data ({_shape(record)}), not on this "
-                         f"{_shape(here)}; refit on the data the study tuned on.")
+        raise InputError(f"Study '{study.study_name}' was tuned on other data ({describe_record(record)}), not on this "
+                         f"{describe_record(here)}; refit on the data the study tuned on.")
     protocol = Protocol.from_dict(record.get("protocol") or {})
     rows = best_rows(study) or min(protocol.row_cap, dataset.n_rows)
     recorded = oof_dir or study.user_attrs.get(attr.OOF_DIR)

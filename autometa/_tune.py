@@ -32,6 +32,7 @@ from typing import Any
 
 from autometa import _study_attrs as attr
 from autometa._rungs import RungPruner, rung_rows
+from autometa._study_record import dataset_fingerprint, describe_record, oof_name
 from autometa.errors import InputError
 from autometa.io import (
     GRACE_PERIOD,
@@ -311,11 +312,6 @@ class _Objective:
         tmp.replace(path)
 
 
-def oof_name(number: int, rows: int) -> str:
-    """File name of a trial's out-of-fold predictions on ``rows`` rows."""
-    return f"trial-{number:05d}-rows-{rows}.npy"
-
-
 def _oof_dir(study: Any, storage: Any, oof_dir: str | Path | None) -> Path | None:
     """Where this process keeps out-of-fold predictions (recorded in the study on first use)."""
     import hashlib
@@ -393,26 +389,6 @@ def _has_twin(study: Any, trial: Any) -> bool:
                for t in study.get_trials(deepcopy=False))
 
 
-def dataset_fingerprint(dataset: Any) -> str:
-    """A SHA-256 (hex, 16 digits) of a prepared dataset: task, target and every value of X and y.
-
-    Recorded with a study and checked on resume and on :func:`refit`, so that trials of two datasets
-    never mix. Values are hashed, not dtypes, so the same table read from a file or passed as a
-    DataFrame has the same fingerprint.
-    """
-    import hashlib
-
-    import pandas as pd
-
-    columns = sorted(map(str, dataset.X.columns))
-    X = dataset.X.set_axis(list(map(str, dataset.X.columns)), axis=1)[columns]
-    digest = hashlib.sha256(json.dumps([dataset.task, str(dataset.target), columns]).encode())
-    digest.update(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
-    digest.update(pd.util.hash_pandas_object(pd.Series(dataset.y).reset_index(drop=True), index=False)
-                  .to_numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
 def _check_same_study(study: Any, record: dict[str, Any], name: str | None) -> None:
     old = study.user_attrs.get(attr.STUDY)
     if not old:
@@ -425,31 +401,8 @@ def _check_same_study(study: Any, record: dict[str, Any], name: str | None) -> N
         raise InputError(f"Study '{name}' searches families {', '.join(old.get('families', []))}; resume it "
                          "with the same --family (or none) or use another --study-name.")
     if old.get("fingerprint") and old["fingerprint"] != record["fingerprint"]:
-        raise InputError(f"Study '{name}' was tuned on other data ({_shape(old)}), not on this "
-                         f"{_shape(record)}; use another --study-name, or the same data to resume it.")
-
-
-def _shape(record: dict[str, Any]) -> str:
-    """'iris' (150 rows x 4 features), from a study's record."""
-    return (f"'{record.get('dataset')}', {record.get('n_rows', '?'):,} rows x {record.get('n_features', '?')} features"
-            if isinstance(record.get("n_rows"), int) else f"'{record.get('dataset')}'")
-
-
-def best_config(study: Any) -> tuple[str, dict[str, Any]]:
-    """``(family, config)`` of the study's best trial (the parameters that apply to its task)."""
-    from autometa.metamodel import trial_config
-    from autometa.spaces import get_family
-
-    try:
-        best = study.best_trial
-    except ValueError:
-        raise InputError(f"Study '{study.study_name}' has no finished trial yet; run some trials first.") from None
-    parsed = trial_config(best.params)
-    if parsed is None:
-        raise InputError(f"The best trial of study '{study.study_name}' was not made by autometa.tune.")
-    family, config = parsed
-    task = study.user_attrs.get(attr.STUDY, {}).get("task")
-    return family, get_family(family).config_for(config, task) if task else config
+        raise InputError(f"Study '{name}' was tuned on other data ({describe_record(old)}), not on this "
+                         f"{describe_record(record)}; use another --study-name, or the same data to resume it.")
 
 
 def _finite(value: Any) -> float | None:

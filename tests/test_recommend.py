@@ -37,7 +37,7 @@ def svm_kb(tiny_kb, tmp_path_factory):
 
 def test_configs_hold_only_the_parameters_of_the_task(svm_kb, wine_csv, run_cli):
     import autometa
-    from autometa._tune import best_config  # the internal part is the unit under test
+    from autometa._study_record import best_config  # the internal part is the unit under test
     from autometa.metamodel import config_key
     from autometa.spaces import config_set, trial_config
 

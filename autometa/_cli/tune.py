@@ -150,7 +150,7 @@ def _write_report(study, path: Path, file, *, target: str | None, task: str | No
 def _summary(study) -> dict:
     from optuna.trial import TrialState
 
-    from autometa._tune import best_config
+    from autometa._study_record import best_config
 
     record = study.user_attrs.get(attr.STUDY, {})
     trials = study.get_trials(deepcopy=False)

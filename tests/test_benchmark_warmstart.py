@@ -97,6 +97,25 @@ def test_report_tables_follow_the_definitions():
     assert tables["match"].loc["warm", 1].startswith("3 ")
 
 
+def test_trials_to_match_counts_a_dataset_tpe_never_reaches_as_more_than_the_budget():
+    bench = _script()
+    rows = []
+    # a: TPE reaches warm's score at trial 3; b and c: never within the 10 trials.
+    for dataset, tpe_best in (("a", (0.5, 0.5) + (1.0,) * 8), ("b", (0.2,) * 10), ("c", (0.1,) * 5 + (0.3,) * 5)):
+        for k in range(1, 11):
+            for method, best in (("warm", 1.0), ("tpe", tpe_best[k - 1]), ("defaults", 0.0)):
+                rows.append({"dataset_id": dataset, "task": "classification", "metric": "balanced_accuracy",
+                             "method": method, "seed": 0, "k": k, "best": best, "table_min": 0.0, "table_max": 1.0})
+    frame = bench.normalize_curves(pd.DataFrame(rows))
+    assert list(bench.tpe_trials_to_reach(frame, "warm", 1)) == [3, np.inf, np.inf]
+    tables = bench.summarize(frame, ks=(1, 10))
+    assert tables["match"].loc["warm", 1] == ">10 (33%)"  # not "3": the datasets TPE never reaches count
+    lines = "\n".join(bench.targets(frame, tables))
+    assert "median cold-TPE trials to reach warm start's score at 10: more than 10 (never within 10 trials on 2 " \
+           "of 3 datasets" in lines
+    assert "first recommendation's mean score (1.0000) >= the defaults' first trial" in lines and "**met**" in lines
+
+
 def test_flaml_zero_shot_config_is_a_valid_lightgbm_config():
     pytest.importorskip("flaml")
     from sklearn.datasets import load_breast_cancer, load_diabetes
@@ -161,6 +180,8 @@ def test_live_runs_are_kept_and_a_stopped_benchmark_resumes_from_them(tiny_kb, t
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     load_diabetes(as_frame=True).frame.iloc[:120].to_csv(corpus / "diabetes_part.csv", index=False)
+    # A file whose target nobody can tell ("target" and "y") is skipped, not the end of the benchmark.
+    pd.DataFrame({"a": range(30), "target": [0, 1] * 15, "y": [1, 0] * 15}).to_csv(corpus / "two.csv", index=False)
     argv = ["--mode", "live", "--corpus", str(corpus), "--kb", str(tiny_kb), "--methods", "tpe,defaults",
             "--seeds", "2", "--n-trials", "2", "--row-cap", "120", "--runs", str(tmp_path / "runs")]
     first = bench.run_live(bench.parse([*argv, "--out", str(tmp_path / "a")]))
@@ -177,6 +198,7 @@ def test_live_runs_are_kept_and_a_stopped_benchmark_resumes_from_them(tiny_kb, t
     again = bench.run_live(bench.parse([*argv, "--out", str(tmp_path / "b")]))
     pd.testing.assert_frame_equal(first, again)
     assert set(first["method"]) == {"tpe", "defaults"} and first["best"].notna().any()
+    assert set(first["dataset_id"]) == {"csv/diabetes_part"}
     # Other settings are another run: nothing kept is reused for them.
     with pytest.raises(AssertionError, match="evaluated again"):
         bench.run_live(bench.parse([*argv[:-4], "--row-cap", "100", "--runs", str(tmp_path / "runs")]))

@@ -24,6 +24,7 @@ on each; the study resumes where it stopped and opens in optuna-dashboard.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -196,6 +197,7 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
         on_ready()
     left = None if deadline is None else max(deadline - time.monotonic(), 1e-3)
     stops = [] if deadline is None else [_stop_when_spent(deadline)]
+    _quiet_expected_failures()
     study.optimize(objective, n_trials=n_trials, timeout=min(t for t in (timeout, left, math.inf) if t is not None),
                    callbacks=list(callbacks) + stops, catch=(_EvaluationFailed,), gc_after_trial=False)
     if deadline is not None:
@@ -360,6 +362,25 @@ def _warm_fit_cap(time_budget: float | None, n_warm: int, folds: int) -> float |
 
 class _EvaluationFailed(Exception):
     """A config that failed under the protocol: the trial is marked FAIL, the search goes on."""
+
+
+class _OneLineFailures(logging.Filter):
+    """Optuna logs a failed trial with its traceback. A config that fails under the protocol (over the time or
+    memory limit, a fit error) is an expected outcome of a search, and the trial's ``autometa.error`` attribute
+    keeps the details, so its warning keeps its one line (trial, parameters, reason) without the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], _EvaluationFailed):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _quiet_expected_failures() -> None:
+    """Install :class:`_OneLineFailures` once on the logger of Optuna's optimize loop (a filter on the logger
+    itself applies whatever handlers a user configured)."""
+    optimize_logger = logging.getLogger("optuna.study._optimize")
+    if not any(isinstance(f, _OneLineFailures) for f in optimize_logger.filters):
+        optimize_logger.addFilter(_OneLineFailures())
 
 
 def _warm_start_queued(study: Any, wait: float = WARM_WAIT_SECONDS) -> bool:

@@ -194,3 +194,35 @@ def test_many_workers_share_one_postgresql_study(tiny_kb, wine_csv, tmp_path):
         assert len(set(configs)) >= 7  # two workers may rarely propose the same config at the same instant
     finally:
         optuna.delete_study(study_name=name, storage=storage)
+
+
+def test_a_config_that_fails_under_the_protocol_is_one_warning_line_not_a_traceback(tiny_kb, wine_csv, caplog):
+    import autometa
+    from autometa.evaluation import Protocol
+
+    optuna.logging.enable_propagation()  # Optuna's records reach pytest's handler
+    try:
+        with caplog.at_level("WARNING", logger="optuna"):
+            # The worker's imports alone take more than 256 MiB of address space: every evaluation runs out
+            # of memory under the protocol, a failure the search expects.
+            study = autometa.tune(wine_csv, family="knn", n_trials=2, kb=tiny_kb, n_warm=1,
+                                  protocol=Protocol(memory_limit_mb=256))
+    finally:
+        optuna.logging.disable_propagation()
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL] * 2
+    assert all("out of memory" in t.user_attrs["autometa.error"] for t in study.trials)
+    failed = [r for r in caplog.records if "because of the following error" in r.getMessage()]
+    assert len(failed) == 2 and all("knn failed: MemoryError: out of memory" in r.getMessage() for r in failed)
+    assert all(r.exc_info is None and not r.exc_text for r in failed)
+    assert "Traceback" not in caplog.text
+
+
+def test_a_family_the_knowledge_base_never_evaluated_is_searched_from_its_space(tiny_kb, wine_csv):
+    import autometa
+    from autometa.kb import KnowledgeBase
+
+    assert "random_forest" not in set(KnowledgeBase.load(tiny_kb).evaluations["family"])
+    # The meta-model knows no config of the family: the sampler's prior has nothing to score, not a crash.
+    study = autometa.tune(wine_csv, family="random_forest", n_trials=3, kb=tiny_kb, random_state=0)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 3
+    assert {t.params["family"] for t in study.trials} == {"random_forest"}

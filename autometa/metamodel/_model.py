@@ -220,7 +220,7 @@ class MetaModel:
 
     def _neighbor_scores(self, nb: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         position = {k: i for i, k in enumerate(self.candidates.index)}
-        cols = np.array([position.get(k, -1) for k in keys])
+        cols = np.array([position.get(k, -1) for k in keys], dtype=int)
         mean = np.full(len(keys), np.nan)
         std = np.full(len(keys), np.nan)
         support = np.zeros(len(keys))

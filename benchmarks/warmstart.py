@@ -592,7 +592,9 @@ def report(frame: pd.DataFrame, mode: str, args: argparse.Namespace, seconds: fl
              f"- date: {_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='minutes')}",
              f"- command: `{' '.join(['python benchmarks/warmstart.py', *args.argv])}`",
              f"- datasets: {n_datasets} ({', '.join(f'{v} {k}' for k, v in by_task.items())}); seeds: "
-             f"{sorted(frame['seed'].unique().tolist())}; trials per run: {int(frame['k'].max())}; wall time: {seconds / 60:.1f} min",
+             f"{sorted(frame['seed'].unique().tolist())}; trials per run: {int(frame['k'].max())}; "
+             + (f"curves of earlier runs: {', '.join(p.name for p in args.from_csv)}" if getattr(args, "from_csv", None)
+                else f"wall time: {seconds / 60:.1f} min"),
              "- scores: per dataset, 0 = worst and 1 = best observed (table and all runs); primary metric "
              "(balanced accuracy / R2)", ""]
     lines += ["## Targets", "", *targets(frame, tables, lcdb), ""]
@@ -695,6 +697,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--runs", type=Path, default=None,
                    help="live mode: keep each finished (dataset, method, seed) run in this folder and reuse it, so "
                    "that a stopped benchmark resumes, and several processes on disjoint --datasets can share it")
+    p.add_argument("--from-csv", type=lambda s: [Path(x) for x in s.split(",") if x], default=None,
+                   help="report on the curves of earlier runs (their warmstart_<mode>.csv.gz, comma-separated) "
+                   "instead of running: e.g. two parts of a corpus run apart")
+    p.add_argument("--max-k", type=int, default=None,
+                   help="report on the first K trials only (all runs then have as many; scores are normalized "
+                   "over what they found by K)")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = p.parse_args(argv)
     args.argv = argv
@@ -711,7 +719,14 @@ def main(argv: list[str] | None = None) -> int:
         (args.out / "warmstart_designs.md").write_text(designs_report(frame, args))
         print(f"wrote {args.out / 'warmstart_designs.md'}")
         return 0
-    frame = run_replay(args) if args.mode == "replay" else run_live(args)
+    if args.from_csv:
+        # Curves of earlier runs (each file written by this script): one report over all their datasets.
+        frame = pd.concat([pd.read_csv(path) for path in args.from_csv], ignore_index=True)
+        frame = frame.drop(columns=["norm"], errors="ignore")
+    else:
+        frame = run_replay(args) if args.mode == "replay" else run_live(args)
+    if args.max_k:
+        frame = frame[frame["k"] <= args.max_k]
     frame = normalize_curves(frame)
     stem = args.out / f"warmstart_{args.mode}"
     # First: nothing after this can lose the runs. Six significant digits and gzip keep the file small

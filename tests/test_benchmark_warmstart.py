@@ -202,3 +202,25 @@ def test_live_runs_are_kept_and_a_stopped_benchmark_resumes_from_them(tiny_kb, t
     # Other settings are another run: nothing kept is reused for them.
     with pytest.raises(AssertionError, match="evaluated again"):
         bench.run_live(bench.parse([*argv[:-4], "--row-cap", "100", "--runs", str(tmp_path / "runs")]))
+
+
+def test_one_report_over_the_curves_of_runs_made_apart(tmp_path):
+    bench = _script()
+    parts = []
+    for part, (dataset, trials) in enumerate((("a", 6), ("b", 4))):
+        rows = []
+        for method, values in (("warm", [0.9, 0.5]), ("tpe", [0.1, 0.2, 0.95]), ("defaults", [0.8])):
+            rows += bench._curve_rows(dataset, "classification", "balanced_accuracy", True, method, 0, values, trials,
+                                      None)
+        frame = bench.normalize_curves(pd.DataFrame(rows).assign(table_min=np.nan, table_max=np.nan))
+        parts.append(tmp_path / f"part{part}.csv.gz")
+        frame.to_csv(parts[-1], index=False)
+    out = tmp_path / "merged"
+    assert bench.main(["--mode", "live", "--from-csv", ",".join(map(str, parts)), "--max-k", "4",
+                       "--out", str(out)]) == 0
+    merged = pd.read_csv(out / "warmstart_live.csv.gz")
+    assert set(merged["dataset_id"]) == {"a", "b"} and merged["k"].max() == 4
+    # The normalization is over what the runs found by k = 4: TPE's 0.95 at trial 3 is each dataset's best.
+    assert merged.loc[(merged["method"] == "tpe") & (merged["k"] == 3), "norm"].eq(1.0).all()
+    text = (out / "warmstart_live.md").read_text()
+    assert "datasets: 2" in text and "curves of earlier runs: part0.csv.gz, part1.csv.gz" in text

@@ -89,6 +89,9 @@ def _print(recs, console=None) -> None:
     out.print(table)
     near = ", ".join(f"{n['dataset_id']} ({n['distance']:.2f})" for n in recs.neighbors[:5])
     out.print(f"nearest known datasets: {near}", highlight=False)
+    out.print("[dim]order: a portfolio to try in turn, not a sort by predicted score: each line is chosen to do well "
+              "on the similar datasets where the lines above it do worst (in classification #1 is the config that "
+              "beat LightGBM's default on the most similar datasets)[/dim]")
     out.print("[dim]predicted: normalized score, 1 = best config known on similar datasets; config: what differs "
               "from the family's defaults (--json has every parameter); fit s: one fit on all rows (predicted); "
               "last column: the config's normalized score on the nearest known datasets that ran it[/dim]")

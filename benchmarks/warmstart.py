@@ -370,7 +370,6 @@ def _live_run(method: str, seed: int, dataset: Any, reduced: Any, metric: str, p
     return None
 
 
-
 def _run_file(args: argparse.Namespace, dataset_id: str, method: str, seed: int) -> Path | None:
     """Where a finished live run is kept (``--runs DIR``), so that a stopped benchmark resumes where it was: the
     file name holds everything that changes the run (trials, warm recommendations, row cap, time limit)."""
@@ -518,10 +517,11 @@ def tpe_trials_to_reach(frame: pd.DataFrame, method: str, k: int) -> np.ndarray:
 def targets(frame: pd.DataFrame, tables: dict[str, pd.DataFrame], lcdb: dict[str, float] | None = None) -> list[str]:
     score = tables["score"]
     lines = []
-    if {"warm", "tpe"} <= set(score.index) and 10 in score.columns and score.columns.max() >= 50:
-        w10, t50 = score.loc["warm", 10], score.loc["tpe", 50]
-        lines.append(f"- warm start at 10 trials ({w10:.4f}) >= cold TPE at 50 ({t50:.4f}): "
-                     f"**{'met' if w10 >= t50 - 1e-12 else 'missed'}**")
+    if {"warm", "tpe"} <= set(score.index):
+        if 10 in score.columns and 50 in score.columns:
+            w10, t50 = score.loc["warm", 10], score.loc["tpe", 50]
+            lines.append(f"- warm start at 10 trials ({w10:.4f}) >= cold TPE at 50 ({t50:.4f}): "
+                         f"**{'met' if w10 >= t50 - 1e-12 else 'missed'}**")
         worse = [k for k in score.columns if score.loc["warm", k] < score.loc["tpe", k] - 1e-12]
         lines.append(f"- warm start never worse than cold TPE on average at any k: "
                      f"**{'met' if not worse else 'missed at k = ' + ', '.join(map(str, worse))}**")
@@ -585,7 +585,9 @@ def plot(frame: pd.DataFrame, path: Path, title: str) -> None:
 
 def report(frame: pd.DataFrame, mode: str, args: argparse.Namespace, seconds: float,
            lcdb: dict[str, float] | None = None) -> str:
-    tables = summarize(frame)
+    last = int(frame["k"].max())
+    ks = tuple(sorted({*KS, last}))  # the budget's end is always a column: where the runs stopped
+    tables = summarize(frame, ks)
     n_datasets = frame["dataset_id"].nunique()
     by_task = frame.drop_duplicates("dataset_id")["task"].value_counts().to_dict()
     lines = [f"# Warm start vs cold start ({mode} mode)", "",
@@ -616,7 +618,7 @@ def report(frame: pd.DataFrame, mode: str, args: argparse.Namespace, seconds: fl
                   _markdown(tables["match"], None), ""]
     per_task = []
     for task, rows in frame.groupby("task"):
-        t = summarize(rows)["score"]
+        t = summarize(rows, ks)["score"]
         per_task += [f"### {task} ({rows['dataset_id'].nunique()} datasets)", "", _markdown(t, ".4f"), ""]
     lines += ["## Per task", "", *per_task]
     if mode == "live":

@@ -3,6 +3,8 @@ and FLAML's zero-shot LightGBM, on datasets the meta-model never saw.
 
     python benchmarks/warmstart.py --mode replay [--kb DIR] [--seeds 3]          # LODO over the KB's tables
     python benchmarks/warmstart.py --mode live --corpus DIR --datasets a,b,...   # real evaluations
+    python benchmarks/warmstart.py --mode live ... --runs DIR                    # resumable, shareable
+    python benchmarks/warmstart.py --mode live --from-csv a.csv.gz,b.csv.gz [--max-k 20]   # one report
     python benchmarks/warmstart.py --mode designs                                # meta-model designs, LODO
     ... [--lcdb DIR]      # any mode: LCDB's model-selection figure (replay, live) or its designs (designs)
     autometa benchmark warmstart --mode replay ...                               # the same, from the CLI
@@ -22,6 +24,9 @@ real under the same protocol (cached in ``warmstart_flaml_cache.csv``). *live*: 
 ``--corpus`` is dropped from the knowledge base with every copy of it (same id or name, or the same
 data by :func:`autometa.kb._duplicates.duplicate_groups` on its meta-features), the meta-model
 refitted, and every method runs real evaluations (``autometa.tune`` with the protocol, at ``--row-cap``).
+A live benchmark takes hours: with ``--runs DIR`` each finished (dataset, method, seed) run is kept as
+one small JSON file and reused, so a stopped benchmark resumes, and processes given disjoint
+``--datasets`` share the folder; ``--from-csv`` then reports over their ``warmstart_live.csv.gz`` files.
 
 Model selection (both modes): the family of autometa's first recommendation is *good* when that
 family's best config scores within 1 % (relative, on the primary metric) of the best family's best
@@ -31,7 +36,7 @@ live mode over everything the run evaluated. ``--lcdb DIR`` adds the same figure
 compares the selection designs.
 
 Scores are normalized per dataset over everything observed on it (0 = worst, 1 = best); at k = 1, 3,
-5, 10, 25, 50 trials the report gives the mean normalized score, the mean rank, wins/ties/losses
+5, 10, 25, 50 trials and the budget's last the report gives the mean normalized score, the mean rank, wins/ties/losses
 against cold TPE, trials-to-match and the targets. Outputs: ``warmstart_<mode>.csv.gz`` (raw),
 ``.md`` (summary) and ``.png`` (regret curves) under ``--out`` (default ``benchmarks/results``).
 """

@@ -627,8 +627,32 @@ def report(frame: pd.DataFrame, mode: str, args: argparse.Namespace, seconds: fl
         per_task += [f"### {task} ({rows['dataset_id'].nunique()} datasets)", "", _markdown(t, ".4f"), ""]
     lines += ["## Per task", "", *per_task]
     if mode == "live":
+        per = per_dataset_table(frame, last)
+        if per is not None:
+            lines += [f"## Per dataset: the first recommendation against LightGBM's default, and the searches at 10 "
+                      f"and {last} trials (normalized, seeds averaged)", "", _plain_table(per), ""]
         lines += ["## Datasets", "", ", ".join(sorted(frame["dataset_id"].unique())), ""]
     return "\n".join(lines)
+
+
+def per_dataset_table(frame: pd.DataFrame, last: int) -> pd.DataFrame | None:
+    """One row per dataset: the first recommendation's family and score, LightGBM's default (the defaults'
+    first trial), and warm start and cold TPE at 10 and ``last`` trials; None without those methods."""
+    methods = set(frame["method"])
+    if not {"zero-shot", "defaults", "warm", "tpe"} <= methods:
+        return None
+    at = frame.groupby(["dataset_id", "method", "k"])["norm"].mean()
+    rows = []
+    for dataset_id, rows_of in frame.groupby("dataset_id", sort=True):
+        first = rows_of.loc[rows_of["method"] == "zero-shot"]
+        families = sorted(set(first["family_first"].dropna())) if "family_first" in first else []
+        pick, default = at[(dataset_id, "zero-shot", 1)], at[(dataset_id, "defaults", 1)]
+        rows.append({"dataset": dataset_id.split("/", 1)[-1], "task": rows_of["task"].iloc[0],
+                     "first pick": "/".join(families) or "?", "pick": pick, "LightGBM default": default,
+                     "pick vs default": "win" if pick > default + 1e-12 else "tie" if pick >= default - 1e-12 else "loss",
+                     "warm@10": at[(dataset_id, "warm", min(10, last))], "tpe@10": at[(dataset_id, "tpe", min(10, last))],
+                     f"warm@{last}": at[(dataset_id, "warm", last)], f"tpe@{last}": at[(dataset_id, "tpe", last)]})
+    return pd.DataFrame(rows)
 
 
 def _markdown(table: pd.DataFrame, fmt: str | None) -> str:

@@ -209,9 +209,11 @@ def test_one_report_over_the_curves_of_runs_made_apart(tmp_path):
     parts = []
     for part, (dataset, trials) in enumerate((("a", 6), ("b", 4))):
         rows = []
-        for method, values in (("warm", [0.9, 0.5]), ("tpe", [0.1, 0.2, 0.95]), ("defaults", [0.8])):
+        first = 0.9 if dataset == "a" else 0.7  # a: the first pick beats LightGBM's default (0.8), b: it loses
+        for method, values in (("warm", [first, 0.5]), ("zero-shot", [first]), ("tpe", [0.1, 0.2, 0.95]),
+                               ("defaults", [0.8])):
             rows += bench._curve_rows(dataset, "classification", "balanced_accuracy", True, method, 0, values, trials,
-                                      None)
+                                      {"family_first": "svm"} if method == "zero-shot" else None)
         frame = bench.normalize_curves(pd.DataFrame(rows).assign(table_min=np.nan, table_max=np.nan))
         parts.append(tmp_path / f"part{part}.csv.gz")
         frame.to_csv(parts[-1], index=False)
@@ -224,3 +226,7 @@ def test_one_report_over_the_curves_of_runs_made_apart(tmp_path):
     assert merged.loc[(merged["method"] == "tpe") & (merged["k"] == 3), "norm"].eq(1.0).all()
     text = (out / "warmstart_live.md").read_text()
     assert "datasets: 2" in text and "curves of earlier runs: part0.csv.gz, part1.csv.gz" in text
+    table = bench.per_dataset_table(merged, 4).set_index("dataset")
+    assert table.loc["a", "pick vs default"] == "win" and table.loc["b", "pick vs default"] == "loss"
+    assert table.loc["a", "first pick"] == "svm" and table.loc["a", "tpe@4"] == 1.0
+    assert "| a | classification | svm |" in text

@@ -147,11 +147,11 @@ def tune(data: Any, target: str | None = None, family: str | Sequence[str] | Non
               "protocol": protocol.to_dict(), "source": dataset.source, "fingerprint": dataset_fingerprint(dataset)}
 
     model = mf = None
-    if warm_start or sampler is None:
+    if warm_start:  # a cold search never asks the meta-model, so it skips the meta-features too
         from autometa.metamodel import load_metamodel
 
         mf = dataset_metafeatures(dataset, protocol)
-        model = load_metamodel(dataset.task, metric, kb) if warm_start else None
+        model = load_metamodel(dataset.task, metric, kb)
     if families is None:
         known = set(model.candidates["family"]) if model is not None else set(list_families()) - {"mlp"}
         families = [f for f in list_families() if f in known]

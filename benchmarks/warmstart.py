@@ -321,6 +321,7 @@ def run_live(args: argparse.Namespace) -> pd.DataFrame:
                     if curves is None:
                         continue
                     if saved is not None:
+                        saved.parent.mkdir(parents=True, exist_ok=True)
                         # Written whole and then renamed: a run stopped mid-write leaves no half file behind.
                         tmp = saved.with_suffix(".tmp")
                         tmp.write_text(json.dumps(curves))
@@ -380,7 +381,6 @@ def _run_file(args: argparse.Namespace, dataset_id: str, method: str, seed: int)
     file name holds everything that changes the run (trials, warm recommendations, row cap, time limit)."""
     if args.runs is None:
         return None
-    args.runs.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset_id)
     return args.runs / (f"{safe}__{method}__s{seed}__n{args.n_trials}__w{args.n_warm}"
                         f"__r{args.row_cap}__t{args.time_limit:g}.json")
@@ -481,8 +481,8 @@ def summarize(frame: pd.DataFrame, ks: tuple[int, ...] = KS) -> dict[str, pd.Dat
     """Tables of the report: mean normalized score, mean rank, W/T/L and trials-to-match."""
     ks = tuple(k for k in ks if k <= frame["k"].max())
     methods = [m for m in METHOD_ORDER if m in set(frame["method"])]
-    at = frame[frame["k"].isin(ks)]
-    per_dataset = at.groupby(["method", "dataset_id", "k"])["norm"].mean().unstack("k")
+    means = seed_means(frame)
+    per_dataset = means[means.index.get_level_values("k").isin(ks)].unstack("k")
     score = per_dataset.groupby("method").mean().reindex(methods)
     # Ranks of the seed-averaged scores, per dataset and k, averaged over datasets.
     wide = per_dataset.stack().unstack("method")
@@ -499,20 +499,25 @@ def summarize(frame: pd.DataFrame, ks: tuple[int, ...] = KS) -> dict[str, pd.Dat
             row[k] = f"{int((diff > 1e-9).sum())}/{int((diff.abs() <= 1e-9).sum())}/{int((diff < -1e-9).sum())}"
             # Trials-to-match: the first k' at which cold TPE (mean over seeds) reaches this method's score at k;
             # a dataset where it never does counts as more than the budget.
-            need = tpe_trials_to_reach(frame, method, k)
+            need = tpe_trials_to_reach(means, method, k)
             median = float(np.median(need))
             shown = f"{median:.0f}" if np.isfinite(median) else f">{int(frame['k'].max())}"
             mrow[k] = f"{shown} ({100 * np.isfinite(need).mean():.0f}%)"
         wtl_rows.append(row)
         match_rows.append(mrow)
     return {"score": score, "rank": rank, "wtl": pd.DataFrame(wtl_rows).set_index("method") if wtl_rows else None,
-            "match": pd.DataFrame(match_rows).set_index("method") if match_rows else None}
+            "match": pd.DataFrame(match_rows).set_index("method") if match_rows else None, "means": means}
 
 
-def tpe_trials_to_reach(frame: pd.DataFrame, method: str, k: int) -> np.ndarray:
-    """Per dataset, the first trial at which cold TPE (mean over seeds) reaches ``method``'s score at ``k``
-    (mean over seeds); ``inf`` where it never does within the budget, so a median counts those as more."""
-    mean = frame.groupby(["method", "dataset_id", "k"])["norm"].mean()
+def seed_means(frame: pd.DataFrame) -> pd.Series:
+    """Each run's normalized best-so-far averaged over seeds, indexed by (method, dataset_id, k): what every
+    table, target and plot of the report is made of."""
+    return frame.groupby(["method", "dataset_id", "k"])["norm"].mean()
+
+
+def tpe_trials_to_reach(mean: pd.Series, method: str, k: int) -> np.ndarray:
+    """Per dataset, the first trial at which cold TPE reaches ``method``'s score at ``k`` (``mean``: from
+    :func:`seed_means`); ``inf`` where it never does within the budget, so a median counts those as more."""
     target = mean.loc[method].xs(k, level="k")
     curve = mean.loc["tpe"].unstack("k").reindex(target.index)
     reached = curve.ge(target - 1e-9, axis=0)
@@ -535,7 +540,7 @@ def targets(frame: pd.DataFrame, tables: dict[str, pd.DataFrame], lcdb: dict[str
         lines.append(f"- first recommendation's mean score ({w1:.4f}) >= the defaults' first trial, LightGBM's "
                      f"default ({d1:.4f}): **{'met' if w1 >= d1 - 1e-12 else 'missed'}**")
     if {"warm", "tpe"} <= set(score.index) and 10 in score.columns:
-        need = tpe_trials_to_reach(frame, "warm", 10)
+        need = tpe_trials_to_reach(tables["means"], "warm", 10)
         budget = int(frame["k"].max())
         median = float(np.median(need)) if len(need) else np.nan
         shown = f"{median:.0f}" if np.isfinite(median) else f"more than {budget}"
@@ -571,7 +576,7 @@ def plot(frame: pd.DataFrame, path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    curves = frame.groupby(["method", "dataset_id", "k"])["norm"].mean().groupby(["method", "k"]).mean()
+    curves = seed_means(frame).groupby(["method", "k"]).mean()
     for method in [m for m in METHOD_ORDER if m in curves.index.get_level_values(0)]:
         series = curves.loc[method]
         ax.plot(series.index, 1 - series.to_numpy(), label=method, lw=2 if method == "warm" else 1.3,
@@ -600,7 +605,7 @@ def report(frame: pd.DataFrame, mode: str, args: argparse.Namespace, seconds: fl
              f"- command: `{' '.join(['python benchmarks/warmstart.py', *args.argv])}`",
              f"- datasets: {n_datasets} ({', '.join(f'{v} {k}' for k, v in by_task.items())}); seeds: "
              f"{sorted(frame['seed'].unique().tolist())}; trials per run: {int(frame['k'].max())}; "
-             + (f"curves of earlier runs: {', '.join(p.name for p in args.from_csv)}" if getattr(args, "from_csv", None)
+             + (f"curves of earlier runs: {', '.join(p.name for p in args.from_csv)}" if args.from_csv
                 else f"wall time: {seconds / 60:.1f} min"),
              "- scores: per dataset, 0 = worst and 1 = best observed (table and all runs); primary metric "
              "(balanced accuracy / R2)", ""]
@@ -627,7 +632,7 @@ def report(frame: pd.DataFrame, mode: str, args: argparse.Namespace, seconds: fl
         per_task += [f"### {task} ({rows['dataset_id'].nunique()} datasets)", "", _markdown(t, ".4f"), ""]
     lines += ["## Per task", "", *per_task]
     if mode == "live":
-        per = per_dataset_table(frame, last)
+        per = per_dataset_table(frame, tables["means"], last)
         if per is not None:
             lines += [f"## Per dataset: the first recommendation against LightGBM's default, and the searches at 10 "
                       f"and {last} trials (normalized, seeds averaged)", "", _plain_table(per), ""]
@@ -635,13 +640,14 @@ def report(frame: pd.DataFrame, mode: str, args: argparse.Namespace, seconds: fl
     return "\n".join(lines)
 
 
-def per_dataset_table(frame: pd.DataFrame, last: int) -> pd.DataFrame | None:
+def per_dataset_table(frame: pd.DataFrame, means: pd.Series, last: int) -> pd.DataFrame | None:
     """One row per dataset: the first recommendation's family and score, LightGBM's default (the defaults'
-    first trial), and warm start and cold TPE at 10 and ``last`` trials; None without those methods."""
+    first trial), and warm start and cold TPE at 10 and ``last`` trials (``means``: :func:`seed_means` of
+    ``frame``); None without those methods."""
     methods = set(frame["method"])
     if not {"zero-shot", "defaults", "warm", "tpe"} <= methods:
         return None
-    at = frame.groupby(["dataset_id", "method", "k"])["norm"].mean()
+    at = means.reorder_levels(["dataset_id", "method", "k"])
     rows = []
     for dataset_id, rows_of in frame.groupby("dataset_id", sort=True):
         first = rows_of.loc[rows_of["method"] == "zero-shot"]

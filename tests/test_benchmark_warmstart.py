@@ -107,7 +107,7 @@ def test_trials_to_match_counts_a_dataset_tpe_never_reaches_as_more_than_the_bud
                 rows.append({"dataset_id": dataset, "task": "classification", "metric": "balanced_accuracy",
                              "method": method, "seed": 0, "k": k, "best": best, "table_min": 0.0, "table_max": 1.0})
     frame = bench.normalize_curves(pd.DataFrame(rows))
-    assert list(bench.tpe_trials_to_reach(frame, "warm", 1)) == [3, np.inf, np.inf]
+    assert list(bench.tpe_trials_to_reach(bench.seed_means(frame), "warm", 1)) == [3, np.inf, np.inf]
     tables = bench.summarize(frame, ks=(1, 10))
     assert tables["match"].loc["warm", 1] == ">10 (33%)"  # not "3": the datasets TPE never reaches count
     lines = "\n".join(bench.targets(frame, tables))
@@ -226,7 +226,7 @@ def test_one_report_over_the_curves_of_runs_made_apart(tmp_path):
     assert merged.loc[(merged["method"] == "tpe") & (merged["k"] == 3), "norm"].eq(1.0).all()
     text = (out / "warmstart_live.md").read_text()
     assert "datasets: 2" in text and "curves of earlier runs: part0.csv.gz, part1.csv.gz" in text
-    table = bench.per_dataset_table(merged, 4).set_index("dataset")
+    table = bench.per_dataset_table(merged, bench.seed_means(merged), 4).set_index("dataset")
     assert table.loc["a", "pick vs default"] == "win" and table.loc["b", "pick vs default"] == "loss"
     assert table.loc["a", "first pick"] == "svm" and table.loc["a", "tpe@4"] == 1.0
     assert "| a | classification | svm |" in text
